@@ -1,0 +1,181 @@
+//! The control plane's use-cases. Every call names an actor, is authorized by the
+//! actor's own access (`rules`), commits in one transaction with its change-log and audit
+//! rows, and applies its changes to the local cache before it returns.
+
+mod access;
+mod directory;
+mod rules;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::cache::AccessCache;
+use crate::engine::EffectiveAccess;
+use crate::model::{InvalidId, UserId, unix_now};
+use crate::store::{AuditRecord, Store, StoreError, Write};
+
+pub use access::{NewAssignment, NewGroup, NewRole, RoleUpdate};
+pub use directory::{NewTenant, NewUser};
+
+/// How a request names its actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActorRef {
+    AzureObject(Uuid),
+    User(UserId),
+}
+
+/// An authenticated, active actor and their effective access.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub access: Arc<EffectiveAccess>,
+}
+
+impl Actor {
+    pub fn id(&self) -> UserId {
+        self.access.user_id()
+    }
+}
+
+/// Why an admin call was not carried out. Messages say what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<InvalidId> for AdminError {
+    fn from(err: InvalidId) -> Self {
+        AdminError::InvalidArgument(err.to_string())
+    }
+}
+
+/// The admin use-cases over one store and its cache.
+pub struct Admin {
+    store: Arc<Store>,
+    cache: Arc<AccessCache>,
+}
+
+impl Admin {
+    pub fn new(cache: Arc<AccessCache>) -> Self {
+        Admin {
+            store: Arc::clone(cache.store()),
+            cache,
+        }
+    }
+
+    /// Resolves and checks the actor of a call: unknown or inactive is refused and audited.
+    pub async fn actor(&self, actor: ActorRef, action: &'static str) -> Result<Actor, AdminError> {
+        let access = match actor {
+            ActorRef::AzureObject(id) => self.cache.access_by_object_id(id).await?,
+            ActorRef::User(id) => self.cache.access(id).await?,
+        };
+        match access {
+            Some(access) if access.user.is_active(unix_now()) => Ok(Actor { access }),
+            _ => {
+                let who = match actor {
+                    ActorRef::AzureObject(id) => format!("azure object id `{id}`"),
+                    ActorRef::User(id) => format!("user id `{id}`"),
+                };
+                let err = AdminError::PermissionDenied(format!(
+                    "actor with {who} is unknown, disabled or expired"
+                ));
+                self.audit_refusal(None, action, &who, &err).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs an admin call, auditing it if it is refused.
+    async fn audited<T>(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        target: String,
+        call: impl Future<Output = Result<T, AdminError>>,
+    ) -> Result<T, AdminError> {
+        let result = call.await;
+        if let Err(err @ AdminError::PermissionDenied(_)) = &result {
+            self.audit_refusal(Some(actor.id()), action, &target, err)
+                .await;
+        }
+        result
+    }
+
+    async fn audit_refusal(
+        &self,
+        actor: Option<UserId>,
+        action: &'static str,
+        target: &str,
+        err: &AdminError,
+    ) {
+        let record = AuditRecord {
+            actor,
+            action,
+            target: target.to_owned(),
+            before: None,
+            after: None,
+            outcome: "refused",
+            detail: err.to_string(),
+        };
+        if let Err(audit_err) = self.store.audit_refusal(record).await {
+            tracing::error!(error = %audit_err, action, "could not audit a refused admin call");
+        }
+    }
+
+    /// Commits a write with its audit row, applies it to the local cache, and returns
+    /// its revision.
+    async fn commit(
+        &self,
+        write: Write<'_>,
+        actor: &Actor,
+        action: &'static str,
+        target: String,
+        after: String,
+    ) -> Result<u64, AdminError> {
+        let (revision, changes) = write
+            .commit(AuditRecord {
+                actor: Some(actor.id()),
+                action,
+                target,
+                before: None,
+                after: Some(after),
+                outcome: "succeeded",
+                detail: String::new(),
+            })
+            .await?;
+        if let Err(err) = self.cache.apply(&changes).await {
+            // The follower will apply it again; until then nothing stale may answer.
+            tracing::warn!(error = %err, revision, "could not apply a local write; cache dropped");
+            self.cache.invalidate_all();
+        }
+        self.cache.notify_written();
+        Ok(revision)
+    }
+}
+
+/// A non-empty, trimmed, bounded text field.
+fn required_text(field: &str, value: &str, max: usize) -> Result<String, AdminError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AdminError::InvalidArgument(format!(
+            "`{field}` must not be empty"
+        )));
+    }
+    if value.chars().count() > max {
+        return Err(AdminError::InvalidArgument(format!(
+            "`{field}` must be at most {max} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}

@@ -1,0 +1,185 @@
+//! `rbac.v1.AuthorizationService`: the data plane.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::pb::google::rpc;
+use super::pb::rbac::v1 as pb;
+use super::status::from_check;
+use crate::check::{CheckOutcome, CheckRequest, Checker};
+use crate::engine::Decision;
+use crate::model::catalogue;
+
+/// The data-plane service over a [`Checker`].
+pub struct AuthorizationApi {
+    checker: Arc<Checker>,
+    batch_limit: usize,
+}
+
+impl AuthorizationApi {
+    pub fn new(checker: Arc<Checker>, batch_limit: usize) -> Self {
+        AuthorizationApi {
+            checker,
+            batch_limit,
+        }
+    }
+
+    async fn check_one(
+        &self,
+        request: pb::CheckAccessRequest,
+    ) -> Result<pb::CheckAccessResponse, Status> {
+        let request = CheckRequest {
+            subject: convert::check_subject(request.subject)?,
+            permission: convert::permission(&request.permission)?,
+            target: convert::target(request.target.as_ref())?,
+            explain: request.explain,
+            min_revision: request.min_revision,
+        };
+        let outcome = self
+            .checker
+            .check(&request)
+            .await
+            .map_err(|e| from_check(&e))?;
+        Ok(response_of(outcome))
+    }
+}
+
+fn decision_to_pb(decision: Decision) -> pb::Decision {
+    match decision {
+        Decision::Allowed => pb::Decision::Allowed,
+        Decision::NotGranted => pb::Decision::NotGranted,
+        Decision::Denied => pb::Decision::Denied,
+        Decision::UserInactive => pb::Decision::UserInactive,
+    }
+}
+
+fn response_of(outcome: CheckOutcome) -> pb::CheckAccessResponse {
+    pb::CheckAccessResponse {
+        allowed: outcome.decision == Decision::Allowed,
+        decision: decision_to_pb(outcome.decision) as i32,
+        revision: outcome.revision,
+        explanation: outcome
+            .explanation
+            .into_iter()
+            .map(|e| pb::AppliedAssignment {
+                assignment_id: e.grant.assignment_id.to_string(),
+                role_id: e.role_id.to_string(),
+                role_name: e.role_name.to_string(),
+                effect: convert::effect_to_pb(e.grant.effect),
+                scope: Some(convert::scope_to_pb(&e.grant.scope)),
+                via_group_id: e.grant.via_group.map(|g| g.to_string()).unwrap_or_default(),
+                decisive: e.decisive,
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::authorization_service_server::AuthorizationService for AuthorizationApi {
+    async fn check_access(
+        &self,
+        request: Request<pb::CheckAccessRequest>,
+    ) -> Result<Response<pb::CheckAccessResponse>, Status> {
+        self.check_one(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<pb::BatchCheckRequest>,
+    ) -> Result<Response<pb::BatchCheckResponse>, Status> {
+        let checks = request.into_inner().checks;
+        if checks.len() > self.batch_limit {
+            return Err(Status::invalid_argument(format!(
+                "a batch holds at most {} checks, got {}; split it",
+                self.batch_limit,
+                checks.len()
+            )));
+        }
+        let mut results = Vec::with_capacity(checks.len());
+        for check in checks {
+            let result = match self.check_one(check).await {
+                Ok(response) => pb::BatchCheckResult {
+                    response: Some(response),
+                    error: None,
+                },
+                Err(status) => pb::BatchCheckResult {
+                    response: None,
+                    error: Some(rpc::Status {
+                        code: status.code() as i32,
+                        message: status.message().to_owned(),
+                        details: Vec::new(),
+                    }),
+                },
+            };
+            results.push(result);
+        }
+        Ok(Response::new(pb::BatchCheckResponse { results }))
+    }
+
+    async fn list_permitted_tenants(
+        &self,
+        request: Request<pb::ListPermittedTenantsRequest>,
+    ) -> Result<Response<pb::ListPermittedTenantsResponse>, Status> {
+        let request = request.into_inner();
+        let subject = convert::tenants_subject(request.subject)?;
+        let permission = convert::permission(&request.permission)?;
+        let (tenants, revision) = self
+            .checker
+            .permitted_tenants(subject, permission, request.min_revision)
+            .await
+            .map_err(|e| from_check(&e))?;
+        Ok(Response::new(pb::ListPermittedTenantsResponse {
+            tenant_ids: tenants.iter().map(ToString::to_string).collect(),
+            revision,
+        }))
+    }
+
+    async fn get_effective_access(
+        &self,
+        request: Request<pb::GetEffectiveAccessRequest>,
+    ) -> Result<Response<pb::GetEffectiveAccessResponse>, Status> {
+        let request = request.into_inner();
+        let subject = convert::access_subject(request.subject)?;
+        let (access, revision) = self
+            .checker
+            .access(subject, request.min_revision)
+            .await
+            .map_err(|e| from_check(&e))?;
+        let access = access.ok_or_else(|| Status::not_found("no user has that id"))?;
+        Ok(Response::new(pb::GetEffectiveAccessResponse {
+            user_id: access.user_id().to_string(),
+            tenant_id: access.tenant_id().to_string(),
+            active: access.user.is_active(crate::model::unix_now()),
+            groups: access
+                .groups
+                .iter()
+                .map(|g| pb::GroupRef {
+                    id: g.id.to_string(),
+                    name: g.name.clone(),
+                })
+                .collect(),
+            assignments: access
+                .grants
+                .iter()
+                .map(|g| {
+                    let role = access.role_of(g);
+                    pb::EffectiveAssignment {
+                        assignment_id: g.assignment_id.to_string(),
+                        role_id: role.id.to_string(),
+                        role_name: role.name.to_string(),
+                        effect: convert::effect_to_pb(g.effect),
+                        scope: Some(convert::scope_to_pb(&g.scope)),
+                        via_group_id: g.via_group.map(|id| id.to_string()).unwrap_or_default(),
+                        permissions: catalogue().keys(&role.permissions),
+                    }
+                })
+                .collect(),
+            allowed_permissions: catalogue().keys(&access.allowed_permissions()),
+            revision,
+        }))
+    }
+}

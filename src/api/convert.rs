@@ -1,0 +1,186 @@
+//! Mapping between the proto messages and the model, with field-named INVALID_ARGUMENT
+//! errors for anything malformed.
+
+use tonic::Status;
+
+use super::pb::rbac::v1 as pb;
+use crate::check::{Subject, TargetRef};
+use crate::model::{
+    Effect, GroupId, PermissionId, Principal, ResourceRef, Role, Scope, TagId, TenantId, UserId,
+    catalogue, parse_uuid,
+};
+
+pub fn invalid(message: impl Into<String>) -> Status {
+    Status::invalid_argument(message)
+}
+
+pub fn tenant_id(field: &'static str, value: &str) -> Result<TenantId, Status> {
+    TenantId::parse(field, value).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn optional_tenant_id(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<Option<TenantId>, Status> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| tenant_id(field, v))
+        .transpose()
+}
+
+pub fn user_id(field: &'static str, value: &str) -> Result<UserId, Status> {
+    UserId::parse(field, value).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn group_id(field: &'static str, value: &str) -> Result<GroupId, Status> {
+    GroupId::parse(field, value).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn tag_id(field: &'static str, value: &str) -> Result<TagId, Status> {
+    TagId::parse(field, value).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn permission(key: &str) -> Result<PermissionId, Status> {
+    catalogue().id(key).ok_or_else(|| {
+        invalid(format!(
+            "unknown permission `{key}`; AdminService/ListPermissions shows the catalogue"
+        ))
+    })
+}
+
+pub fn resource(r: &pb::ResourceRef) -> Result<ResourceRef, Status> {
+    let kind = r
+        .r#type
+        .parse()
+        .map_err(|e: crate::model::UnknownResourceType| invalid(e.to_string()))?;
+    if r.id.trim().is_empty() {
+        return Err(invalid("`resource.id` must not be empty"));
+    }
+    Ok(ResourceRef::new(kind, &r.id))
+}
+
+pub fn resource_to_pb(r: &ResourceRef) -> pb::ResourceRef {
+    pb::ResourceRef {
+        r#type: r.kind.as_str().to_owned(),
+        id: r.id.to_string(),
+    }
+}
+
+macro_rules! subject {
+    ($name:ident, $oneof:path) => {
+        pub fn $name(subject: Option<$oneof>) -> Result<Subject, Status> {
+            use $oneof as S;
+            match subject {
+                Some(S::UserId(id)) => Ok(Subject::User(user_id("user_id", &id)?)),
+                Some(S::AzureObjectId(id)) => parse_uuid("azure_object_id", &id)
+                    .map(Subject::AzureObject)
+                    .map_err(|e| invalid(e.to_string())),
+                None => Err(invalid(
+                    "set `user_id` or `azure_object_id` to say whose access to check",
+                )),
+            }
+        }
+    };
+}
+
+subject!(check_subject, pb::check_access_request::Subject);
+subject!(tenants_subject, pb::list_permitted_tenants_request::Subject);
+subject!(access_subject, pb::get_effective_access_request::Subject);
+
+pub fn target(target: Option<&pb::Target>) -> Result<TargetRef, Status> {
+    match target.and_then(|t| t.kind.as_ref()) {
+        None => Ok(TargetRef::None),
+        Some(pb::target::Kind::TenantId(id)) => {
+            Ok(TargetRef::Tenant(tenant_id("target.tenant_id", id)?))
+        }
+        Some(pb::target::Kind::Resource(r)) => Ok(TargetRef::Resource(resource(r)?)),
+    }
+}
+
+pub fn scope(scope: Option<&pb::Scope>) -> Result<Scope, Status> {
+    use pb::scope::Kind;
+    match scope.and_then(|s| s.kind.as_ref()) {
+        None => Err(invalid(
+            "`scope` must be set: owner, msp_tenant_id, tenant_id, tenant_tag_id, users_tenant or resource",
+        )),
+        Some(Kind::Owner(())) => Ok(Scope::Owner),
+        Some(Kind::MspTenantId(id)) => Ok(Scope::Msp(tenant_id("scope.msp_tenant_id", id)?)),
+        Some(Kind::TenantId(id)) => Ok(Scope::Tenant(tenant_id("scope.tenant_id", id)?)),
+        Some(Kind::TenantTagId(id)) => Ok(Scope::TenantTag(tag_id("scope.tenant_tag_id", id)?)),
+        Some(Kind::UsersTenant(())) => Ok(Scope::UsersTenant),
+        Some(Kind::Resource(r)) => Ok(Scope::Resource(resource(r)?)),
+    }
+}
+
+pub fn scope_to_pb(scope: &Scope) -> pb::Scope {
+    use pb::scope::Kind;
+    let kind = match scope {
+        Scope::Owner => Kind::Owner(()),
+        Scope::Msp(t) => Kind::MspTenantId(t.to_string()),
+        Scope::Tenant(t) => Kind::TenantId(t.to_string()),
+        Scope::TenantTag(g) => Kind::TenantTagId(g.to_string()),
+        Scope::UsersTenant => Kind::UsersTenant(()),
+        Scope::Resource(r) => Kind::Resource(resource_to_pb(r)),
+    };
+    pb::Scope { kind: Some(kind) }
+}
+
+pub fn effect(value: i32) -> Result<Effect, Status> {
+    match pb::Effect::try_from(value) {
+        Ok(pb::Effect::Allow) => Ok(Effect::Allow),
+        Ok(pb::Effect::Deny) => Ok(Effect::Deny),
+        _ => Err(invalid("`effect` must be EFFECT_ALLOW or EFFECT_DENY")),
+    }
+}
+
+pub fn effect_to_pb(effect: Effect) -> i32 {
+    match effect {
+        Effect::Allow => pb::Effect::Allow as i32,
+        Effect::Deny => pb::Effect::Deny as i32,
+    }
+}
+
+pub fn principal(principal: Option<&pb::Principal>) -> Result<Principal, Status> {
+    match principal.and_then(|p| p.kind.as_ref()) {
+        Some(pb::principal::Kind::UserId(id)) => {
+            Ok(Principal::User(user_id("principal.user_id", id)?))
+        }
+        Some(pb::principal::Kind::GroupId(id)) => {
+            Ok(Principal::Group(group_id("principal.group_id", id)?))
+        }
+        None => Err(invalid("`principal` must name a `user_id` or a `group_id`")),
+    }
+}
+
+pub fn principal_to_pb(principal: Principal) -> pb::Principal {
+    let kind = match principal {
+        Principal::User(id) => pb::principal::Kind::UserId(id.to_string()),
+        Principal::Group(id) => pb::principal::Kind::GroupId(id.to_string()),
+    };
+    pb::Principal { kind: Some(kind) }
+}
+
+pub fn role_to_pb(role: &Role, revision: u64) -> pb::Role {
+    pb::Role {
+        id: role.id.to_string(),
+        name: role.name.clone(),
+        description: role.description.clone(),
+        owner_tenant_id: role.owner.map(|t| t.to_string()).unwrap_or_default(),
+        built_in: role.built_in,
+        permissions: catalogue().keys(&role.permissions),
+        revision,
+    }
+}
+
+pub fn user_to_pb(user: &crate::model::User, revision: u64) -> pb::User {
+    pb::User {
+        id: user.id.to_string(),
+        tenant_id: user.tenant_id.to_string(),
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        azure_object_id: user.azure_object_id.to_string(),
+        disabled: user.disabled,
+        revision,
+    }
+}

@@ -1,0 +1,297 @@
+//! The moka cache of each user's effective access, the shared tenant and resource
+//! indexes, and the follower that applies the change log to them.
+
+mod follower;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, Guard};
+use moka::sync::Cache;
+use tokio::sync::{Mutex, Notify, watch};
+use uuid::Uuid;
+
+use crate::engine::{EffectiveAccess, ResourceIndex, TenantIndex};
+use crate::model::{GroupId, ResourceRef, RoleId, UserId};
+use crate::store::{self, Change, Store, StoreError};
+
+/// How the cache is sized and how the follower runs.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// Upper bound of the cached entries' estimated size, in bytes.
+    pub max_bytes: u64,
+    /// A safety net only: invalidation is exact.
+    pub time_to_live: Duration,
+    /// How often the follower polls the change log.
+    pub poll_interval: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_bytes: 256 * 1024 * 1024,
+            time_to_live: Duration::from_secs(600),
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A revision this replica has not applied within the allowed wait.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this replica has applied revision {applied} and did not reach revision {wanted} within {waited_ms} ms; retry, or ask without min_revision"
+)]
+pub struct RevisionNotReached {
+    pub wanted: u64,
+    pub applied: u64,
+    pub waited_ms: u128,
+}
+
+/// Effective access by user, kept exactly in step with the change log.
+pub struct AccessCache {
+    store: Arc<Store>,
+    users: Cache<UserId, Arc<EffectiveAccess>>,
+    object_ids: Cache<Uuid, UserId>,
+    tenants: ArcSwap<TenantIndex>,
+    resources: RwLock<ResourceIndex>,
+    /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
+    /// before an invalidation it may have missed is never inserted after it.
+    entry_guard: RwLock<()>,
+    generation: AtomicU64,
+    /// Serialises index reloads, so an older snapshot never replaces a newer one.
+    reload_lock: Mutex<()>,
+    applied: watch::Sender<u64>,
+    written: Notify,
+    connected: AtomicBool,
+}
+
+fn entry_weight(access: &EffectiveAccess) -> u32 {
+    let bytes = std::mem::size_of::<EffectiveAccess>()
+        + access.grants.len() * std::mem::size_of::<crate::engine::Grant>()
+        + access.roles.len() * (std::mem::size_of::<crate::engine::RoleFacts>() + 32)
+        + access.groups.len() * 64
+        + access.user.email.len()
+        + access.user.first_name.len()
+        + access.user.last_name.len();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+impl AccessCache {
+    /// Loads the indexes and starts at the newest revision in the log.
+    pub async fn load(store: Arc<Store>, config: &CacheConfig) -> Result<Arc<Self>, StoreError> {
+        // Read the revision first: whatever commits after it is replayed by the follower.
+        let revision = store.max_revision().await?;
+        let tenants = store::tenants(store.db()).await?;
+        let resources = store::resources(store.db()).await?;
+        let users = Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(|_, access: &Arc<EffectiveAccess>| entry_weight(access))
+            .time_to_live(config.time_to_live)
+            .support_invalidation_closures()
+            .build();
+        Ok(Arc::new(AccessCache {
+            store,
+            users,
+            object_ids: Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(config.time_to_live)
+                .build(),
+            tenants: ArcSwap::from_pointee(TenantIndex::build(tenants)),
+            resources: RwLock::new(resources.into_iter().collect()),
+            entry_guard: RwLock::new(()),
+            generation: AtomicU64::new(0),
+            reload_lock: Mutex::new(()),
+            applied: watch::channel(revision).0,
+            written: Notify::new(),
+            connected: AtomicBool::new(true),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The tenant tree and tags as of the applied revision.
+    pub fn tenants(&self) -> Guard<Arc<TenantIndex>> {
+        self.tenants.load()
+    }
+
+    /// Resource owners as of the applied revision.
+    pub fn resources(&self) -> RwLockReadGuard<'_, ResourceIndex> {
+        self.resources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The revision of the change log this replica has applied.
+    pub fn applied_revision(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until this replica has applied `revision`, at most `bound`.
+    pub async fn wait_for(
+        &self,
+        revision: u64,
+        bound: Duration,
+    ) -> Result<u64, RevisionNotReached> {
+        if revision == 0 || self.applied_revision() >= revision {
+            return Ok(self.applied_revision());
+        }
+        self.written.notify_one();
+        let mut applied = self.applied.subscribe();
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(bound, applied.wait_for(|r| *r >= revision)).await {
+            Ok(Ok(r)) => Ok(*r),
+            _ => Err(RevisionNotReached {
+                wanted: revision,
+                applied: self.applied_revision(),
+                waited_ms: started.elapsed().as_millis(),
+            }),
+        }
+    }
+
+    /// The effective access of a user; None for an unknown user.
+    pub async fn access(&self, user: UserId) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+        if let Some(access) = self.users.get(&user) {
+            return Ok(Some(access));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let txn = self.store.begin_read().await?;
+        let loaded = store::load_access(&txn, user).await?;
+        drop(txn);
+        let Some(access) = loaded.map(Arc::new) else {
+            return Ok(None);
+        };
+        let _guard = self
+            .entry_guard
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.users.insert(user, Arc::clone(&access));
+        }
+        Ok(Some(access))
+    }
+
+    /// The effective access of the user with this Azure object id; None when unknown.
+    pub async fn access_by_object_id(
+        &self,
+        azure_object_id: Uuid,
+    ) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+        if let Some(user) = self.object_ids.get(&azure_object_id) {
+            match self.access(user).await? {
+                Some(access) if access.azure_object_id() == azure_object_id => {
+                    return Ok(Some(access));
+                }
+                _ => self.object_ids.invalidate(&azure_object_id),
+            }
+        }
+        let Some(user) = store::find_user_by_object_id(self.store.db(), azure_object_id).await?
+        else {
+            return Ok(None);
+        };
+        self.object_ids.insert(azure_object_id, user.id);
+        self.access(user.id).await
+    }
+
+    /// Applies what one write touched: exact invalidation, and index reloads.
+    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        for change in changes {
+            match change {
+                Change::User { id } => {
+                    let user = UserId(*id);
+                    self.invalidate_where(move |key, _| *key == user);
+                }
+                Change::Role { id } => {
+                    let role = RoleId(*id);
+                    self.invalidate_where(move |_, a| a.uses_role(role));
+                }
+                Change::Group { id } => {
+                    let group = GroupId(*id);
+                    self.invalidate_where(move |_, a| a.in_group(group));
+                }
+                Change::Tenants => self.reload_tenants().await?,
+                Change::Resource {
+                    resource_type,
+                    resource_id,
+                } => {
+                    let kind = resource_type
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
+                    self.reload_resource(ResourceRef::new(kind, resource_id))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Called after a local write commits, so the follower catches up at once.
+    pub fn notify_written(&self) {
+        self.written.notify_one();
+    }
+
+    fn invalidate_where(
+        &self,
+        predicate: impl Fn(&UserId, &Arc<EffectiveAccess>) -> bool + Send + Sync + 'static,
+    ) {
+        let _guard = self
+            .entry_guard
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if self.users.invalidate_entries_if(predicate).is_err() {
+            // Closures are enabled at build time; if ever refused, dropping all is still exact.
+            self.users.invalidate_all();
+        }
+    }
+
+    /// Forgets every cached entry: after a reconnect, changes may have been missed.
+    pub fn invalidate_all(&self) {
+        let _guard = self
+            .entry_guard
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.users.invalidate_all();
+        self.object_ids.invalidate_all();
+    }
+
+    async fn reload_tenants(&self) -> Result<(), StoreError> {
+        let _serial = self.reload_lock.lock().await;
+        let tenants = store::tenants(self.store.db()).await?;
+        self.tenants.store(Arc::new(TenantIndex::build(tenants)));
+        Ok(())
+    }
+
+    async fn reload_resource(&self, resource: ResourceRef) -> Result<(), StoreError> {
+        let _serial = self.reload_lock.lock().await;
+        let owner = store::find_resource(self.store.db(), &resource).await?;
+        self.resources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set(resource, owner);
+        Ok(())
+    }
+
+    async fn reload_resources(&self) -> Result<(), StoreError> {
+        let _serial = self.reload_lock.lock().await;
+        let resources = store::resources(self.store.db()).await?;
+        *self
+            .resources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = resources.into_iter().collect();
+        Ok(())
+    }
+
+    /// Number of cached users (after pending maintenance).
+    pub fn cached_users(&self) -> u64 {
+        self.users.run_pending_tasks();
+        self.users.entry_count()
+    }
+
+    /// False while the follower cannot reach the database.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}

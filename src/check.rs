@@ -1,0 +1,192 @@
+//! The data-plane use-cases: resolve the subject and target, wait for a requested
+//! revision, and decide through the engine on cached effective access.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::cache::{AccessCache, RevisionNotReached};
+use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
+use crate::model::{PermissionId, ResourceRef, TenantId, UserId, catalogue, unix_now};
+use crate::store::StoreError;
+
+/// Who a check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    User(UserId),
+    AzureObject(Uuid),
+}
+
+/// What a check is about, before resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetRef {
+    None,
+    Tenant(TenantId),
+    Resource(ResourceRef),
+}
+
+/// One access question.
+#[derive(Clone, Debug)]
+pub struct CheckRequest {
+    pub subject: Subject,
+    pub permission: PermissionId,
+    pub target: TargetRef,
+    pub explain: bool,
+    pub min_revision: u64,
+}
+
+/// One applied assignment, owned, for an explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    pub grant: Grant,
+    pub role_id: crate::model::RoleId,
+    pub role_name: Arc<str>,
+    pub decisive: bool,
+}
+
+/// The answer to one check.
+#[derive(Clone, Debug)]
+pub struct CheckOutcome {
+    pub decision: Decision,
+    pub revision: u64,
+    pub explanation: Vec<Explained>,
+}
+
+/// Why a check could not be answered. Never an allow.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    MissingTarget(#[from] DecideError),
+    #[error("tenant `{0}` does not exist")]
+    TenantNotFound(TenantId),
+    #[error("resource `{0}` is not registered; register it with UpsertResource first")]
+    ResourceNotFound(ResourceRef),
+    #[error(transparent)]
+    RevisionNotReached(#[from] RevisionNotReached),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Answers checks from the cache.
+pub struct Checker {
+    cache: Arc<AccessCache>,
+    min_revision_wait: Duration,
+}
+
+impl Checker {
+    pub fn new(cache: Arc<AccessCache>, min_revision_wait: Duration) -> Self {
+        Checker {
+            cache,
+            min_revision_wait,
+        }
+    }
+
+    pub fn cache(&self) -> &Arc<AccessCache> {
+        &self.cache
+    }
+
+    /// Waits for `min_revision`, then returns the subject's effective access (None:
+    /// unknown user) and the applied revision.
+    pub async fn access(
+        &self,
+        subject: Subject,
+        min_revision: u64,
+    ) -> Result<(Option<Arc<EffectiveAccess>>, u64), CheckError> {
+        self.cache
+            .wait_for(min_revision, self.min_revision_wait)
+            .await?;
+        let revision = self.cache.applied_revision();
+        let access = match subject {
+            Subject::User(id) => self.cache.access(id).await?,
+            Subject::AzureObject(id) => self.cache.access_by_object_id(id).await?,
+        };
+        Ok((access, revision))
+    }
+
+    /// Decides one check.
+    pub async fn check(&self, request: &CheckRequest) -> Result<CheckOutcome, CheckError> {
+        let (access, revision) = self.access(request.subject, request.min_revision).await?;
+        let target = self.resolve(&request.target)?;
+        let tenants = self.cache.tenants();
+        let verdict = engine::decide(
+            access.as_deref(),
+            request.permission,
+            &target,
+            &tenants,
+            unix_now(),
+            request.explain,
+        )?;
+        let explanation = match access.as_deref() {
+            Some(access) => verdict
+                .applied
+                .iter()
+                .map(|applied| {
+                    let role = access.role_of(applied.grant);
+                    Explained {
+                        grant: applied.grant.clone(),
+                        role_id: role.id,
+                        role_name: Arc::clone(&role.name),
+                        decisive: applied.decisive,
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(CheckOutcome {
+            decision: verdict.decision,
+            revision,
+            explanation,
+        })
+    }
+
+    /// The tenants where the subject holds the permission, sorted.
+    pub async fn permitted_tenants(
+        &self,
+        subject: Subject,
+        permission: PermissionId,
+        min_revision: u64,
+    ) -> Result<(Vec<TenantId>, u64), CheckError> {
+        let (access, revision) = self.access(subject, min_revision).await?;
+        let tenants = self.cache.tenants();
+        let now = unix_now();
+        let mut permitted: Vec<TenantId> = tenants
+            .nodes()
+            .filter(|t| {
+                engine::decide(
+                    access.as_deref(),
+                    permission,
+                    &Target::Tenant(t.id),
+                    &tenants,
+                    now,
+                    false,
+                )
+                .is_ok_and(|v| v.decision == Decision::Allowed)
+            })
+            .map(|t| t.id)
+            .collect();
+        permitted.sort();
+        Ok((permitted, revision))
+    }
+
+    /// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.
+    pub fn resolve(&self, target: &TargetRef) -> Result<Target, CheckError> {
+        match target {
+            TargetRef::None => Ok(Target::None),
+            TargetRef::Tenant(id) if self.cache.tenants().contains(*id) => Ok(Target::Tenant(*id)),
+            TargetRef::Tenant(id) => Err(CheckError::TenantNotFound(*id)),
+            TargetRef::Resource(resource) => match self.cache.resources().owner(resource) {
+                Some(owner) => Ok(Target::Resource {
+                    resource: resource.clone(),
+                    owner,
+                }),
+                None => Err(CheckError::ResourceNotFound(resource.clone())),
+            },
+        }
+    }
+}
+
+/// The key of a permission id, for messages.
+pub fn permission_key(id: PermissionId) -> &'static str {
+    &catalogue().get(id).key
+}

@@ -1,0 +1,110 @@
+//! The command line: every flag also reads an environment variable (API.md, "Binary").
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+/// A gRPC authorization sidecar: may this user do this, here?
+#[derive(Debug, Parser)]
+#[command(name = "rbac-sidecar", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C.
+    Serve(ServeConfig),
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug, Args)]
+pub struct ServeConfig {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "RBAC_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// sqlite://FILE?mode=rwc (embedded) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://rbac.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Creates an MSP tenant and a System Administrator with this Azure object id if none has it.
+    #[arg(long, env = "RBAC_BOOTSTRAP_ADMIN_OBJECT_ID")]
+    pub bootstrap_admin_object_id: Option<Uuid>,
+
+    /// Most checks accepted in one BatchCheck.
+    #[arg(long, env = "RBAC_BATCH_LIMIT", default_value_t = 1000)]
+    pub batch_limit: usize,
+
+    /// Longest a check waits for its min_revision before UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "RBAC_MIN_REVISION_WAIT_MS", default_value_t = 5000)]
+    pub min_revision_wait_ms: u64,
+
+    /// How often the change log is polled, in milliseconds.
+    #[arg(long, env = "RBAC_POLL_INTERVAL_MS", default_value_t = 200)]
+    pub poll_interval_ms: u64,
+
+    /// Upper bound of the effective-access cache, in MiB.
+    #[arg(long, env = "RBAC_CACHE_MAX_MIB", default_value_t = 256)]
+    pub cache_max_mib: u64,
+}
+
+impl ServeConfig {
+    /// The defaults, listening on `listen` with `database_url` (for tests and tools).
+    pub fn new(listen: SocketAddr, database_url: &str) -> Self {
+        ServeConfig {
+            listen,
+            database_url: database_url.to_owned(),
+            bootstrap_admin_object_id: None,
+            batch_limit: 1000,
+            min_revision_wait_ms: 5000,
+            poll_interval_ms: 200,
+            cache_max_mib: 256,
+        }
+    }
+
+    pub fn min_revision_wait(&self) -> Duration {
+        Duration::from_millis(self.min_revision_wait_ms)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let cli = Cli::try_parse_from(["rbac-sidecar", "serve"]).unwrap();
+        let Command::Serve(config) = cli.command;
+        assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.database_url, "sqlite://rbac.db?mode=rwc");
+        assert_eq!(config.bootstrap_admin_object_id, None);
+        assert_eq!(config.batch_limit, 1000);
+    }
+
+    #[test]
+    fn a_bad_bootstrap_id_names_the_flag() {
+        let err = Cli::try_parse_from([
+            "rbac-sidecar",
+            "serve",
+            "--bootstrap-admin-object-id",
+            "not-a-guid",
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--bootstrap-admin-object-id"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Scope containment, for the admin rules of DESIGN.md ("Who may change what"): an actor
+//! may act at a scope only through an allow whose scope contains it, with no deny that
+//! reaches any tenant it covers.
+
+use crate::model::{Effect, PermissionId, Scope, catalogue};
+
+use super::decision::covers_tenant;
+use super::{Decision, EffectiveAccess, ResourceIndex, Target, TenantIndex, decide};
+
+/// True when every tenant and resource `inner` covers, now or later, `outer` covers too.
+/// Both scopes must have User's Tenant resolved to a tenant scope first.
+pub fn contains(
+    outer: &Scope,
+    inner: &Scope,
+    tenants: &TenantIndex,
+    resources: &ResourceIndex,
+) -> bool {
+    match (outer, inner) {
+        (Scope::Owner, _) => true,
+        (Scope::Msp(msp), Scope::Msp(tenant) | Scope::Tenant(tenant)) => {
+            tenants.is_within(*tenant, *msp)
+        }
+        (Scope::Tenant(outer), Scope::Tenant(inner)) => outer == inner,
+        (Scope::Msp(_) | Scope::Tenant(_), Scope::Resource(resource)) => {
+            match resources.owner(resource) {
+                Some(Some(owner)) => contains(outer, &Scope::Tenant(owner), tenants, resources),
+                _ => false,
+            }
+        }
+        (Scope::TenantTag(outer), Scope::TenantTag(inner)) => outer == inner,
+        (Scope::Resource(outer), Scope::Resource(inner)) => outer == inner,
+        _ => false,
+    }
+}
+
+/// True when a deny at `deny` may reach something `scope` covers. Conservative: where it
+/// cannot be told, it says yes, so an unclear case refuses rather than grants.
+pub fn overlaps(
+    deny: &Scope,
+    scope: &Scope,
+    tenants: &TenantIndex,
+    resources: &ResourceIndex,
+) -> bool {
+    let owner_of = |scope: &Scope| match scope {
+        Scope::Resource(resource) => resources.owner(resource).flatten(),
+        _ => None,
+    };
+    match (deny, scope) {
+        (Scope::Owner, _) | (_, Scope::Owner) => true,
+        (Scope::UsersTenant, _) | (_, Scope::UsersTenant) => true,
+        (Scope::Resource(a), Scope::Resource(b)) if a == b => true,
+        (Scope::TenantTag(a), Scope::TenantTag(b)) if a == b => true,
+        (Scope::Resource(_), other) | (other, Scope::Resource(_)) => {
+            let resource_scope = if matches!(deny, Scope::Resource(_)) {
+                deny
+            } else {
+                scope
+            };
+            owner_of(resource_scope).is_some_and(|tenant| {
+                matches!(other, Scope::Resource(_)) || covers_tenant(other, tenant, tenant, tenants)
+            })
+        }
+        _ => tenants.nodes().any(|t| {
+            covers_tenant(deny, t.id, t.id, tenants) && covers_tenant(scope, t.id, t.id, tenants)
+        }),
+    }
+}
+
+/// Replaces User's Tenant by the tenant it stands for.
+pub fn resolve_users_tenant(scope: &Scope, users_tenant: crate::model::TenantId) -> Scope {
+    match scope {
+        Scope::UsersTenant => Scope::Tenant(users_tenant),
+        other => other.clone(),
+    }
+}
+
+/// Whether the user holds `permission` at the whole of `scope` (User's Tenant resolved):
+/// a system permission anywhere, otherwise an allow containing the scope and no deny
+/// reaching into it.
+pub fn holds_at(
+    access: &EffectiveAccess,
+    permission: PermissionId,
+    scope: &Scope,
+    tenants: &TenantIndex,
+    resources: &ResourceIndex,
+    now: i64,
+) -> bool {
+    if catalogue().is_system(permission) {
+        return decide(Some(access), permission, &Target::None, tenants, now, false)
+            .is_ok_and(|v| v.decision == Decision::Allowed);
+    }
+    if !access.user.is_active(now)
+        || (catalogue().get(permission).msp_only
+            && !tenants.get(access.tenant_id()).is_some_and(|t| t.is_msp))
+    {
+        return false;
+    }
+    let mut allowed = false;
+    for grant in access.grants_of(permission) {
+        let held = resolve_users_tenant(&grant.scope, access.tenant_id());
+        match grant.effect {
+            Effect::Deny if overlaps(&held, scope, tenants, resources) => return false,
+            Effect::Allow if contains(&held, scope, tenants, resources) => allowed = true,
+            _ => {}
+        }
+    }
+    allowed
+}

@@ -1,0 +1,12 @@
+//! Decision logic: the tenant index, the effective-access compiler, the decision with its
+//! explanation, and scope containment for admin rules. Pure code: no database, no network.
+
+mod access;
+mod containment;
+mod decision;
+mod tenant_index;
+
+pub use access::{AssignmentFacts, EffectiveAccess, Grant, GroupRef, RoleFacts};
+pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
+pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
+pub use tenant_index::{ResourceIndex, TenantIndex, TenantNode};

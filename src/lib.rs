@@ -1,0 +1,13 @@
+//! rbac-sidecar: a gRPC authorization service reproducing ImmyBot's RBAC model. The
+//! engine (`model`, `engine`) is pure; `store`, `cache`, `check`, `admin` and `api` wrap
+//! it in storage, caching, use-cases and transport.
+
+pub mod admin;
+pub mod api;
+pub mod cache;
+pub mod check;
+pub mod config;
+pub mod engine;
+pub mod model;
+pub mod server;
+pub mod store;

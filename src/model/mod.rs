@@ -1,0 +1,14 @@
+//! The pure domain: identifiers, scopes, the permission catalogue and the records of the
+//! RBAC model. No I/O.
+
+mod catalogue;
+mod ids;
+mod records;
+mod scope;
+
+pub use catalogue::{
+    BuiltInRole, Catalogue, Category, Permission, PermissionId, PermissionSet, catalogue,
+};
+pub use ids::{AssignmentId, GroupId, InvalidId, RoleId, TagId, TenantId, UserId, parse_uuid};
+pub use records::{Group, Role, RoleAssignment, Tag, Tenant, User, unix_now};
+pub use scope::{Effect, Principal, ResourceRef, ResourceType, Scope, UnknownResourceType};

@@ -1,0 +1,79 @@
+//! The change log: every write appends one row, in its own transaction, naming what it
+//! touched, so each replica invalidates exactly that.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::entity::change_log;
+use super::{Store, StoreError};
+
+/// What one write touched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// The user's status, tenant, direct assignments or group memberships.
+    User { id: Uuid },
+    /// The role's permissions, or the role itself.
+    Role { id: Uuid },
+    /// The group's assignments, or the group itself (members are `User` changes).
+    Group { id: Uuid },
+    /// The tenant tree or tenant tags.
+    Tenants,
+    /// A resource's registration or owner.
+    Resource {
+        resource_type: String,
+        resource_id: String,
+    },
+}
+
+/// The changes of one revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeBatch {
+    pub revision: u64,
+    pub changes: Vec<Change>,
+}
+
+impl Store {
+    /// The newest revision in the log (0 when empty).
+    pub async fn max_revision(&self) -> Result<u64, StoreError> {
+        max_revision(self.db()).await
+    }
+
+    /// Up to `limit` revisions after `after`, oldest first.
+    pub async fn changes_after(
+        &self,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ChangeBatch>, StoreError> {
+        let rows = change_log::Entity::find()
+            .filter(change_log::Column::Revision.gt(to_i64(after)))
+            .order_by_asc(change_log::Column::Revision)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let changes = serde_json::from_str(&row.changes).map_err(|e| {
+                    StoreError::Corrupt(format!("change log revision {}: {e}", row.revision))
+                })?;
+                Ok(ChangeBatch {
+                    revision: u64::try_from(row.revision).unwrap_or_default(),
+                    changes,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(super) async fn max_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    let newest = change_log::Entity::find()
+        .order_by_desc(change_log::Column::Revision)
+        .one(db)
+        .await?;
+    Ok(newest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+}
+
+pub(super) fn to_i64(revision: u64) -> i64 {
+    i64::try_from(revision).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,151 @@
+//! Persistence through sea-orm on SQLite or PostgreSQL: entities, migrations, queries, and
+//! writes that each commit with their change-log row in one transaction.
+
+mod change_log;
+mod entity;
+mod migration;
+mod queries;
+mod writes;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use change_log::{Change, ChangeBatch};
+pub use queries::*;
+pub use writes::AuditRecord;
+
+/// A database failure. Never an allow: the API turns it into UNAVAILABLE or INTERNAL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
+    #[error("database error: {0}")]
+    Database(DbErr),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(err),
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// The key every PostgreSQL write holds for its transaction, so revisions commit in order.
+const WRITE_LOCK_KEY: i64 = 0x7262_6163_5f77_7269; // "rbac_wri"
+
+/// The database behind the service.
+pub struct Store {
+    db: DatabaseConnection,
+    /// Serialises this process's writes (SQLite has one writer anyway).
+    write_lock: Mutex<()>,
+}
+
+/// One open write: a transaction, the changes it makes, and the write lock.
+pub struct Write<'s> {
+    txn: DatabaseTransaction,
+    changes: Vec<Change>,
+    _lock: MutexGuard<'s, ()>,
+}
+
+impl Store {
+    /// Connects, runs the migrations and brings the built-in roles up to this binary's.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(url);
+        options
+            .sqlx_logging(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5));
+        if url.starts_with("sqlite:") {
+            // One in-memory database per connection otherwise; a file is shared.
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                options.max_connections(1);
+            }
+            options.map_sqlx_sqlite_opts(|o| {
+                o.busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            });
+        }
+        let db = Database::connect(options).await?;
+        migration::Migrator::up(&db, None).await?;
+        let store = Store {
+            db,
+            write_lock: Mutex::new(()),
+        };
+        store.sync_built_in_roles().await?;
+        Ok(store)
+    }
+
+    /// The connection, for reads.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// Starts a write. Writes are serialised so that revisions are committed in order.
+    pub async fn begin_write(&self) -> Result<Write<'_>, StoreError> {
+        let lock = self.write_lock.lock().await;
+        let txn = self
+            .db
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await?;
+        if self.is_postgres() {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [WRITE_LOCK_KEY.into()],
+            ))
+            .await?;
+        }
+        Ok(Write {
+            txn,
+            changes: Vec::new(),
+            _lock: lock,
+        })
+    }
+
+    /// Starts a read of several statements that must see one state of the database.
+    pub async fn begin_read(&self) -> Result<DatabaseTransaction, StoreError> {
+        let isolation = self
+            .is_postgres()
+            .then_some(sea_orm::IsolationLevel::RepeatableRead);
+        Ok(self
+            .db
+            .begin_with_options(TransactionOptions {
+                isolation_level: isolation,
+                access_mode: None,
+                sqlite_transaction_mode: None,
+            })
+            .await?)
+    }
+}
+
+impl Write<'_> {
+    /// The open transaction, for reads that must see this write's state.
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    fn record(&mut self, change: Change) {
+        if !self.changes.contains(&change) {
+            self.changes.push(change);
+        }
+    }
+}

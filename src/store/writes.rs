@@ -1,0 +1,329 @@
+//! Writes: each method changes rows inside the open transaction and records what it
+//! touched; `commit` appends the change-log row and the audit row in the same transaction.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, NotSet, QueryFilter};
+use uuid::Uuid;
+
+use super::change_log::Change;
+use super::entity::{
+    audit_event, change_log, group, group_member, resource, role, role_assignment, role_permission,
+    tag, tenant, tenant_tag, user,
+};
+use super::queries::{effect_column, scope_columns};
+use super::{Store, StoreError, Write};
+use crate::model::{
+    GroupId, Principal, ResourceRef, Role, RoleAssignment, Tag, TagId, Tenant, TenantId, User,
+    UserId, catalogue, unix_now,
+};
+
+/// One row of the audit log: who did what to what, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub actor: Option<UserId>,
+    pub action: &'static str,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// `succeeded`, or `refused` with the reason in `detail`.
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+fn change_of(principal: Principal) -> Change {
+    match principal {
+        Principal::User(UserId(id)) => Change::User { id },
+        Principal::Group(GroupId(id)) => Change::Group { id },
+    }
+}
+
+impl Write<'_> {
+    pub async fn insert_tenant(&mut self, t: &Tenant) -> Result<(), StoreError> {
+        tenant::Entity::insert(tenant::ActiveModel {
+            id: Set(t.id.0),
+            name: Set(t.name.clone()),
+            parent_id: Set(t.parent.map(|p| p.0)),
+            is_msp: Set(t.is_msp),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(Change::Tenants);
+        Ok(())
+    }
+
+    pub async fn insert_tag(&mut self, t: &Tag) -> Result<(), StoreError> {
+        tag::Entity::insert(tag::ActiveModel {
+            id: Set(t.id.0),
+            name: Set(t.name.clone()),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_tenant_tag(&mut self, t: TenantId, g: TagId) -> Result<(), StoreError> {
+        tenant_tag::Entity::insert(tenant_tag::ActiveModel {
+            tenant_id: Set(t.0),
+            tag_id: Set(g.0),
+        })
+        .on_conflict_do_nothing_on([tenant_tag::Column::TenantId, tenant_tag::Column::TagId])
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(Change::Tenants);
+        Ok(())
+    }
+
+    pub async fn remove_tenant_tag(&mut self, t: TenantId, g: TagId) -> Result<(), StoreError> {
+        tenant_tag::Entity::delete_by_id((t.0, g.0))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::Tenants);
+        Ok(())
+    }
+
+    pub async fn insert_user(&mut self, u: &User, origin: &str) -> Result<(), StoreError> {
+        user::Entity::insert(user::ActiveModel {
+            id: Set(u.id.0),
+            tenant_id: Set(u.tenant_id.0),
+            azure_object_id: Set(u.azure_object_id),
+            email: Set(u.email.clone()),
+            first_name: Set(u.first_name.clone()),
+            last_name: Set(u.last_name.clone()),
+            disabled: Set(u.disabled),
+            expires_at: Set(u.expires_at),
+            origin: Set(origin.to_owned()),
+            created_at: Set(unix_now()),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(Change::User { id: u.id.0 });
+        Ok(())
+    }
+
+    pub async fn set_user_disabled(
+        &mut self,
+        id: UserId,
+        disabled: bool,
+    ) -> Result<(), StoreError> {
+        user::Entity::update_many()
+            .col_expr(user::Column::Disabled, disabled.into())
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::User { id: id.0 });
+        Ok(())
+    }
+
+    /// Inserts a role, or replaces its name, description and whole permission set.
+    pub async fn save_role(&mut self, r: &Role) -> Result<(), StoreError> {
+        let row = role::ActiveModel {
+            id: Set(r.id.0),
+            name: Set(r.name.clone()),
+            description: Set(r.description.clone()),
+            owner_tenant_id: Set(r.owner.map(|t| t.0)),
+            built_in: Set(r.built_in),
+        };
+        role::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(role::Column::Id)
+                    .update_columns([role::Column::Name, role::Column::Description])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.txn)
+            .await?;
+        role_permission::Entity::delete_many()
+            .filter(role_permission::Column::RoleId.eq(r.id.0))
+            .exec(&self.txn)
+            .await?;
+        let rows: Vec<_> = catalogue()
+            .keys(&r.permissions)
+            .into_iter()
+            .map(|key| role_permission::ActiveModel {
+                role_id: Set(r.id.0),
+                permission_key: Set(key),
+            })
+            .collect();
+        if !rows.is_empty() {
+            role_permission::Entity::insert_many(rows)
+                .exec_without_returning(&self.txn)
+                .await?;
+        }
+        self.record(Change::Role { id: r.id.0 });
+        Ok(())
+    }
+
+    pub async fn insert_group(&mut self, g: &crate::model::Group) -> Result<(), StoreError> {
+        group::Entity::insert(group::ActiveModel {
+            id: Set(g.id.0),
+            name: Set(g.name.clone()),
+            description: Set(g.description.clone()),
+            owner_tenant_id: Set(g.owner.map(|t| t.0)),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_group_member(&mut self, g: GroupId, u: UserId) -> Result<(), StoreError> {
+        group_member::Entity::insert(group_member::ActiveModel {
+            group_id: Set(g.0),
+            user_id: Set(u.0),
+        })
+        .on_conflict_do_nothing_on([group_member::Column::GroupId, group_member::Column::UserId])
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(Change::User { id: u.0 });
+        Ok(())
+    }
+
+    pub async fn remove_group_member(&mut self, g: GroupId, u: UserId) -> Result<(), StoreError> {
+        group_member::Entity::delete_by_id((g.0, u.0))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::User { id: u.0 });
+        Ok(())
+    }
+
+    pub async fn insert_assignment(
+        &mut self,
+        a: &RoleAssignment,
+        created_by: Option<UserId>,
+    ) -> Result<(), StoreError> {
+        let (kind, scope_tenant, scope_tag, resource_type, resource_id) = scope_columns(&a.scope);
+        let (user_id, group_id) = match a.principal {
+            Principal::User(u) => (Some(u.0), None),
+            Principal::Group(g) => (None, Some(g.0)),
+        };
+        role_assignment::Entity::insert(role_assignment::ActiveModel {
+            id: Set(a.id.0),
+            role_id: Set(a.role_id.0),
+            user_id: Set(user_id),
+            group_id: Set(group_id),
+            scope_kind: Set(kind.to_owned()),
+            scope_tenant_id: Set(scope_tenant),
+            scope_tag_id: Set(scope_tag),
+            scope_resource_type: Set(resource_type),
+            scope_resource_id: Set(resource_id),
+            effect: Set(effect_column(a.effect).to_owned()),
+            created_by: Set(created_by.map(|u| u.0)),
+            created_at: Set(unix_now()),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(change_of(a.principal));
+        Ok(())
+    }
+
+    pub async fn delete_assignment(&mut self, a: &RoleAssignment) -> Result<(), StoreError> {
+        role_assignment::Entity::delete_by_id(a.id.0)
+            .exec(&self.txn)
+            .await?;
+        self.record(change_of(a.principal));
+        Ok(())
+    }
+
+    pub async fn upsert_resource(
+        &mut self,
+        r: &ResourceRef,
+        owner: Option<TenantId>,
+    ) -> Result<(), StoreError> {
+        resource::Entity::insert(resource::ActiveModel {
+            resource_type: Set(r.kind.as_str().to_owned()),
+            resource_id: Set(r.id.to_string()),
+            owner_tenant_id: Set(owner.map(|t| t.0)),
+        })
+        .on_conflict(
+            OnConflict::columns([resource::Column::ResourceType, resource::Column::ResourceId])
+                .update_column(resource::Column::OwnerTenantId)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.txn)
+        .await?;
+        self.record(Change::Resource {
+            resource_type: r.kind.as_str().to_owned(),
+            resource_id: r.id.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Appends the change-log row and the audit row, commits, and returns the revision
+    /// with what changed.
+    pub async fn commit(self, audit: AuditRecord) -> Result<(u64, Vec<Change>), StoreError> {
+        let changes = serde_json::to_string(&self.changes)
+            .map_err(|e| StoreError::Corrupt(format!("change log entry: {e}")))?;
+        let revision = change_log::Entity::insert(change_log::ActiveModel {
+            revision: NotSet,
+            at: Set(unix_now()),
+            changes: Set(changes),
+        })
+        .exec(&self.txn)
+        .await?
+        .last_insert_id;
+        insert_audit(&self.txn, audit).await?;
+        self.txn.commit().await?;
+        Ok((u64::try_from(revision).unwrap_or_default(), self.changes))
+    }
+}
+
+async fn insert_audit<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        at: Set(unix_now()),
+        actor_user_id: Set(audit.actor.map(|u| u.0)),
+        action: Set(audit.action.to_owned()),
+        target: Set(audit.target),
+        before: Set(audit.before),
+        after: Set(audit.after),
+        outcome: Set(audit.outcome.to_owned()),
+        detail: Set(audit.detail),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records a refused admin call: nothing else is written.
+    pub async fn audit_refusal(&self, audit: AuditRecord) -> Result<(), StoreError> {
+        insert_audit(self.db(), audit).await
+    }
+
+    /// Brings the built-in roles in the database to this binary's catalogue.
+    pub(super) async fn sync_built_in_roles(&self) -> Result<(), StoreError> {
+        let stored = super::queries::roles(self.db()).await?;
+        let mut write = self.begin_write().await?;
+        let mut changed = Vec::new();
+        for built_in in catalogue().built_in_roles() {
+            let wanted = Role {
+                id: built_in.id,
+                name: built_in.name.clone(),
+                description: built_in.description.clone(),
+                owner: None,
+                built_in: true,
+                permissions: built_in.permissions,
+            };
+            if !stored.contains(&wanted) {
+                write.save_role(&wanted).await?;
+                changed.push(wanted.name);
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        write
+            .commit(AuditRecord {
+                actor: None,
+                action: "SyncBuiltInRoles",
+                target: "built-in roles".to_owned(),
+                before: None,
+                after: Some(changed.join(", ")),
+                outcome: "succeeded",
+                detail: String::new(),
+            })
+            .await?;
+        Ok(())
+    }
+}

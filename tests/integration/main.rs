@@ -1,0 +1,5 @@
+//! Integration tests: one binary (one link on a small machine), one module per concern.
+
+mod conformance;
+mod scenario;
+mod support;

@@ -1,0 +1,165 @@
+//! Starting a real server for a test: in process, on 127.0.0.1:0, over SQLite in a
+//! temporary file or over PostgreSQL in a database created for this test alone.
+
+use std::net::SocketAddr;
+
+use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;
+use rbac_sidecar::api::pb::rbac::v1::authorization_service_client::AuthorizationServiceClient;
+use rbac_sidecar::config::ServeConfig;
+use rbac_sidecar::server::{self, Server};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// The Azure object id of the administrator every test server bootstraps.
+pub const ADMIN: &str = "0b5ad0a1-0000-4000-8000-00000000a0a1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// With `RBAC_TEST_STRICT=1` (set by scripts/test), a missing test dependency fails
+/// the test instead of skipping it.
+pub fn strict() -> bool {
+    std::env::var("RBAC_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// The base PostgreSQL URL tests create their databases from.
+fn postgres_base() -> Option<String> {
+    std::env::var("RBAC_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Where the database of one test lives, and how to remove it.
+enum TestDb {
+    /// Removed with the directory when dropped.
+    Sqlite(#[allow(dead_code, reason = "held for its drop")] tempfile::TempDir),
+    Postgres {
+        base: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    async fn create(backend: Backend) -> Option<(TestDb, String)> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
+                Some((TestDb::Sqlite(dir), url))
+            }
+            Backend::Postgres => {
+                let Some(base) = postgres_base() else {
+                    assert!(
+                        !strict(),
+                        "RBAC_TEST_POSTGRES_URL is not set but RBAC_TEST_STRICT=1"
+                    );
+                    eprintln!("skipped: RBAC_TEST_POSTGRES_URL is not set");
+                    return None;
+                };
+                let name = format!("rbac_test_{}", Uuid::new_v4().simple());
+                let admin = Database::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
+                let url = format!("{prefix}/{name}");
+                Some((TestDb::Postgres { base, name }, url))
+            }
+        }
+    }
+
+    async fn remove(self) {
+        if let TestDb::Postgres { base, name } = self {
+            if let Ok(admin) = Database::connect(&base).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+            }
+        }
+    }
+}
+
+/// A running server and its clients.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub authz: AuthorizationServiceClient<Channel>,
+    pub admin: AdminServiceClient<Channel>,
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+    db: TestDb,
+}
+
+impl TestServer {
+    /// Starts a server bootstrapped with [`ADMIN`]; None when the backend is not
+    /// configured here (and the run is not strict).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        let (db, url) = TestDb::create(backend).await?;
+        Some(Self::start_on(db, url).await)
+    }
+
+    async fn start_on(db: TestDb, url: String) -> TestServer {
+        let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), &url);
+        config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
+        config.batch_limit = 100;
+        config.min_revision_wait_ms = 500;
+        let listener = server::bind(&config).await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let server = Server::start(&config).await.expect("server starts");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        TestServer {
+            addr,
+            url,
+            authz: AuthorizationServiceClient::new(channel.clone()),
+            admin: AdminServiceClient::new(channel),
+            stop,
+            handle,
+            db,
+        }
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.await;
+        self.db.remove().await;
+    }
+}
+
+/// A request carrying an actor's Azure object id.
+pub fn as_actor<T>(object_id: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "x-actor-object-id",
+        object_id.parse().expect("ascii metadata"),
+    );
+    request
+}
+
+/// A request from the bootstrap administrator.
+pub fn as_admin<T>(message: T) -> tonic::Request<T> {
+    as_actor(ADMIN, message)
+}

@@ -159,7 +159,7 @@ impl AccessCache {
         let generation = self.generation.load(Ordering::Acquire);
         let txn = self.store.begin_read().await?;
         let loaded = store::load_access(&txn, user).await?;
-        drop(txn);
+        txn.commit().await.map_err(StoreError::from)?;
         let Some(access) = loaded.map(Arc::new) else {
             return Ok(None);
         };

@@ -106,3 +106,90 @@ pub fn holds_at(
     }
     allowed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResourceRef, ResourceType, TagId, Tenant, TenantId};
+
+    struct World {
+        tenants: TenantIndex,
+        resources: ResourceIndex,
+        msp: TenantId,
+        customer: TenantId,
+        other_msp: TenantId,
+        tag: TagId,
+        pc: ResourceRef,
+    }
+
+    fn world() -> World {
+        let msp = TenantId::random();
+        let customer = TenantId::random();
+        let other_msp = TenantId::random();
+        let tag = TagId::random();
+        let tenant = |id, parent, is_msp, tags: Vec<TagId>| Tenant {
+            id,
+            name: String::new(),
+            parent,
+            is_msp,
+            tags,
+        };
+        let tenants = TenantIndex::build([
+            tenant(msp, None, true, vec![]),
+            tenant(customer, Some(msp), false, vec![tag]),
+            tenant(other_msp, None, true, vec![]),
+        ]);
+        let pc = ResourceRef::new(ResourceType::Computer, "pc");
+        let resources = [(pc.clone(), Some(customer))].into_iter().collect();
+        World {
+            tenants,
+            resources,
+            msp,
+            customer,
+            other_msp,
+            tag,
+            pc,
+        }
+    }
+
+    #[test]
+    fn containment_follows_the_tree_and_nothing_else() {
+        let w = world();
+        let c = |outer: &Scope, inner: &Scope| contains(outer, inner, &w.tenants, &w.resources);
+        let resource = Scope::Resource(w.pc.clone());
+        assert!(c(&Scope::Owner, &Scope::Msp(w.other_msp)));
+        assert!(c(&Scope::Msp(w.msp), &Scope::Tenant(w.customer)));
+        assert!(c(&Scope::Msp(w.msp), &resource));
+        assert!(c(&Scope::Tenant(w.customer), &resource));
+        assert!(c(&Scope::TenantTag(w.tag), &Scope::TenantTag(w.tag)));
+        assert!(!c(&Scope::Msp(w.msp), &Scope::Tenant(w.other_msp)));
+        assert!(
+            !c(&Scope::Tenant(w.msp), &Scope::Msp(w.msp)),
+            "a tenant does not contain its future children"
+        );
+        assert!(!c(&Scope::Tenant(w.customer), &Scope::Owner));
+        assert!(
+            !c(&Scope::TenantTag(w.tag), &Scope::Tenant(w.customer)),
+            "tags change; only the same tag is contained"
+        );
+        assert!(!c(&Scope::Tenant(w.msp), &resource));
+    }
+
+    #[test]
+    fn overlap_is_conservative() {
+        let w = world();
+        let o = |deny: &Scope, scope: &Scope| overlaps(deny, scope, &w.tenants, &w.resources);
+        assert!(o(&Scope::Tenant(w.customer), &Scope::Msp(w.msp)));
+        assert!(o(&Scope::TenantTag(w.tag), &Scope::Msp(w.msp)));
+        assert!(o(
+            &Scope::Resource(w.pc.clone()),
+            &Scope::Tenant(w.customer)
+        ));
+        assert!(o(&Scope::Owner, &Scope::Tenant(w.other_msp)));
+        assert!(!o(&Scope::Tenant(w.customer), &Scope::Msp(w.other_msp)));
+        assert!(!o(
+            &Scope::Resource(w.pc.clone()),
+            &Scope::Tenant(w.other_msp)
+        ));
+    }
+}

@@ -1,7 +1,11 @@
 //! Integration tests: one binary (one link on a small machine), one module per concern.
 
+// Tests fail by panicking; helpers outside `#[test]` functions do so too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod conformance;
 mod differential;
+mod grpcurl;
 mod scenario;
 mod status;
 mod support;

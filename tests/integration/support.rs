@@ -1,8 +1,6 @@
 //! Starting a real server for a test: in process, on 127.0.0.1:0, over SQLite in a
 //! temporary file or over PostgreSQL in a database created for this test alone.
 
-use std::net::SocketAddr;
-
 use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;
 use rbac_sidecar::api::pb::rbac::v1::authorization_service_client::AuthorizationServiceClient;
 use rbac_sidecar::config::ServeConfig;
@@ -91,7 +89,6 @@ impl TestDb {
 
 /// A running server and its clients.
 pub struct TestServer {
-    pub addr: SocketAddr,
     pub url: String,
     pub authz: AuthorizationServiceClient<Channel>,
     pub admin: AdminServiceClient<Channel>,
@@ -131,7 +128,6 @@ impl TestServer {
             .await
             .expect("connect");
         TestServer {
-            addr,
             url,
             authz: AuthorizationServiceClient::new(channel.clone()),
             admin: AdminServiceClient::new(channel),

@@ -1,0 +1,159 @@
+//! The release contract as an outside client sees it: the real binary, started from the
+//! command line, called by a real grpcurl through server reflection.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{ADMIN, strict};
+
+/// grpcurl on PATH; None (skip) when missing, unless the run is strict.
+fn grpcurl() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("grpcurl"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !strict(),
+            "grpcurl is not on PATH but RBAC_TEST_STRICT=1 (scripts/test installs it)"
+        );
+        eprintln!("skipped: grpcurl is not on PATH");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary, killed when dropped.
+struct Sidecar(Child);
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(grpcurl: &PathBuf, args: &[&str]) -> (bool, String) {
+    let output = Command::new(grpcurl)
+        .args(args)
+        .output()
+        .expect("run grpcurl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn grpcurl_lists_the_services_and_checks_access_by_json() {
+    let Some(grpcurl) = grpcurl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let start = || {
+        Sidecar(
+            Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
+                .args([
+                    "serve",
+                    "--listen",
+                    &address,
+                    "--bootstrap-admin-object-id",
+                    ADMIN,
+                ])
+                .env(
+                    "DATABASE_URL",
+                    format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display()),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start rbac-sidecar"),
+        )
+    };
+    let wait_serving = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (ok, text) = run(
+                &grpcurl,
+                &["-plaintext", &address, "grpc.health.v1.Health/Check"],
+            );
+            if ok && text.contains("SERVING") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not serving after 30 s: {text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let sidecar = start();
+    wait_serving();
+
+    let (ok, listed) = run(&grpcurl, &["-plaintext", &address, "list"]);
+    assert!(ok, "{listed}");
+    for service in [
+        "rbac.v1.AuthorizationService",
+        "rbac.v1.AdminService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(listed.contains(service), "`list` lacks {service}: {listed}");
+    }
+
+    let check =
+        format!(r#"{{"azure_object_id":"{ADMIN}","permission":"billing.manage","explain":true}}"#);
+    let (ok, answer) = run(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            &check,
+            &address,
+            "rbac.v1.AuthorizationService/CheckAccess",
+        ],
+    );
+    assert!(ok, "{answer}");
+    assert!(answer.contains("DECISION_ALLOWED"), "{answer}");
+    assert!(answer.contains("System Administrator (Legacy)"), "{answer}");
+
+    let unauthenticated = r#"{"name":"no actor"}"#;
+    let (ok, refused) = run(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            unauthenticated,
+            &address,
+            "rbac.v1.AdminService/CreateTag",
+        ],
+    );
+    assert!(!ok && refused.contains("Unauthenticated"), "{refused}");
+
+    // A restart bootstraps nothing new: the same administrator still holds one assignment.
+    drop(sidecar);
+    let _sidecar = start();
+    wait_serving();
+    let profile = format!(r#"{{"azure_object_id":"{ADMIN}"}}"#);
+    let (ok, access) = run(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            &profile,
+            &address,
+            "rbac.v1.AuthorizationService/GetEffectiveAccess",
+        ],
+    );
+    assert!(ok, "{access}");
+    assert_eq!(access.matches("\"assignmentId\"").count(), 1, "{access}");
+}

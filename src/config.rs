@@ -51,6 +51,11 @@ pub struct ServeConfig {
     #[arg(long, env = "RBAC_POLL_INTERVAL_MS", default_value_t = 200)]
     pub poll_interval_ms: u64,
 
+    /// Change-log rows older than this are deleted, in hours. A replica further behind
+    /// drops its whole cache and resynchronises.
+    #[arg(long, env = "RBAC_CHANGE_LOG_RETENTION_HOURS", default_value_t = 24)]
+    pub change_log_retention_hours: u64,
+
     /// Upper bound of the effective-access cache, in MiB.
     #[arg(long, env = "RBAC_CACHE_MAX_MIB", default_value_t = 256)]
     pub cache_max_mib: u64,
@@ -66,6 +71,7 @@ impl ServeConfig {
             batch_limit: 1000,
             min_revision_wait_ms: 5000,
             poll_interval_ms: 200,
+            change_log_retention_hours: 24,
             cache_max_mib: 256,
         }
     }
@@ -76,6 +82,10 @@ impl ServeConfig {
 
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn change_log_retention(&self) -> Duration {
+        Duration::from_secs(self.change_log_retention_hours.saturating_mul(3600))
     }
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::admin::{Admin, AdminError};
 use crate::api::{self, Services};
-use crate::cache::{AccessCache, CacheConfig};
+use crate::cache::{AccessCache, CacheConfig, FollowConfig};
 use crate::check::Checker;
 use crate::config::ServeConfig;
 use crate::store::{Store, StoreError};
@@ -47,12 +47,15 @@ impl Server {
         let store = Arc::new(Store::open(&config.database_url).await?);
         let cache_config = CacheConfig {
             max_bytes: config.cache_max_mib.saturating_mul(1024 * 1024),
-            poll_interval: config.poll_interval(),
             ..CacheConfig::default()
         };
         let cache = AccessCache::load(store, &cache_config).await?;
         let (stop_following, stopped) = watch::channel(false);
-        tokio::spawn(Arc::clone(&cache).follow(cache_config.poll_interval, stopped));
+        let follow = FollowConfig {
+            poll_interval: config.poll_interval(),
+            retention: config.change_log_retention(),
+        };
+        tokio::spawn(Arc::clone(&cache).follow(follow, stopped));
         let admin = Arc::new(Admin::new(Arc::clone(&cache)));
         if let Some(object_id) = config.bootstrap_admin_object_id {
             if let Some(user) = admin.bootstrap(object_id).await? {

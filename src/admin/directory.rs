@@ -278,12 +278,6 @@ impl Admin {
     /// Creates, if none has the object id yet, an MSP tenant and in it an active user
     /// holding System Administrator (Legacy) at Owner scope. Idempotent.
     pub async fn bootstrap(&self, azure_object_id: Uuid) -> Result<Option<User>, AdminError> {
-        if store::find_user_by_object_id(self.store.db(), azure_object_id)
-            .await?
-            .is_some()
-        {
-            return Ok(None);
-        }
         let role = catalogue()
             .built_in_role_by_name("System Administrator (Legacy)")
             .ok_or_else(|| {
@@ -315,7 +309,14 @@ impl Admin {
             scope: Scope::Owner,
             effect: crate::model::Effect::Allow,
         };
+        // Checked inside the write, so replicas starting together bootstrap once.
         let mut write = self.store.begin_write().await?;
+        if store::find_user_by_object_id(write.txn(), azure_object_id)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
         write.insert_tenant(&tenant).await?;
         self.insert_user(&mut write, &user).await?;
         write.insert_assignment(&assignment, None).await?;

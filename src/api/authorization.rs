@@ -182,4 +182,21 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
             revision,
         }))
     }
+
+    async fn get_replica_status(
+        &self,
+        _request: Request<pb::GetReplicaStatusRequest>,
+    ) -> Result<Response<pb::GetReplicaStatusResponse>, Status> {
+        let cache = self.checker.cache();
+        let applied_revision = cache.applied_revision();
+        let latest = cache.store().max_revision().await.ok();
+        Ok(Response::new(pb::GetReplicaStatusResponse {
+            applied_revision,
+            latest_revision: latest.unwrap_or_default(),
+            lag_revisions: latest.map_or(0, |l| l.saturating_sub(applied_revision)),
+            database_reachable: latest.is_some() && cache.is_connected(),
+            follower_lag_ms: cache.follower_lag_ms(),
+            cached_users: cache.cached_users(),
+        }))
+    }
 }

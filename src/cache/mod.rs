@@ -3,7 +3,9 @@
 
 mod follower;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub use follower::FollowConfig;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -23,8 +25,6 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// A safety net only: invalidation is exact.
     pub time_to_live: Duration,
-    /// How often the follower polls the change log.
-    pub poll_interval: Duration,
 }
 
 impl Default for CacheConfig {
@@ -32,7 +32,6 @@ impl Default for CacheConfig {
         CacheConfig {
             max_bytes: 256 * 1024 * 1024,
             time_to_live: Duration::from_secs(600),
-            poll_interval: Duration::from_millis(200),
         }
     }
 }
@@ -58,12 +57,24 @@ pub struct AccessCache {
     /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
     /// before an invalidation it may have missed is never inserted after it.
     entry_guard: RwLock<()>,
+    /// Bumped by invalidations that may touch any user (role, group, everything).
     generation: AtomicU64,
+    /// Bumped by invalidations of one user, striped by user id, so that one user's
+    /// change does not keep every other user's load out of the cache.
+    user_generations: [AtomicU64; STRIPES],
     /// Serialises index reloads, so an older snapshot never replaces a newer one.
     reload_lock: Mutex<()>,
     applied: watch::Sender<u64>,
     written: Notify,
     connected: AtomicBool,
+    /// When the follower last read the log to its end (Unix milliseconds).
+    caught_up_at_ms: AtomicI64,
+}
+
+const STRIPES: usize = 64;
+
+fn stripe(user: UserId) -> usize {
+    (user.0.as_u128() % STRIPES as u128) as usize
 }
 
 fn entry_weight(access: &EffectiveAccess) -> u32 {
@@ -101,10 +112,12 @@ impl AccessCache {
             resources: RwLock::new(resources.into_iter().collect()),
             entry_guard: RwLock::new(()),
             generation: AtomicU64::new(0),
+            user_generations: std::array::from_fn(|_| AtomicU64::new(0)),
             reload_lock: Mutex::new(()),
             applied: watch::channel(revision).0,
             written: Notify::new(),
             connected: AtomicBool::new(true),
+            caught_up_at_ms: AtomicI64::new(follower::unix_ms()),
         }))
     }
 
@@ -156,7 +169,7 @@ impl AccessCache {
         if let Some(access) = self.users.get(&user) {
             return Ok(Some(access));
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generations = self.generations(user);
         let txn = self.store.begin_read().await?;
         let loaded = store::load_access(&txn, user).await?;
         txn.commit().await.map_err(StoreError::from)?;
@@ -167,10 +180,17 @@ impl AccessCache {
             .entry_guard
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.generations(user) == generations {
             self.users.insert(user, Arc::clone(&access));
         }
         Ok(Some(access))
+    }
+
+    fn generations(&self, user: UserId) -> (u64, u64) {
+        (
+            self.generation.load(Ordering::Acquire),
+            self.user_generations[stripe(user)].load(Ordering::Acquire),
+        )
     }
 
     /// The effective access of the user with this Azure object id; None when unknown.
@@ -198,10 +218,7 @@ impl AccessCache {
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         for change in changes {
             match change {
-                Change::User { id } => {
-                    let user = UserId(*id);
-                    self.invalidate_where(move |key, _| *key == user);
-                }
+                Change::User { id } => self.invalidate_user(UserId(*id)),
                 Change::Role { id } => {
                     let role = RoleId(*id);
                     self.invalidate_where(move |_, a| a.uses_role(role));
@@ -229,6 +246,15 @@ impl AccessCache {
     /// Called after a local write commits, so the follower catches up at once.
     pub fn notify_written(&self) {
         self.written.notify_one();
+    }
+
+    fn invalidate_user(&self, user: UserId) {
+        let _guard = self
+            .entry_guard
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.user_generations[stripe(user)].fetch_add(1, Ordering::AcqRel);
+        self.users.invalidate(&user);
     }
 
     fn invalidate_where(
@@ -293,5 +319,11 @@ impl AccessCache {
     /// False while the follower cannot reach the database.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
+    }
+
+    /// Milliseconds since the follower last read the change log to its end.
+    pub fn follower_lag_ms(&self) -> u64 {
+        u64::try_from(follower::unix_ms() - self.caught_up_at_ms.load(Ordering::Acquire))
+            .unwrap_or_default()
     }
 }

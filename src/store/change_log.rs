@@ -66,6 +66,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The oldest revision still in the log (0 when empty).
+    pub async fn oldest_revision(&self) -> Result<u64, StoreError> {
+        let oldest = change_log::Entity::find()
+            .order_by_asc(change_log::Column::Revision)
+            .one(self.db())
+            .await?;
+        Ok(oldest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+    }
+
+    /// Deletes revisions older than `older_than_unix` (seconds), always keeping the
+    /// newest, so revisions never restart. Returns how many were deleted.
+    pub async fn compact_change_log(&self, older_than_unix: i64) -> Result<u64, StoreError> {
+        let newest = to_i64(self.max_revision().await?);
+        let deleted = change_log::Entity::delete_many()
+            .filter(change_log::Column::At.lt(older_than_unix))
+            .filter(change_log::Column::Revision.lt(newest))
+            .exec(self.db())
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+}
+
 pub(super) async fn max_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
     let newest = change_log::Entity::find()
         .order_by_desc(change_log::Column::Revision)

@@ -33,15 +33,35 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        match err {
-            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(err),
-            other => StoreError::Database(other),
+        if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Database(err)
         }
+    }
+}
+
+/// True when the error says the database cannot be reached, rather than that a
+/// statement failed.
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) | Sqlx::Protocol(_)
+        ),
+        _ => false,
     }
 }
 
 /// The key every PostgreSQL write holds for its transaction, so revisions commit in order.
 const WRITE_LOCK_KEY: i64 = 0x7262_6163_5f77_7269; // "rbac_wri"
+/// The key held while migrating, so replicas starting together migrate once.
+const MIGRATE_LOCK_KEY: i64 = 0x7262_6163_5f6d_6967; // "rbac_mig"
+/// The PostgreSQL channel every write notifies with its revision.
+pub const CHANGE_CHANNEL: &str = "rbac_change_log";
 
 /// The database behind the service.
 pub struct Store {
@@ -50,9 +70,21 @@ pub struct Store {
     write_lock: Mutex<()>,
 }
 
+/// Takes a PostgreSQL advisory lock held until the transaction ends.
+async fn advisory_lock(txn: &DatabaseTransaction, key: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// One open write: a transaction, the changes it makes, and the write lock.
 pub struct Write<'s> {
     txn: DatabaseTransaction,
+    postgres: bool,
     changes: Vec<Change>,
     _lock: MutexGuard<'s, ()>,
 }
@@ -77,7 +109,14 @@ impl Store {
             });
         }
         let db = Database::connect(options).await?;
-        migration::Migrator::up(&db, None).await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            let txn = db.begin().await?;
+            advisory_lock(&txn, MIGRATE_LOCK_KEY).await?;
+            migration::Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+        } else {
+            migration::Migrator::up(&db, None).await?;
+        }
         let store = Store {
             db,
             write_lock: Mutex::new(()),
@@ -106,16 +145,13 @@ impl Store {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             })
             .await?;
-        if self.is_postgres() {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [WRITE_LOCK_KEY.into()],
-            ))
-            .await?;
+        let postgres = self.is_postgres();
+        if postgres {
+            advisory_lock(&txn, WRITE_LOCK_KEY).await?;
         }
         Ok(Write {
             txn,
+            postgres,
             changes: Vec::new(),
             _lock: lock,
         })

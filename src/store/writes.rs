@@ -2,7 +2,7 @@
 //! touched; `commit` appends the change-log row and the audit row in the same transaction.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, NotSet, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter};
 use uuid::Uuid;
 
 use super::change_log::Change;
@@ -260,6 +260,16 @@ impl Write<'_> {
         .await?
         .last_insert_id;
         insert_audit(&self.txn, audit).await?;
+        if self.postgres {
+            // Delivered at commit: wakes every replica's follower at once.
+            self.txn
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [super::CHANGE_CHANNEL.into(), revision.to_string().into()],
+                ))
+                .await?;
+        }
         self.txn.commit().await?;
         Ok((u64::try_from(revision).unwrap_or_default(), self.changes))
     }

@@ -11,25 +11,11 @@ use rbac_sidecar::admin::{
 };
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::config::ServeConfig;
-use rbac_sidecar::engine::Decision;
-use rbac_sidecar::model::{
-    AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope, TagId,
-    TenantId, UserId, catalogue,
-};
+use rbac_sidecar::model::{Effect, Principal, ResourceRef, ResourceType, Scope, catalogue};
 use rbac_sidecar::server::Server;
 
 use crate::support::ADMIN;
-
-/// The permissions the worlds use: plain ones, an msp_only one and a system one.
-const POOL: [&str; 5] = [
-    "computers.view",
-    "computers.manage",
-    "scripts.view",
-    "tenants.manage",
-    "billing.view",
-];
-const SYSTEM: &str = "billing.view";
-const MSP_ONLY: &str = "tenants.manage";
+use crate::support::reference::{MSP_ONLY, POOL, RefScope, RefTarget, Reference, SYSTEM};
 
 #[derive(Clone, Debug)]
 enum ScopePlan {
@@ -151,105 +137,6 @@ fn permissions_of(mask: u8) -> BTreeSet<&'static str> {
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, p)| *p)
         .collect()
-}
-
-/// The reference: the world as plain values, decided by reading DESIGN.md literally.
-#[derive(Default)]
-struct Reference {
-    tenants: Vec<(TenantId, Option<usize>, bool, BTreeSet<usize>)>,
-    tags: Vec<TagId>,
-    users: Vec<(UserId, usize, bool)>,
-    groups: Vec<(GroupId, BTreeSet<usize>)>,
-    roles: Vec<(RoleId, BTreeSet<&'static str>)>,
-    resources: Vec<(ResourceRef, Option<usize>)>,
-    assignments: Vec<(AssignmentId, usize, Principal, RefScope, bool)>,
-}
-
-#[derive(Clone, Debug)]
-enum RefScope {
-    Owner,
-    Msp(usize),
-    Tenant(usize),
-    Tag(usize),
-    UsersTenant,
-    Resource(usize),
-}
-
-#[derive(Clone, Copy, Debug)]
-enum RefTarget {
-    None,
-    Tenant(usize),
-    Resource(usize),
-}
-
-impl Reference {
-    fn covers_tenant(&self, scope: &RefScope, tenant: usize, user: usize) -> bool {
-        match scope {
-            RefScope::Owner => true,
-            RefScope::Msp(m) => {
-                let mut at = Some(tenant);
-                while let Some(t) = at {
-                    if t == *m {
-                        return true;
-                    }
-                    at = self.tenants[t].1;
-                }
-                false
-            }
-            RefScope::Tenant(t) => *t == tenant,
-            RefScope::Tag(g) => self.tenants[tenant].3.contains(g),
-            RefScope::UsersTenant => self.users[user].1 == tenant,
-            RefScope::Resource(_) => false,
-        }
-    }
-
-    fn covers(&self, scope: &RefScope, target: RefTarget, user: usize) -> bool {
-        match target {
-            RefTarget::None => false,
-            RefTarget::Tenant(t) => self.covers_tenant(scope, t, user),
-            RefTarget::Resource(r) => match scope {
-                RefScope::Owner => true,
-                RefScope::Resource(named) => *named == r,
-                _ => self.resources[r]
-                    .1
-                    .is_some_and(|t| self.covers_tenant(scope, t, user)),
-            },
-        }
-    }
-
-    fn decide(&self, user: usize, permission: &str, target: RefTarget) -> Decision {
-        let (_, tenant, disabled) = self.users[user];
-        if disabled {
-            return Decision::UserInactive;
-        }
-        if permission == MSP_ONLY && !self.tenants[tenant].2 {
-            return Decision::NotGranted;
-        }
-        let mut allowed = false;
-        for (_, role, principal, scope, deny) in &self.assignments {
-            let reaches = match principal {
-                Principal::User(id) => *id == self.users[user].0,
-                Principal::Group(id) => self
-                    .groups
-                    .iter()
-                    .any(|(g, members)| g == id && members.contains(&user)),
-            };
-            if !reaches || !self.roles[*role].1.contains(permission) {
-                continue;
-            }
-            if permission == SYSTEM || self.covers(scope, target, user) {
-                if *deny {
-                    return Decision::Denied;
-                }
-                allowed = true;
-            }
-        }
-        if allowed {
-            Decision::Allowed
-        } else {
-            Decision::NotGranted
-        }
-    }
 }
 
 /// The real service, driven in process, with the reference mirroring each change.

@@ -1,12 +1,11 @@
 //! The release contract as an outside client sees it: the real binary, started from the
 //! command line, called by a real grpcurl through server reflection.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN, strict};
+use crate::support::{ADMIN, free_port, strict};
 
 /// grpcurl on PATH; None (skip) when missing, unless the run is strict.
 fn grpcurl() -> Option<PathBuf> {
@@ -23,14 +22,6 @@ fn grpcurl() -> Option<PathBuf> {
         eprintln!("skipped: grpcurl is not on PATH");
     }
     found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary, killed when dropped.

@@ -8,4 +8,5 @@ mod differential;
 mod grpcurl;
 mod scenario;
 mod status;
+#[path = "../support/mod.rs"]
 mod support;

@@ -1,5 +1,11 @@
-//! Starting a real server for a test: in process, on 127.0.0.1:0, over SQLite in a
-//! temporary file or over PostgreSQL in a database created for this test alone.
+//! Test support shared by the test binaries: starting a real server (in process, or
+//! as the binary) over SQLite in a temporary file or over PostgreSQL in a database
+//! created for the test alone, and the naive reference evaluator.
+
+// Each test binary uses part of this module.
+#![allow(dead_code)]
+
+pub mod reference;
 
 use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;
 use rbac_sidecar::api::pb::rbac::v1::authorization_service_client::AuthorizationServiceClient;
@@ -159,3 +165,97 @@ pub fn as_actor<T>(object_id: &str, message: T) -> tonic::Request<T> {
 pub fn as_admin<T>(message: T) -> tonic::Request<T> {
     as_actor(ADMIN, message)
 }
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A PostgreSQL database for one test, removed by [`PostgresDatabase::remove`]; None
+/// when PostgreSQL is not configured here (and the run is not strict).
+pub struct PostgresDatabase {
+    db: TestDb,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create() -> Option<PostgresDatabase> {
+        let (db, url) = TestDb::create(Backend::Postgres).await?;
+        Some(PostgresDatabase { db, url })
+    }
+
+    pub async fn remove(self) {
+        self.db.remove().await;
+    }
+}
+
+/// The real binary serving on a free port, killed when dropped.
+pub struct Replica {
+    child: std::process::Child,
+    pub authz: AuthorizationServiceClient<Channel>,
+    pub admin: AdminServiceClient<Channel>,
+}
+
+impl Replica {
+    /// Starts `rbac-sidecar serve` on the database (bootstrapping [`ADMIN`]) and waits
+    /// until it reports SERVING.
+    pub async fn spawn(database_url: &str) -> Replica {
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
+            .args([
+                "serve",
+                "--listen",
+                &address,
+                "--bootstrap-admin-object-id",
+                ADMIN,
+            ])
+            .args([
+                "--poll-interval-ms",
+                "200",
+                "--min-revision-wait-ms",
+                "3000",
+            ])
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start rbac-sidecar");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let channel = loop {
+            let endpoint = Channel::from_shared(format!("http://{address}")).expect("endpoint");
+            if let Ok(channel) = endpoint.connect().await {
+                let mut health =
+                    tonic_health::pb::health_client::HealthClient::new(channel.clone());
+                let request = tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                };
+                if health.check(request).await.is_ok() {
+                    break channel;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "replica on {address} not serving after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        Replica {
+            child,
+            authz: AuthorizationServiceClient::new(channel.clone()),
+            admin: AdminServiceClient::new(channel),
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Held by tests whose timing another test's load would disturb, so they run alone.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

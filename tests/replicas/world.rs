@@ -1,0 +1,115 @@
+//! Small helpers to build a world through AdminService and ask CheckAccess.
+
+use rbac_sidecar::api::pb::rbac::v1 as pb;
+use tonic::transport::Channel;
+
+use crate::support::as_admin;
+
+pub type Admin = pb::admin_service_client::AdminServiceClient<Channel>;
+pub type Authz = pb::authorization_service_client::AuthorizationServiceClient<Channel>;
+
+pub async fn tenant(
+    admin: &mut Admin,
+    name: &str,
+    parent: Option<&str>,
+    is_msp: bool,
+) -> pb::Tenant {
+    let request = pb::CreateTenantRequest {
+        name: name.into(),
+        parent_tenant_id: parent.map(Into::into),
+        is_msp,
+    };
+    admin
+        .create_tenant(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub async fn user(admin: &mut Admin, tenant: &str) -> pb::User {
+    let object_id = uuid::Uuid::new_v4().to_string();
+    let request = pb::CreateUserRequest {
+        tenant_id: tenant.into(),
+        email: format!("{object_id}@example.com"),
+        first_name: String::new(),
+        last_name: String::new(),
+        azure_object_id: object_id,
+    };
+    admin
+        .create_user(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub async fn role(admin: &mut Admin, permissions: &[&str]) -> pb::Role {
+    let request = pb::CreateRoleRequest {
+        name: "role".into(),
+        description: String::new(),
+        owner_tenant_id: None,
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    admin
+        .create_role(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub fn scope(kind: pb::scope::Kind) -> Option<pb::Scope> {
+    Some(pb::Scope { kind: Some(kind) })
+}
+
+pub async fn assign(
+    admin: &mut Admin,
+    role: &str,
+    user: &str,
+    scope: Option<pb::Scope>,
+    effect: pb::Effect,
+) -> pb::RoleAssignment {
+    let request = pb::CreateRoleAssignmentRequest {
+        role_id: role.into(),
+        principal: Some(pb::Principal {
+            kind: Some(pb::principal::Kind::UserId(user.into())),
+        }),
+        scope,
+        effect: effect as i32,
+    };
+    admin
+        .create_role_assignment(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub fn check_request(
+    user: &str,
+    permission: &str,
+    tenant: &str,
+    min_revision: u64,
+) -> pb::CheckAccessRequest {
+    pb::CheckAccessRequest {
+        subject: Some(pb::check_access_request::Subject::UserId(user.into())),
+        permission: permission.into(),
+        target: Some(pb::Target {
+            kind: Some(pb::target::Kind::TenantId(tenant.into())),
+        }),
+        explain: false,
+        min_revision,
+    }
+}
+
+/// The decision, or the status of a refused check.
+pub async fn check(
+    authz: &mut Authz,
+    user: &str,
+    permission: &str,
+    tenant: &str,
+    min_revision: u64,
+) -> Result<pb::Decision, tonic::Status> {
+    let response = authz
+        .check_access(check_request(user, permission, tenant, min_revision))
+        .await?
+        .into_inner();
+    Ok(pb::Decision::try_from(response.decision).unwrap())
+}

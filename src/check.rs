@@ -40,6 +40,8 @@ pub struct CheckRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Explained {
     pub grant: Grant,
+    /// None: a direct assignment.
+    pub via_group: Option<crate::model::GroupId>,
     pub role_id: crate::model::RoleId,
     pub role_name: Arc<str>,
     pub decisive: bool,
@@ -125,6 +127,7 @@ impl Checker {
                     let role = access.role_of(applied.grant);
                     Explained {
                         grant: applied.grant.clone(),
+                        via_group: access.via_group(applied.grant),
                         role_id: role.id,
                         role_name: Arc::clone(&role.name),
                         decisive: applied.decisive,
@@ -167,6 +170,14 @@ impl Checker {
             .collect();
         permitted.sort();
         Ok((permitted, revision))
+    }
+
+    /// The groups with these ids, for showing names (not on the hot path).
+    pub async fn groups(
+        &self,
+        ids: &[crate::model::GroupId],
+    ) -> Result<Vec<crate::model::Group>, CheckError> {
+        Ok(crate::store::find_groups(self.cache.store().db(), ids).await?)
     }
 
     /// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.

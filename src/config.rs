@@ -18,6 +18,28 @@ pub struct Cli {
 pub enum Command {
     /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C.
     Serve(ServeConfig),
+    /// Writes a synthetic world into the database, for benchmarks and load runs.
+    Dataset(DatasetConfig),
+}
+
+/// The size of a synthetic world (defaults: the scale of the performance targets).
+#[derive(Clone, Debug, Args)]
+pub struct DatasetConfig {
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://rbac.db?mode=rwc"
+    )]
+    pub database_url: String,
+    #[arg(long, default_value_t = 10_000)]
+    pub tenants: usize,
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
+    /// Total role assignments, group ones included.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub assignments: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pub groups: usize,
 }
 
 /// Everything `serve` needs.
@@ -96,7 +118,9 @@ mod tests {
     #[test]
     fn defaults_match_the_contract() {
         let cli = Cli::try_parse_from(["rbac-sidecar", "serve"]).unwrap();
-        let Command::Serve(config) = cli.command;
+        let Command::Serve(config) = cli.command else {
+            panic!("serve parses as Serve");
+        };
         assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(config.database_url, "sqlite://rbac.db?mode=rwc");
         assert_eq!(config.bootstrap_admin_object_id, None);

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rbac_sidecar::config::{Cli, Command};
-use rbac_sidecar::server::{self, Server};
+use rbac_sidecar::config::{Cli, Command, DatasetConfig, ServeConfig};
+use rbac_sidecar::server::{self, ServeError, Server};
+use rbac_sidecar::store::{DatasetSpec, Store};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,20 +15,49 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let Command::Serve(config) = Cli::parse().command;
-    let started = async {
-        let listener = server::bind(&config).await?;
-        let server = Server::start(&config).await?;
-        tracing::info!(listen = %config.listen, "serving gRPC");
-        server.serve(listener, shutdown_signal()).await
+    let outcome = match Cli::parse().command {
+        Command::Serve(config) => serve(config).await,
+        Command::Dataset(config) => dataset(config).await,
     };
-    match started.await {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "rbac-sidecar stopped");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let listener = server::bind(&config).await?;
+    let server = Server::start(&config).await?;
+    tracing::info!(listen = %config.listen, "serving gRPC");
+    server.serve(listener, shutdown_signal()).await
+}
+
+/// Generates the world and prints what a load run needs, as JSON.
+async fn dataset(config: DatasetConfig) -> Result<(), ServeError> {
+    let started = std::time::Instant::now();
+    let store = Store::open(&config.database_url).await?;
+    let spec = DatasetSpec {
+        tenants: config.tenants,
+        users: config.users,
+        assignments: config.assignments,
+        groups: config.groups,
+        ..DatasetSpec::target_scale()
+    };
+    let dataset = store.generate_dataset(&spec).await?;
+    let summary = serde_json::json!({
+        "tenants": spec.tenants,
+        "users": spec.users,
+        "assignments": spec.assignments,
+        "seconds": started.elapsed().as_secs_f64(),
+        "revision": dataset.revision,
+        "sample_user_id": dataset.users.first().map(ToString::to_string),
+        "sample_tenant_id": dataset.tenants.last().map(ToString::to_string),
+    });
+    println!("{summary}");
+    Ok(())
 }
 
 /// Resolves on SIGTERM (Kubernetes) or Ctrl-C.

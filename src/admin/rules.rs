@@ -11,10 +11,7 @@ use crate::store;
 use super::{Actor, Admin, AdminError};
 
 fn denied(actor: &Actor, key: &str, place: impl std::fmt::Display) -> AdminError {
-    AdminError::PermissionDenied(format!(
-        "actor `{}` needs `{key}` on {place}",
-        actor.access.user.email
-    ))
+    AdminError::PermissionDenied(format!("actor `{}` needs `{key}` on {place}", actor.id()))
 }
 
 impl Admin {
@@ -135,7 +132,7 @@ impl Admin {
             needed.map_err(|_| {
                 AdminError::PermissionDenied(format!(
                     "actor `{}` cannot put `{key}` into role `{}`: nobody grants a permission they do not hold{}",
-                    actor.access.user.email,
+                    actor.id(),
                     role.name,
                     role.owner.map_or(" at Owner scope".to_owned(), |t| format!(" on tenant `{t}`")),
                 ))
@@ -172,7 +169,8 @@ impl Admin {
         if !self.can_see_role(actor, role) {
             return Err(AdminError::PermissionDenied(format!(
                 "actor `{}` cannot see role `{}`: it belongs to a tenant where they do not hold `rbac.roles.manage`",
-                actor.access.user.email, role.name
+                actor.id(),
+                role.name
             )));
         }
         match (assignment.principal, group_owner) {
@@ -284,8 +282,8 @@ impl Admin {
             if holds(target, permission) && !holds(&actor.access, permission) {
                 return Err(AdminError::PermissionDenied(format!(
                     "actor `{}` cannot act on `{}`, who holds the system permission `{}` that the actor lacks",
-                    actor.access.user.email,
-                    target.user.email,
+                    actor.id(),
+                    target.user_id(),
                     catalogue().get(permission).key
                 )));
             }

@@ -69,7 +69,7 @@ fn response_of(outcome: CheckOutcome) -> pb::CheckAccessResponse {
                 role_name: e.role_name.to_string(),
                 effect: convert::effect_to_pb(e.grant.effect),
                 scope: Some(convert::scope_to_pb(&e.grant.scope)),
-                via_group_id: e.grant.via_group.map(|g| g.to_string()).unwrap_or_default(),
+                via_group_id: e.via_group.map(|g| g.to_string()).unwrap_or_default(),
                 decisive: e.decisive,
             })
             .collect(),
@@ -150,16 +150,20 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
             .await
             .map_err(|e| from_check(&e))?;
         let access = access.ok_or_else(|| Status::not_found("no user has that id"))?;
+        let groups = self
+            .checker
+            .groups(&access.groups)
+            .await
+            .map_err(|e| from_check(&e))?;
         Ok(Response::new(pb::GetEffectiveAccessResponse {
             user_id: access.user_id().to_string(),
             tenant_id: access.tenant_id().to_string(),
             active: access.user.is_active(crate::model::unix_now()),
-            groups: access
-                .groups
-                .iter()
+            groups: groups
+                .into_iter()
                 .map(|g| pb::GroupRef {
                     id: g.id.to_string(),
-                    name: g.name.clone(),
+                    name: g.name,
                 })
                 .collect(),
             assignments: access
@@ -173,7 +177,10 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
                         role_name: role.name.to_string(),
                         effect: convert::effect_to_pb(g.effect),
                         scope: Some(convert::scope_to_pb(&g.scope)),
-                        via_group_id: g.via_group.map(|id| id.to_string()).unwrap_or_default(),
+                        via_group_id: access
+                            .via_group(g)
+                            .map(|id| id.to_string())
+                            .unwrap_or_default(),
                         permissions: catalogue().keys(&role.permissions),
                     }
                 })

@@ -5,6 +5,7 @@ mod follower;
 
 pub use follower::FollowConfig;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -14,7 +15,7 @@ use moka::sync::Cache;
 use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
 
-use crate::engine::{EffectiveAccess, ResourceIndex, TenantIndex};
+use crate::engine::{EffectiveAccess, ResourceIndex, RoleFacts, TenantIndex};
 use crate::model::{GroupId, ResourceRef, RoleId, UserId};
 use crate::store::{self, Change, Store, StoreError};
 
@@ -62,6 +63,8 @@ pub struct AccessCache {
     /// Bumped by invalidations of one user, striped by user id, so that one user's
     /// change does not keep every other user's load out of the cache.
     user_generations: [AtomicU64; STRIPES],
+    /// One shared copy of each role's facts, so that entries hold pointers, not copies.
+    roles: std::sync::Mutex<HashMap<RoleId, Arc<RoleFacts>>>,
     /// Serialises index reloads, so an older snapshot never replaces a newer one.
     reload_lock: Mutex<()>,
     applied: watch::Sender<u64>,
@@ -78,13 +81,11 @@ fn stripe(user: UserId) -> usize {
 }
 
 fn entry_weight(access: &EffectiveAccess) -> u32 {
+    // Roles are shared between entries, so each entry pays for its pointers only.
     let bytes = std::mem::size_of::<EffectiveAccess>()
         + access.grants.len() * std::mem::size_of::<crate::engine::Grant>()
-        + access.roles.len() * (std::mem::size_of::<crate::engine::RoleFacts>() + 32)
-        + access.groups.len() * 64
-        + access.user.email.len()
-        + access.user.first_name.len()
-        + access.user.last_name.len();
+        + access.roles.len() * std::mem::size_of::<Arc<crate::engine::RoleFacts>>()
+        + access.groups.len() * std::mem::size_of::<GroupId>();
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
@@ -113,6 +114,7 @@ impl AccessCache {
             entry_guard: RwLock::new(()),
             generation: AtomicU64::new(0),
             user_generations: std::array::from_fn(|_| AtomicU64::new(0)),
+            roles: std::sync::Mutex::new(HashMap::new()),
             reload_lock: Mutex::new(()),
             applied: watch::channel(revision).0,
             written: Notify::new(),
@@ -173,7 +175,7 @@ impl AccessCache {
         let txn = self.store.begin_read().await?;
         let loaded = store::load_access(&txn, user).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        let Some(access) = loaded.map(Arc::new) else {
+        let Some(access) = loaded.map(|access| Arc::new(self.share_roles(access))) else {
             return Ok(None);
         };
         let _guard = self
@@ -184,6 +186,23 @@ impl AccessCache {
             self.users.insert(user, Arc::clone(&access));
         }
         Ok(Some(access))
+    }
+
+    /// Replaces each role of a freshly loaded entry by the shared copy with the same facts.
+    fn share_roles(&self, mut access: EffectiveAccess) -> EffectiveAccess {
+        let mut shared = self
+            .roles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for role in &mut access.roles {
+            match shared.get(&role.id) {
+                Some(existing) if existing == role => *role = Arc::clone(existing),
+                _ => {
+                    shared.insert(role.id, Arc::clone(role));
+                }
+            }
+        }
+        access
     }
 
     fn generations(&self, user: UserId) -> (u64, u64) {

@@ -10,19 +10,42 @@ use crate::model::{
     UserId,
 };
 
+/// A user as a decision needs them: no names, so that cached entries stay small.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserFacts {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub azure_object_id: Uuid,
+    pub disabled: bool,
+    /// Unix seconds after which the user is inactive.
+    pub expires_at: Option<i64>,
+}
+
+impl UserFacts {
+    /// A disabled or expired user is denied everything.
+    pub fn is_active(&self, now: i64) -> bool {
+        !self.disabled && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+impl From<&User> for UserFacts {
+    fn from(user: &User) -> Self {
+        UserFacts {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            azure_object_id: user.azure_object_id,
+            disabled: user.disabled,
+            expires_at: user.expires_at,
+        }
+    }
+}
+
 /// A role as a user's effective access needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleFacts {
     pub id: RoleId,
     pub name: Arc<str>,
     pub permissions: PermissionSet,
-}
-
-/// A group the user belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupRef {
-    pub id: GroupId,
-    pub name: String,
 }
 
 /// One assignment reaching the user, as loaded from storage.
@@ -44,15 +67,18 @@ pub struct Grant {
     pub role: u16,
     pub scope: Scope,
     pub effect: Effect,
-    pub via_group: Option<GroupId>,
+    /// None: direct; otherwise an index into [`EffectiveAccess::groups`].
+    via_group: Option<u16>,
 }
 
 /// Everything needed to decide any check for one user, without I/O.
 #[derive(Clone, Debug)]
 pub struct EffectiveAccess {
-    pub user: User,
-    pub groups: Vec<GroupRef>,
-    pub roles: Vec<RoleFacts>,
+    pub user: UserFacts,
+    /// The groups the user belongs to.
+    pub groups: Vec<GroupId>,
+    /// Shared between users holding the same role (see `AccessCache`).
+    pub roles: Vec<Arc<RoleFacts>>,
     pub grants: Vec<Grant>,
     /// Union of the permissions of every allow grant: a miss here is a fast "not granted".
     allowed: PermissionSet,
@@ -64,31 +90,48 @@ impl EffectiveAccess {
     /// Flattens a user's assignments. Assignments whose role is missing from `roles` are
     /// dropped (the role was deleted concurrently).
     pub fn compile(
-        user: User,
-        groups: Vec<GroupRef>,
-        roles: Vec<RoleFacts>,
+        user: UserFacts,
+        mut groups: Vec<GroupId>,
+        mut roles: Vec<Arc<RoleFacts>>,
         assignments: Vec<AssignmentFacts>,
     ) -> EffectiveAccess {
         let mut allowed = PermissionSet::default();
         let mut denied = PermissionSet::default();
-        let grants = assignments
-            .into_iter()
-            .filter_map(|a| {
-                let index = roles.iter().position(|r| r.id == a.role_id)?;
-                let permissions = roles[index].permissions;
-                match a.effect {
-                    Effect::Allow => allowed = allowed.union(&permissions),
-                    Effect::Deny => denied = denied.union(&permissions),
-                }
-                Some(Grant {
-                    assignment_id: a.id,
-                    role: u16::try_from(index).ok()?,
-                    scope: a.scope,
-                    effect: a.effect,
-                    via_group: a.via_group,
+        let mut grants = Vec::with_capacity(assignments.len());
+        for a in assignments {
+            let Some(index) = roles.iter().position(|r| r.id == a.role_id) else {
+                continue;
+            };
+            let via_group = a.via_group.map(|group| {
+                groups.iter().position(|g| *g == group).unwrap_or_else(|| {
+                    groups.push(group);
+                    groups.len() - 1
                 })
-            })
-            .collect();
+            });
+            let (Ok(role), Ok(via_group)) = (
+                u16::try_from(index),
+                via_group.map(u16::try_from).transpose(),
+            ) else {
+                continue;
+            };
+            let permissions = roles[index].permissions;
+            match a.effect {
+                Effect::Allow => allowed = allowed.union(&permissions),
+                Effect::Deny => denied = denied.union(&permissions),
+            }
+            grants.push(Grant {
+                assignment_id: a.id,
+                role,
+                scope: a.scope,
+                effect: a.effect,
+                via_group,
+            });
+        }
+        // Entries live long in the cache: keep no spare capacity (an in-place `collect`
+        // by the caller may have left the much larger source allocation behind).
+        grants.shrink_to_fit();
+        roles.shrink_to_fit();
+        groups.shrink_to_fit();
         EffectiveAccess {
             user,
             groups,
@@ -113,6 +156,11 @@ impl EffectiveAccess {
 
     pub fn role_of(&self, grant: &Grant) -> &RoleFacts {
         &self.roles[usize::from(grant.role)]
+    }
+
+    /// The group a grant comes through; None for a direct assignment.
+    pub fn via_group(&self, grant: &Grant) -> Option<GroupId> {
+        grant.via_group.map(|index| self.groups[usize::from(index)])
     }
 
     /// True when some grant of either effect mentions the permission.
@@ -144,6 +192,6 @@ impl EffectiveAccess {
 
     /// True when the user was a member of the group when this entry was built.
     pub fn in_group(&self, group: GroupId) -> bool {
-        self.groups.iter().any(|g| g.id == group)
+        self.groups.contains(&group)
     }
 }

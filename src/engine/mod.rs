@@ -6,7 +6,7 @@ mod containment;
 mod decision;
 mod tenant_index;
 
-pub use access::{AssignmentFacts, EffectiveAccess, Grant, GroupRef, RoleFacts};
+pub use access::{AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts};
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
 pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
 pub use tenant_index::{ResourceIndex, TenantIndex, TenantNode};

@@ -2,6 +2,7 @@
 //! writes that each commit with their change-log row in one transaction.
 
 mod change_log;
+mod dataset;
 mod entity;
 mod migration;
 mod queries;
@@ -17,6 +18,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use change_log::{Change, ChangeBatch};
+pub use dataset::{Dataset, DatasetSpec};
 pub use queries::*;
 pub use writes::AuditRecord;
 
@@ -179,7 +181,7 @@ impl Write<'_> {
         &self.txn
     }
 
-    fn record(&mut self, change: Change) {
+    pub(super) fn record(&mut self, change: Change) {
         if !self.changes.contains(&change) {
             self.changes.push(change);
         }

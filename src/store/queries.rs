@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -11,7 +11,7 @@ use super::entity::{
     group, group_member, resource, role, role_assignment, role_permission, tag, tenant, tenant_tag,
     user,
 };
-use crate::engine::{AssignmentFacts, EffectiveAccess, GroupRef, RoleFacts};
+use crate::engine::{AssignmentFacts, EffectiveAccess, RoleFacts, UserFacts};
 use crate::model::{
     AssignmentId, Effect, Group, GroupId, PermissionSet, Principal, ResourceRef, Role,
     RoleAssignment, RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId, catalogue,
@@ -241,6 +241,20 @@ pub async fn find_group<C: ConnectionTrait>(
         .map(group_from))
 }
 
+/// The groups with these ids, in no particular order.
+pub async fn find_groups<C: ConnectionTrait>(
+    db: &C,
+    ids: &[GroupId],
+) -> Result<Vec<Group>, StoreError> {
+    Ok(group::Entity::find()
+        .filter(group::Column::Id.is_in(ids.iter().map(|g| g.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(group_from)
+        .collect())
+}
+
 pub async fn is_group_member<C: ConnectionTrait>(
     db: &C,
     group: GroupId,
@@ -368,24 +382,19 @@ pub async fn load_access<C: ConnectionTrait>(
         .into_iter()
         .map(|m| m.group_id)
         .collect();
-    let groups: Vec<GroupRef> = group::Entity::find()
-        .filter(group::Column::Id.is_in(group_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|g| GroupRef {
-            id: GroupId(g.id),
-            name: g.name,
-        })
-        .collect();
-    let rows = role_assignment::Entity::find()
-        .filter(
-            Condition::any()
-                .add(role_assignment::Column::UserId.eq(user_id.0))
-                .add(role_assignment::Column::GroupId.is_in(group_ids.iter().copied())),
-        )
+    // Two look-ups, each on its own index: SQLite would scan every row for the `OR`.
+    let mut rows = role_assignment::Entity::find()
+        .filter(role_assignment::Column::UserId.eq(user_id.0))
         .all(db)
         .await?;
+    if !group_ids.is_empty() {
+        rows.extend(
+            role_assignment::Entity::find()
+                .filter(role_assignment::Column::GroupId.is_in(group_ids.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
     let mut assignments = Vec::with_capacity(rows.len());
     let mut role_ids = HashSet::new();
     for row in rows {
@@ -405,14 +414,17 @@ pub async fn load_access<C: ConnectionTrait>(
     let roles = roles_from(db, role_rows)
         .await?
         .into_iter()
-        .map(|r| RoleFacts {
-            id: r.id,
-            name: Arc::from(r.name),
-            permissions: r.permissions,
+        .map(|r| {
+            Arc::new(RoleFacts {
+                id: r.id,
+                name: Arc::from(r.name),
+                permissions: r.permissions,
+            })
         })
         .collect();
+    let groups = group_ids.into_iter().map(GroupId).collect();
     Ok(Some(EffectiveAccess::compile(
-        user,
+        UserFacts::from(&user),
         groups,
         roles,
         assignments,

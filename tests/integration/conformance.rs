@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 use rbac_sidecar::engine::{
-    self, AssignmentFacts, Decision, EffectiveAccess, GroupRef, ResourceIndex, RoleFacts, Target,
-    TenantIndex,
+    self, AssignmentFacts, Decision, EffectiveAccess, ResourceIndex, RoleFacts, Target,
+    TenantIndex, UserFacts,
 };
 use rbac_sidecar::model::{
     AssignmentId, Effect, GroupId, ResourceRef, RoleId, Scope, TagId, Tenant, TenantId, User,
@@ -87,7 +87,7 @@ impl EngineWorld {
             .filter(|(_, (_, members))| members.contains(user_key))
             .map(|(key, (id, _))| (key, *id))
             .collect();
-        let mut roles: Vec<RoleFacts> = Vec::new();
+        let mut roles: Vec<Arc<RoleFacts>> = Vec::new();
         let mut assignments = Vec::new();
         for (_, spec, id) in &self.assignments {
             let via_group = match (&spec.user, &spec.group) {
@@ -100,7 +100,7 @@ impl EngineWorld {
             };
             let role = self.role(&spec.role);
             if !roles.iter().any(|r| r.id == role.id) {
-                roles.push(role.clone());
+                roles.push(Arc::new(role.clone()));
             }
             assignments.push(AssignmentFacts {
                 id: *id,
@@ -113,14 +113,8 @@ impl EngineWorld {
                 via_group,
             });
         }
-        let groups = member_of
-            .iter()
-            .map(|(key, id)| GroupRef {
-                id: *id,
-                name: (*key).clone(),
-            })
-            .collect();
-        EffectiveAccess::compile(user, groups, roles, assignments)
+        let groups = member_of.iter().map(|(_, id)| *id).collect();
+        EffectiveAccess::compile(UserFacts::from(&user), groups, roles, assignments)
     }
 }
 

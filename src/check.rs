@@ -1,18 +1,19 @@
 //! The data-plane use-cases: resolve the subject and target, wait for a requested
 //! revision, and decide through the engine on cached effective access.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use uuid::Uuid;
 
 use crate::cache::{AccessCache, RevisionNotReached};
-use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
+use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target, TenantIndex};
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, catalogue, unix_now};
 use crate::store::StoreError;
 
 /// Who a check is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
     User(UserId),
     AzureObject(Uuid),
@@ -99,27 +100,81 @@ impl Checker {
             .wait_for(min_revision, self.min_revision_wait)
             .await?;
         let revision = self.cache.applied_revision();
-        let access = match subject {
-            Subject::User(id) => self.cache.access(id).await?,
-            Subject::AzureObject(id) => self.cache.access_by_object_id(id).await?,
-        };
+        let access = self.load(subject).await?;
         Ok((access, revision))
     }
 
     /// Decides one check.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckOutcome, CheckError> {
         let (access, revision) = self.access(request.subject, request.min_revision).await?;
-        let target = self.resolve(&request.target)?;
         let tenants = self.cache.tenants();
+        self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+    }
+
+    /// Decides many checks, sharing what they have in common: one wait for the highest
+    /// `min_revision`, one snapshot of the indexes, one cache look-up per subject.
+    /// Results are in request order; one failed item does not fail the others.
+    pub async fn check_batch(
+        &self,
+        requests: &[CheckRequest],
+    ) -> Vec<Result<CheckOutcome, CheckError>> {
+        let wanted = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
+        let waited = self.cache.wait_for(wanted, self.min_revision_wait).await;
+        let revision = self.cache.applied_revision();
+        let tenants = self.cache.tenants();
+        let now = unix_now();
+        let mut subjects: HashMap<Subject, Option<Arc<EffectiveAccess>>> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests {
+            if request.min_revision > revision {
+                outcomes.push(Err(CheckError::RevisionNotReached(RevisionNotReached {
+                    wanted: request.min_revision,
+                    applied: revision,
+                    waited_ms: waited.as_ref().err().map_or(0, |e| e.waited_ms),
+                })));
+                continue;
+            }
+            let access = match subjects.get(&request.subject) {
+                Some(access) => access.clone(),
+                None => match self.load(request.subject).await {
+                    Ok(access) => subjects.entry(request.subject).or_insert(access).clone(),
+                    Err(err) => {
+                        outcomes.push(Err(err.into()));
+                        continue;
+                    }
+                },
+            };
+            outcomes.push(self.decide(access.as_deref(), request, &tenants, now, revision));
+        }
+        outcomes
+    }
+
+    async fn load(&self, subject: Subject) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+        match subject {
+            Subject::User(id) => self.cache.access(id).await,
+            Subject::AzureObject(id) => self.cache.access_by_object_id(id).await,
+        }
+    }
+
+    /// Resolves the target and decides, explaining when asked.
+    fn decide(
+        &self,
+        access: Option<&EffectiveAccess>,
+        request: &CheckRequest,
+        tenants: &TenantIndex,
+        now: i64,
+        revision: u64,
+    ) -> Result<CheckOutcome, CheckError> {
+        let target = self.resolve(&request.target)?;
         let verdict = engine::decide(
-            access.as_deref(),
+            access,
             request.permission,
             &target,
-            &tenants,
-            unix_now(),
+            tenants,
+            now,
             request.explain,
         )?;
-        let explanation = match access.as_deref() {
+        let explanation = match access {
             Some(access) => verdict
                 .applied
                 .iter()

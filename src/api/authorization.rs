@@ -30,19 +30,34 @@ impl AuthorizationApi {
         &self,
         request: pb::CheckAccessRequest,
     ) -> Result<pb::CheckAccessResponse, Status> {
-        let request = CheckRequest {
-            subject: convert::check_subject(request.subject)?,
-            permission: convert::permission(&request.permission)?,
-            target: convert::target(request.target.as_ref())?,
-            explain: request.explain,
-            min_revision: request.min_revision,
-        };
+        let request = parse_check(request)?;
         let outcome = self
             .checker
             .check(&request)
             .await
             .map_err(|e| from_check(&e))?;
         Ok(response_of(outcome))
+    }
+}
+
+fn parse_check(request: pb::CheckAccessRequest) -> Result<CheckRequest, Status> {
+    Ok(CheckRequest {
+        subject: convert::check_subject(request.subject)?,
+        permission: convert::permission(&request.permission)?,
+        target: convert::target(request.target.as_ref())?,
+        explain: request.explain,
+        min_revision: request.min_revision,
+    })
+}
+
+fn batch_error(status: &Status) -> pb::BatchCheckResult {
+    pb::BatchCheckResult {
+        response: None,
+        error: Some(rpc::Status {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: Vec::new(),
+        }),
     }
 }
 
@@ -99,24 +114,30 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
                 checks.len()
             )));
         }
-        let mut results = Vec::with_capacity(checks.len());
-        for check in checks {
-            let result = match self.check_one(check).await {
-                Ok(response) => pb::BatchCheckResult {
-                    response: Some(response),
-                    error: None,
+        // Parse every item, decide the valid ones together, answer in request order.
+        let parsed: Vec<Result<CheckRequest, Status>> =
+            checks.into_iter().map(parse_check).collect();
+        let valid: Vec<CheckRequest> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = self.checker.check_batch(&valid).await.into_iter();
+        let results = parsed
+            .iter()
+            .map(
+                |item| match (item, item.as_ref().ok().and_then(|_| outcomes.next())) {
+                    (Err(status), _) => batch_error(status),
+                    (Ok(_), Some(Ok(outcome))) => pb::BatchCheckResult {
+                        response: Some(response_of(outcome)),
+                        error: None,
+                    },
+                    (Ok(_), Some(Err(err))) => batch_error(&from_check(&err)),
+                    (Ok(_), None) => batch_error(&Status::internal(
+                        "internal error; the service log has the details",
+                    )),
                 },
-                Err(status) => pb::BatchCheckResult {
-                    response: None,
-                    error: Some(rpc::Status {
-                        code: status.code() as i32,
-                        message: status.message().to_owned(),
-                        details: Vec::new(),
-                    }),
-                },
-            };
-            results.push(result);
-        }
+            )
+            .collect();
         Ok(Response::new(pb::BatchCheckResponse { results }))
     }
 

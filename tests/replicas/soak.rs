@@ -304,12 +304,21 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
             .groups
             .push((GroupId(uuid(&group.id)), BTreeSet::new()));
     }
+    let mut setup = 0;
     for _ in 0..3 {
         let role = world::role(admin, &["computers.view"]).await;
+        setup = role.revision;
         model.roles.push((
             RoleId(uuid(&role.id)),
             ["computers.view"].into_iter().collect(),
         ));
+    }
+    // Every replica knows the fixed world before anyone asks about it.
+    for replica in &mut replicas {
+        let (user, tenant) = (model.users[0].0.to_string(), model.tenants[0].0.to_string());
+        world::check(&mut replica.authz, &user, "computers.view", &tenant, setup)
+            .await
+            .unwrap();
     }
 
     let model = Arc::new(model);

@@ -20,18 +20,7 @@ use rbac_sidecar::model::{
     AssignmentId, Effect, GroupId, PermissionId, RoleId, Scope, TagId, Tenant, TenantId, UserId,
     catalogue, unix_now,
 };
-
-/// A deterministic generator (xorshift), so every run benches the same world.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
+use rbac_sidecar::store::Xorshift;
 
 const MSPS: usize = 20;
 const TENANTS: usize = 10_000;
@@ -52,7 +41,7 @@ struct World {
 }
 
 fn world() -> World {
-    let mut random = Random(0x5eed_1234_abcd_ef01);
+    let mut random = Xorshift(0x5eed_1234_abcd_ef01);
     let tags: Vec<TagId> = (0..TAGS).map(|_| TagId::random()).collect();
     let mut tenants = Vec::with_capacity(TENANTS);
     for m in 0..MSPS {

@@ -35,13 +35,6 @@ pub struct User {
     pub expires_at: Option<i64>,
 }
 
-impl User {
-    /// A disabled or expired user is denied everything.
-    pub fn is_active(&self, now: i64) -> bool {
-        !self.disabled && self.expires_at.is_none_or(|at| now < at)
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
     pub id: RoleId,

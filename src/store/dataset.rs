@@ -54,11 +54,13 @@ pub struct Dataset {
     pub revision: u64,
 }
 
-/// A deterministic generator (xorshift).
-struct Random(u64);
+/// A small deterministic generator (xorshift64), so that a seed always gives the same
+/// synthetic world; benches and soak tests use it too. Not for anything secret.
+pub struct Xorshift(pub u64);
 
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
+impl Xorshift {
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -85,7 +87,7 @@ where
 impl Store {
     /// Writes a synthetic world of the given size in one transaction.
     pub async fn generate_dataset(&self, spec: &DatasetSpec) -> Result<Dataset, StoreError> {
-        let mut random = Random(spec.seed | 1);
+        let mut random = Xorshift(spec.seed | 1);
         let now = unix_now();
         let mut write = self.begin_write().await?;
 
@@ -195,7 +197,7 @@ impl Store {
         }
         insert_all(&write, members, 2).await?;
 
-        let scope = |random: &mut Random| -> (&'static str, Option<Uuid>, Option<Uuid>) {
+        let scope = |random: &mut Xorshift| -> (&'static str, Option<Uuid>, Option<Uuid>) {
             match random.below(20) {
                 0 => ("owner", None, None),
                 1 | 2 => ("msp", Some(tenant_ids[random.below(msps)]), None),

@@ -18,7 +18,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use change_log::{Change, ChangeBatch};
-pub use dataset::{Dataset, DatasetSpec};
+pub use dataset::{Dataset, DatasetSpec, Xorshift};
 pub use queries::*;
 pub use writes::AuditRecord;
 

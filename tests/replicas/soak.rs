@@ -9,23 +9,12 @@ use std::time::{Duration, Instant};
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{AssignmentId, GroupId, Principal, RoleId, TagId, TenantId, UserId};
+use rbac_sidecar::store::Xorshift;
 use tokio::task::JoinSet;
 
 use crate::support::reference::{POOL, RefScope, RefTarget, Reference, SYSTEM};
 use crate::support::{PostgresDatabase, Replica, as_admin};
 use crate::world;
-
-/// A tiny deterministic generator (xorshift), seeded per task.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
 
 /// One write that committed, with what the reference needs to replay it.
 #[derive(Clone, Debug)]
@@ -66,7 +55,7 @@ async fn random_write(
     admin: &mut world::Admin,
     model: &Reference,
     live: &Mutex<Vec<AssignmentId>>,
-    random: &mut Random,
+    random: &mut Xorshift,
 ) -> Option<(u64, Op)> {
     let user = random.below(model.users.len());
     let revision_of = |r: Result<u64, tonic::Status>| r.ok();
@@ -334,7 +323,7 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
             Arc::clone(&live),
         );
         tasks.spawn(async move {
-            let mut random = Random(0x9e37_79b9_7f4a_7c15 + writer as u64);
+            let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 + writer as u64);
             let mut writes = 0u64;
             while Instant::now() < until {
                 if let Some(done) = random_write(&mut admin, &model, &live, &mut random).await {
@@ -348,7 +337,7 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
     for (checker, replica) in replicas.iter().enumerate() {
         let (mut authz, model) = (replica.authz.clone(), Arc::clone(&model));
         tasks.spawn(async move {
-            let mut random = Random(0x2545_f491_4f6c_dd1d + checker as u64);
+            let mut random = Xorshift(0x2545_f491_4f6c_dd1d + checker as u64);
             let mut checks = 0u64;
             while Instant::now() < until {
                 let user = model.users[random.below(model.users.len())].0.to_string();

@@ -5,7 +5,7 @@ use rbac_sidecar::api::pb::rbac::v1 as pb;
 use rbac_sidecar::model::catalogue;
 use tonic::Code;
 
-use crate::support::{ADMIN, Backend, TestServer, as_actor, as_admin};
+use crate::support::{ADMIN, Backend, TestServer, as_actor, as_admin, world};
 
 fn check(
     user_id: &str,
@@ -39,33 +39,11 @@ async fn new_tenant(
     parent: Option<&str>,
     is_msp: bool,
 ) -> pb::Tenant {
-    let request = pb::CreateTenantRequest {
-        name: name.into(),
-        parent_tenant_id: parent.map(Into::into),
-        is_msp,
-    };
-    server
-        .admin
-        .create_tenant(as_admin(request))
-        .await
-        .unwrap()
-        .into_inner()
+    world::tenant(&mut server.admin, name, parent, is_msp).await
 }
 
 async fn new_user(server: &mut TestServer, tenant: &str, object_id: &str) -> pb::User {
-    let request = pb::CreateUserRequest {
-        tenant_id: tenant.into(),
-        email: format!("{object_id}@example.com"),
-        first_name: "F".into(),
-        last_name: "L".into(),
-        azure_object_id: object_id.into(),
-    };
-    server
-        .admin
-        .create_user(as_admin(request))
-        .await
-        .unwrap()
-        .into_inner()
+    world::user_with_object_id(&mut server.admin, tenant, object_id).await
 }
 
 #[tokio::test]

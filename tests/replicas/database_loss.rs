@@ -12,8 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tonic::Code;
 
-use crate::support::{PostgresDatabase, Replica, as_admin};
-use crate::world;
+use crate::support::{PostgresDatabase, Replica, as_admin, world};
 
 /// A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones.
 struct Proxy {

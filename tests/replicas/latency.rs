@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 
-use crate::support::{PostgresDatabase, Replica, as_admin};
-use crate::world;
+use crate::support::{PostgresDatabase, Replica, as_admin, world};
 
 #[tokio::test]
 #[ignore = "a measurement for BENCHMARKS.md, not a test"]

@@ -10,4 +10,3 @@ mod propagation;
 mod soak;
 #[path = "../support/mod.rs"]
 mod support;
-mod world;

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 
-use crate::support::{PostgresDatabase, Replica, as_admin};
-use crate::world;
+use crate::support::{PostgresDatabase, Replica, as_admin, world};
 
 #[tokio::test]
 async fn a_write_on_one_replica_is_seen_by_every_other() {

@@ -13,8 +13,7 @@ use rbac_sidecar::store::Xorshift;
 use tokio::task::JoinSet;
 
 use crate::support::reference::{POOL, RefScope, RefTarget, Reference, SYSTEM};
-use crate::support::{PostgresDatabase, Replica, as_admin};
-use crate::world;
+use crate::support::{PostgresDatabase, Replica, as_admin, world};
 
 /// One write that committed, with what the reference needs to replay it.
 #[derive(Clone, Debug)]

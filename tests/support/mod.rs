@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod reference;
+pub mod world;
 
 use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;
 use rbac_sidecar::api::pb::rbac::v1::authorization_service_client::AuthorizationServiceClient;

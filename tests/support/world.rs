@@ -26,14 +26,18 @@ pub async fn tenant(
         .into_inner()
 }
 
+/// A user with a fresh Azure object id.
 pub async fn user(admin: &mut Admin, tenant: &str) -> pb::User {
-    let object_id = uuid::Uuid::new_v4().to_string();
+    user_with_object_id(admin, tenant, &uuid::Uuid::new_v4().to_string()).await
+}
+
+pub async fn user_with_object_id(admin: &mut Admin, tenant: &str, object_id: &str) -> pb::User {
     let request = pb::CreateUserRequest {
         tenant_id: tenant.into(),
         email: format!("{object_id}@example.com"),
         first_name: String::new(),
         last_name: String::new(),
-        azure_object_id: object_id,
+        azure_object_id: object_id.to_owned(),
     };
     admin
         .create_user(as_admin(request))

@@ -96,12 +96,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
     world::assign(admin, &role.id, &uncached.id, owner(), pb::Effect::Allow).await;
     // Warm the cache once this replica has applied every write.
     let settled = loop {
-        let status = cut_off
-            .authz
-            .get_replica_status(pb::GetReplicaStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let status = world::status(&mut cut_off.authz).await;
         if status.lag_revisions == 0 && status.applied_revision > 0 {
             break status;
         }
@@ -117,12 +112,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
     .await
     .unwrap();
     assert_eq!(before, pb::Decision::Allowed);
-    let status = cut_off
-        .authz
-        .get_replica_status(pb::GetReplicaStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = world::status(&mut cut_off.authz).await;
     assert_eq!(
         status.cached_users, 1,
         "only the warmed user is cached: {status:?}"
@@ -202,12 +192,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
         }))
         .await;
     assert_eq!(write.unwrap_err().code(), Code::Unavailable);
-    let status = cut_off
-        .authz
-        .get_replica_status(pb::GetReplicaStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = world::status(&mut cut_off.authz).await;
     assert!(!status.database_reachable, "{status:?}");
 
     proxy.restore();
@@ -235,12 +220,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
         pb::Decision::NotGranted,
         "no stale allow after the database returns"
     );
-    let status = cut_off
-        .authz
-        .get_replica_status(pb::GetReplicaStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = world::status(&mut cut_off.authz).await;
     assert!(
         status.database_reachable && status.lag_revisions == 0,
         "{status:?}"

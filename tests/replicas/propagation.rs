@@ -87,12 +87,7 @@ async fn a_write_on_one_replica_is_seen_by_every_other() {
 
     // Each replica reports the revision it has applied.
     for replica in &mut replicas {
-        let status = replica
-            .authz
-            .get_replica_status(pb::GetReplicaStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let status = world::status(&mut replica.authz).await;
         assert!(status.database_reachable);
         assert!(status.applied_revision >= revoked.revision, "{status:?}");
         assert_eq!(status.latest_revision, revoked.revision, "{status:?}");

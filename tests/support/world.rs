@@ -117,3 +117,12 @@ pub async fn check(
         .into_inner();
     Ok(pb::Decision::try_from(response.decision).unwrap())
 }
+
+/// How far a replica has followed the change log.
+pub async fn status(authz: &mut Authz) -> pb::GetReplicaStatusResponse {
+    authz
+        .get_replica_status(pb::GetReplicaStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}

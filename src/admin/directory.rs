@@ -116,8 +116,9 @@ impl Admin {
         .await
     }
 
-    /// Tags or untags a tenant: `tenants.manage` on the tenant. Access through Tenant Tag
-    /// scopes changes at once.
+    /// Tags or untags a tenant: `tenants.manage` on the tenant, and `rbac.assign-tag-scope`
+    /// over the tag, since every Tenant Tag assignment of the tag (denies included) then
+    /// reaches, or stops reaching, the tenant at once.
     pub async fn set_tenant_tag(
         &self,
         actor: &Actor,
@@ -134,6 +135,7 @@ impl Admin {
             self.existing_tenant(tenant).await?;
             self.existing_tag(tag).await?;
             self.require_on_tenant(actor, "tenants.manage", tenant)?;
+            self.require_at(actor, "rbac.assign-tag-scope", &Scope::TenantTag(tag))?;
             let mut write = self.store.begin_write().await?;
             if tagged {
                 write.add_tenant_tag(tenant, tag).await?;

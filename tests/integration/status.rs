@@ -545,3 +545,61 @@ async fn refused_audit_rows(url: &str) -> i64 {
         .unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
+
+#[tokio::test]
+async fn tagging_a_tenant_needs_the_tag_scope_permission() {
+    let mut server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let msp = new_tenant(&mut server, "msp", None, true).await;
+    let customer = new_tenant(&mut server, "customer", Some(&msp.id), false).await;
+    let manager_id = "6d1c6a4e-1d0a-4b55-8f39-1b1a7f2d3c07";
+    let manager = new_user(&mut server, &msp.id, manager_id).await;
+    let tag = server
+        .admin
+        .create_tag(as_admin(pb::CreateTagRequest { name: "vip".into() }))
+        .await
+        .unwrap()
+        .into_inner();
+    let assign = |role: &pb::Role, scope| pb::CreateRoleAssignmentRequest {
+        role_id: role.id.clone(),
+        principal: Some(pb::Principal {
+            kind: Some(pb::principal::Kind::UserId(manager.id.clone())),
+        }),
+        scope: Some(pb::Scope { kind: Some(scope) }),
+        effect: pb::Effect::Allow as i32,
+    };
+    let tenants = world::role(&mut server.admin, &["tenants.view", "tenants.manage"]).await;
+    let msp_scope = pb::scope::Kind::MspTenantId(msp.id.clone());
+    server
+        .admin
+        .create_role_assignment(as_admin(assign(&tenants, msp_scope)))
+        .await
+        .unwrap();
+
+    let tagging = || pb::AddTenantTagRequest {
+        tenant_id: customer.id.clone(),
+        tag_id: tag.id.clone(),
+    };
+    // Managing the tenant is not enough: tagging moves every assignment of the tag onto it.
+    assert_status(
+        server
+            .admin
+            .add_tenant_tag(as_actor(manager_id, tagging()))
+            .await,
+        Code::PermissionDenied,
+        "`rbac.assign-tag-scope`",
+    );
+
+    let tag_assigner = world::role(&mut server.admin, &["rbac.assign-tag-scope"]).await;
+    let tag_scope = pb::scope::Kind::TenantTagId(tag.id.clone());
+    server
+        .admin
+        .create_role_assignment(as_admin(assign(&tag_assigner, tag_scope)))
+        .await
+        .unwrap();
+    server
+        .admin
+        .add_tenant_tag(as_actor(manager_id, tagging()))
+        .await
+        .unwrap();
+    server.stop().await;
+}

@@ -59,6 +59,23 @@ fn permission_set(keys: &[String]) -> Result<PermissionSet, AdminError> {
     Ok(keys.iter().filter_map(|k| catalogue().id(k)).collect())
 }
 
+/// Role diagnostics: one warning per permission that lacks what it needs in practice.
+fn diagnostics(permissions: &PermissionSet) -> Vec<String> {
+    let key = |id| catalogue().get(id).key.as_str();
+    catalogue()
+        .missing_dependencies(permissions)
+        .into_iter()
+        .map(|(permission, missing)| {
+            let missing: Vec<&str> = missing.into_iter().map(key).collect();
+            format!(
+                "`{}` usually needs `{}`, which the role lacks",
+                key(permission),
+                missing.join("`, `")
+            )
+        })
+        .collect()
+}
+
 fn difference(new: &PermissionSet, old: &PermissionSet) -> PermissionSet {
     new.iter().filter(|p| !old.contains(*p)).collect()
 }
@@ -76,12 +93,12 @@ impl Admin {
             .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))
     }
 
-    /// Creates a custom role, public or owned by a tenant.
+    /// Creates a custom role, public or owned by a tenant; returns it with its diagnostics.
     pub async fn create_role(
         &self,
         actor: &Actor,
         new: NewRole,
-    ) -> Result<(Role, u64), AdminError> {
+    ) -> Result<(Role, u64, Vec<String>), AdminError> {
         self.audited(actor, "CreateRole", new.name.clone(), async {
             let role = Role {
                 id: RoleId::random(),
@@ -106,17 +123,19 @@ impl Admin {
                     catalogue().keys(&role.permissions).join(" "),
                 )
                 .await?;
-            Ok((role, revision))
+            let warnings = diagnostics(&role.permissions);
+            Ok((role, revision, warnings))
         })
         .await
     }
 
     /// Renames a custom role and replaces its permissions; every holder changes at once.
+    /// Returns it with its diagnostics.
     pub async fn update_role(
         &self,
         actor: &Actor,
         update: RoleUpdate,
-    ) -> Result<(Role, u64), AdminError> {
+    ) -> Result<(Role, u64, Vec<String>), AdminError> {
         self.audited(actor, "UpdateRole", update.role_id.to_string(), async {
             let old = self.existing_role(update.role_id).await?;
             let role = Role {
@@ -141,7 +160,8 @@ impl Admin {
                     catalogue().keys(&role.permissions).join(" "),
                 )
                 .await?;
-            Ok((role, revision))
+            let warnings = diagnostics(&role.permissions);
+            Ok((role, revision, warnings))
         })
         .await
     }

@@ -3,6 +3,7 @@
 //! rows, and applies its changes to the local cache before it returns.
 
 mod access;
+mod audit;
 mod directory;
 mod rules;
 
@@ -16,6 +17,7 @@ use crate::model::{InvalidId, UserId, unix_now};
 use crate::store::{AuditRecord, Store, StoreError, Write};
 
 pub use access::{NewAssignment, NewGroup, NewRole, RoleUpdate};
+pub use audit::AuditPage;
 pub use directory::{NewTenant, NewUser};
 
 /// How a request names its actor.

@@ -11,6 +11,7 @@ use crate::admin::{
     Actor, ActorRef, Admin, NewAssignment, NewGroup, NewRole, NewTenant, NewUser, RoleUpdate,
 };
 use crate::model::{AssignmentId, Tenant, UserId, catalogue, parse_uuid};
+use crate::store::AuditFilter;
 
 /// Metadata key naming the actor by Azure object id.
 pub const ACTOR_OBJECT_ID: &str = "x-actor-object-id";
@@ -206,12 +207,15 @@ impl pb::admin_service_server::AdminService for AdminApi {
             owner: convert::optional_tenant_id("owner_tenant_id", r.owner_tenant_id.as_deref())?,
             permissions: r.permissions,
         };
-        let (role, revision) = self
+        let (role, revision, warnings) = self
             .admin
             .create_role(&actor, new)
             .await
             .map_err(|e| from_admin(&e))?;
-        Ok(Response::new(convert::role_to_pb(&role, revision)))
+        Ok(Response::new(pb::Role {
+            warnings,
+            ..convert::role_to_pb(&role, revision)
+        }))
     }
 
     async fn update_role(
@@ -227,12 +231,15 @@ impl pb::admin_service_server::AdminService for AdminApi {
             description: r.description,
             permissions: r.permissions,
         };
-        let (role, revision) = self
+        let (role, revision, warnings) = self
             .admin
             .update_role(&actor, update)
             .await
             .map_err(|e| from_admin(&e))?;
-        Ok(Response::new(convert::role_to_pb(&role, revision)))
+        Ok(Response::new(pb::Role {
+            warnings,
+            ..convert::role_to_pb(&role, revision)
+        }))
     }
 
     async fn list_roles(
@@ -392,4 +399,65 @@ impl pb::admin_service_server::AdminService for AdminApi {
             .map_err(|e| from_admin(&e))?;
         Ok(Response::new(pb::UpsertResourceResponse { revision }))
     }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let actor = self.actor(&request, "ListAuditEvents").await?;
+        let r = request.into_inner();
+        let text = |value: String| (!value.is_empty()).then_some(value);
+        let filter = AuditFilter {
+            actor: text(r.actor_user_id)
+                .map(|id| convert::user_id("actor_user_id", &id))
+                .transpose()?,
+            action: text(r.action),
+            outcome: text(r.outcome),
+            since: (r.since_unix != 0).then_some(r.since_unix),
+            until: (r.until_unix != 0).then_some(r.until_unix),
+            after: text(r.page_token).map(|t| page_token(&t)).transpose()?,
+            limit: u64::from(r.page_size),
+        };
+        let page = self
+            .admin
+            .list_audit_events(&actor, filter)
+            .await
+            .map_err(|e| from_admin(&e))?;
+        let next_page_token = page
+            .next
+            .map(|(at, id)| format!("{at}.{id}"))
+            .unwrap_or_default();
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: page
+                .events
+                .into_iter()
+                .map(|e| pb::AuditEvent {
+                    id: e.id.to_string(),
+                    at_unix: e.at,
+                    actor_user_id: e.actor.map(|u| u.to_string()).unwrap_or_default(),
+                    action: e.action,
+                    target: e.target,
+                    before: e.before.unwrap_or_default(),
+                    after: e.after.unwrap_or_default(),
+                    outcome: e.outcome,
+                    detail: e.detail,
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+}
+
+/// A page token is the last event's `at` and `id`, as handed out by ListAuditEvents.
+fn page_token(token: &str) -> Result<(i64, uuid::Uuid), Status> {
+    let invalid = || {
+        convert::invalid(format!(
+            "`page_token` `{token}` is not one this service handed out"
+        ))
+    };
+    let (at, id) = token.split_once('.').ok_or_else(invalid)?;
+    Ok((
+        at.parse().map_err(|_| invalid())?,
+        id.parse().map_err(|_| invalid())?,
+    ))
 }

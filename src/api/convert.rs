@@ -169,6 +169,7 @@ pub fn role_to_pb(role: &Role, revision: u64) -> pb::Role {
         built_in: role.built_in,
         permissions: catalogue().keys(&role.permissions),
         revision,
+        warnings: Vec::new(),
     }
 }
 

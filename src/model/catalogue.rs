@@ -284,6 +284,26 @@ impl Catalogue {
         set.iter().map(|id| self.get(id).key.clone()).collect()
     }
 
+    /// For each permission of the set, the permissions it needs in practice that the set
+    /// lacks (e.g. managing sessions without viewing computers). Catalogue order.
+    pub fn missing_dependencies(
+        &self,
+        set: &PermissionSet,
+    ) -> Vec<(PermissionId, Vec<PermissionId>)> {
+        set.iter()
+            .filter_map(|id| {
+                let missing: Vec<PermissionId> = self
+                    .get(id)
+                    .dependencies
+                    .iter()
+                    .filter_map(|key| self.id(key))
+                    .filter(|dependency| !set.contains(*dependency))
+                    .collect();
+                (!missing.is_empty()).then_some((id, missing))
+            })
+            .collect()
+    }
+
     pub fn built_in_roles(&self) -> &[BuiltInRole] {
         &self.built_in_roles
     }
@@ -403,6 +423,30 @@ mod tests {
             assert!(
                 !role.permissions.intersects(&c.system()),
                 "{name} holds a system permission"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_dependencies_name_what_a_permission_needs_in_practice() {
+        let c = catalogue();
+        let id = |key| c.id(key).unwrap();
+        let set: PermissionSet = [id("sessions.manage"), id("sessions.view")]
+            .into_iter()
+            .collect();
+        let missing = c.missing_dependencies(&set);
+        assert_eq!(
+            missing,
+            vec![(
+                id("sessions.manage"),
+                vec![id("computers.view"), id("tenants.view")]
+            )]
+        );
+        for role in c.built_in_roles() {
+            assert!(
+                c.missing_dependencies(&role.permissions).is_empty(),
+                "{} lacks dependencies",
+                role.name
             );
         }
     }

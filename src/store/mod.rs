@@ -1,6 +1,7 @@
 //! Persistence through sea-orm on SQLite or PostgreSQL: entities, migrations, queries, and
 //! writes that each commit with their change-log row in one transaction.
 
+mod audit;
 mod change_log;
 mod dataset;
 mod entity;
@@ -17,6 +18,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use audit::{AuditEvent, AuditFilter, audit_events};
 pub use change_log::{Change, ChangeBatch};
 pub use dataset::{Dataset, DatasetSpec, Xorshift};
 pub use queries::*;

@@ -280,7 +280,8 @@ async fn insert_audit<C: sea_orm::ConnectionTrait>(
     audit: AuditRecord,
 ) -> Result<(), StoreError> {
     audit_event::Entity::insert(audit_event::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        // Time-ordered, so that events within one second still list in order.
+        id: Set(Uuid::now_v7()),
         at: Set(unix_now()),
         actor_user_id: Set(audit.actor.map(|u| u.0)),
         action: Set(audit.action.to_owned()),

@@ -47,7 +47,7 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
         owner: None,
         permissions: vec!["computers.view".into()],
     };
-    let (role, _) = admin.create_role(&actor, new_role).await.unwrap();
+    let (role, _, _) = admin.create_role(&actor, new_role).await.unwrap();
     let grant = NewAssignment {
         role_id: role.id,
         principal: Principal::User(tech.id),

@@ -293,7 +293,7 @@ impl Harness {
                 owner: None,
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
             };
-            let (role, _) = self
+            let (role, _, _) = self
                 .admin
                 .create_role(&self.actor, new)
                 .await

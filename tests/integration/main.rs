@@ -3,6 +3,7 @@
 // Tests fail by panicking; helpers outside `#[test]` functions do so too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod change_log;
 mod conformance;
 mod differential;

@@ -1,0 +1,44 @@
+//! Reading the audit log: the system permission `audit.view`.
+
+use uuid::Uuid;
+
+use crate::model::Scope;
+use crate::store::{self, AuditEvent, AuditFilter};
+
+use super::{Actor, Admin, AdminError};
+
+/// Events per page when none is asked for, and the most a page holds.
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+/// One page of the audit log.
+#[derive(Clone, Debug)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Where the next page starts; None on the last page.
+    pub next: Option<(i64, Uuid)>,
+}
+
+impl Admin {
+    /// Audit events matching the filter, newest first, one page at a time.
+    pub async fn list_audit_events(
+        &self,
+        actor: &Actor,
+        mut filter: AuditFilter,
+    ) -> Result<AuditPage, AdminError> {
+        self.audited(actor, "ListAuditEvents", String::new(), async {
+            self.require_at(actor, "audit.view", &Scope::Owner)?;
+            filter.limit = match filter.limit {
+                0 => DEFAULT_PAGE,
+                n => n.min(MAX_PAGE),
+            };
+            let events = store::audit_events(self.store.db(), &filter).await?;
+            let next = events
+                .last()
+                .filter(|_| events.len() as u64 == filter.limit)
+                .map(|last| (last.at, last.id));
+            Ok(AuditPage { events, next })
+        })
+        .await
+    }
+}

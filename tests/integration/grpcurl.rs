@@ -2,10 +2,9 @@
 //! command line, called by a real grpcurl through server reflection.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::support::{ADMIN, free_port, strict};
+use crate::support::{ADMIN, Replica, strict};
 
 /// grpcurl on PATH; None (skip) when missing, unless the run is strict.
 fn grpcurl() -> Option<PathBuf> {
@@ -24,16 +23,6 @@ fn grpcurl() -> Option<PathBuf> {
     found
 }
 
-/// The binary, killed when dropped.
-struct Sidecar(Child);
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn run(grpcurl: &PathBuf, args: &[&str]) -> (bool, String) {
     let output = Command::new(grpcurl)
         .args(args)
@@ -47,49 +36,15 @@ fn run(grpcurl: &PathBuf, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-#[test]
-fn grpcurl_lists_the_services_and_checks_access_by_json() {
+#[tokio::test]
+async fn grpcurl_lists_the_services_and_checks_access_by_json() {
     let Some(grpcurl) = grpcurl() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
-    let start = || {
-        Sidecar(
-            Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
-                .args([
-                    "serve",
-                    "--listen",
-                    &address,
-                    "--bootstrap-admin-object-id",
-                    ADMIN,
-                ])
-                .env(
-                    "DATABASE_URL",
-                    format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display()),
-                )
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start rbac-sidecar"),
-        )
-    };
-    let wait_serving = || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (ok, text) = run(
-                &grpcurl,
-                &["-plaintext", &address, "grpc.health.v1.Health/Check"],
-            );
-            if ok && text.contains("SERVING") {
-                return;
-            }
-            assert!(Instant::now() < deadline, "not serving after 30 s: {text}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    let sidecar = start();
-    wait_serving();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
+    let sidecar = Replica::spawn(&url).await;
+    let address = sidecar.address.clone();
 
     let (ok, listed) = run(&grpcurl, &["-plaintext", &address, "list"]);
     assert!(ok, "{listed}");
@@ -132,8 +87,8 @@ fn grpcurl_lists_the_services_and_checks_access_by_json() {
 
     // A restart bootstraps nothing new: the same administrator still holds one assignment.
     drop(sidecar);
-    let _sidecar = start();
-    wait_serving();
+    let sidecar = Replica::spawn(&url).await;
+    let address = sidecar.address.clone();
     let profile = format!(r#"{{"azure_object_id":"{ADMIN}"}}"#);
     let (ok, access) = run(
         &grpcurl,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 
-use crate::support::{PostgresDatabase, Replica, as_admin, world};
+use crate::support::{self, PostgresDatabase, as_admin, world};
 
 #[tokio::test]
 async fn a_write_on_one_replica_is_seen_by_every_other() {
@@ -13,10 +13,7 @@ async fn a_write_on_one_replica_is_seen_by_every_other() {
     let Some(database) = PostgresDatabase::create().await else {
         return;
     };
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Replica::spawn(&database.url).await);
-    }
+    let mut replicas = support::replicas(&database.url, 3).await;
     let admin = &mut replicas[0].admin.clone();
     let msp = world::tenant(admin, "msp", None, true).await;
     let customer = world::tenant(admin, "customer", Some(&msp.id), false).await;

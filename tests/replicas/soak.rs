@@ -13,7 +13,7 @@ use rbac_sidecar::store::Xorshift;
 use tokio::task::JoinSet;
 
 use crate::support::reference::{POOL, RefScope, RefTarget, Reference, SYSTEM};
-use crate::support::{PostgresDatabase, Replica, as_admin, world};
+use crate::support::{self, PostgresDatabase, as_admin, world};
 
 /// One write that committed, with what the reference needs to replay it.
 #[derive(Clone, Debug)]
@@ -243,10 +243,7 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
     let Some(database) = PostgresDatabase::create().await else {
         return;
     };
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Replica::spawn(&database.url).await);
-    }
+    let mut replicas = support::replicas(&database.url, 3).await;
 
     // The fixed part of the world: tenants, tags, users, groups, roles.
     let admin = &mut replicas[0].admin.clone();

@@ -196,6 +196,8 @@ impl PostgresDatabase {
 /// The real binary serving on a free port, killed when dropped.
 pub struct Replica {
     child: std::process::Child,
+    /// Where it serves, `127.0.0.1:PORT`.
+    pub address: String,
     pub authz: AuthorizationServiceClient<Channel>,
     pub admin: AdminServiceClient<Channel>,
 }
@@ -245,10 +247,20 @@ impl Replica {
         };
         Replica {
             child,
+            address,
             authz: AuthorizationServiceClient::new(channel.clone()),
             admin: AdminServiceClient::new(channel),
         }
     }
+}
+
+/// `count` replicas on one database, started one after another.
+pub async fn replicas(database_url: &str, count: usize) -> Vec<Replica> {
+    let mut replicas = Vec::with_capacity(count);
+    for _ in 0..count {
+        replicas.push(Replica::spawn(database_url).await);
+    }
+    replicas
 }
 
 impl Drop for Replica {

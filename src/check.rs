@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::cache::{AccessCache, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target, TenantIndex};
-use crate::model::{PermissionId, ResourceRef, TenantId, UserId, catalogue, unix_now};
+use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
 use crate::store::StoreError;
 
 /// Who a check is about.
@@ -165,7 +165,7 @@ impl Checker {
         now: i64,
         revision: u64,
     ) -> Result<CheckOutcome, CheckError> {
-        let target = self.resolve(&request.target)?;
+        let target = self.resolve(&request.target, tenants)?;
         let verdict = engine::decide(
             access,
             request.permission,
@@ -236,10 +236,10 @@ impl Checker {
     }
 
     /// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.
-    pub fn resolve(&self, target: &TargetRef) -> Result<Target, CheckError> {
+    fn resolve(&self, target: &TargetRef, tenants: &TenantIndex) -> Result<Target, CheckError> {
         match target {
             TargetRef::None => Ok(Target::None),
-            TargetRef::Tenant(id) if self.cache.tenants().contains(*id) => Ok(Target::Tenant(*id)),
+            TargetRef::Tenant(id) if tenants.contains(*id) => Ok(Target::Tenant(*id)),
             TargetRef::Tenant(id) => Err(CheckError::TenantNotFound(*id)),
             TargetRef::Resource(resource) => match self.cache.resources().owner(resource) {
                 Some(owner) => Ok(Target::Resource {
@@ -250,9 +250,4 @@ impl Checker {
             },
         }
     }
-}
-
-/// The key of a permission id, for messages.
-pub fn permission_key(id: PermissionId) -> &'static str {
-    &catalogue().get(id).key
 }

@@ -63,14 +63,6 @@ impl TenantIndex {
         self.nodes.values()
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     /// True when `tenant` is `ancestor` or lies below it.
     pub fn is_within(&self, tenant: TenantId, ancestor: TenantId) -> bool {
         tenant == ancestor
@@ -99,14 +91,6 @@ impl ResourceIndex {
             Some(owner) => self.owners.insert(resource, owner),
             None => self.owners.remove(&resource),
         };
-    }
-
-    pub fn len(&self) -> usize {
-        self.owners.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.owners.is_empty()
     }
 }
 

@@ -20,6 +20,28 @@ pub enum Command {
     Serve(ServeConfig),
     /// Writes a synthetic world into the database, for benchmarks and load runs.
     Dataset(DatasetConfig),
+    /// Turns legacy users (user type, flags, instance preferences) into built-in role
+    /// assignments. Idempotent; all or nothing; reports every user it cannot map.
+    ImportLegacy(ImportConfig),
+}
+
+/// What `import-legacy` reads and where it writes.
+#[derive(Clone, Debug, Args)]
+pub struct ImportConfig {
+    /// The legacy export: JSON with `preferences` and `users` (see the README).
+    pub file: std::path::PathBuf,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://rbac.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import the users that can be mapped even if some cannot (they are still reported).
+    #[arg(long)]
+    pub skip_unmapped: bool,
 }
 
 /// The size of a synthetic world (defaults: the scale of the performance targets).

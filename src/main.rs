@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rbac_sidecar::config::{Cli, Command, DatasetConfig, ServeConfig};
+use std::sync::Arc;
+
+use rbac_sidecar::admin::{Admin, LegacyFile};
+use rbac_sidecar::cache::{AccessCache, CacheConfig};
+use rbac_sidecar::config::{Cli, Command, DatasetConfig, ImportConfig, ServeConfig};
 use rbac_sidecar::server::{self, ServeError, Server};
 use rbac_sidecar::store::{DatasetSpec, Store};
 
@@ -18,6 +22,7 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Serve(config) => serve(config).await,
         Command::Dataset(config) => dataset(config).await,
+        Command::ImportLegacy(config) => return import_legacy(config).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,6 +63,49 @@ async fn dataset(config: DatasetConfig) -> Result<(), ServeError> {
     });
     println!("{summary}");
     Ok(())
+}
+
+/// Imports a legacy export and prints the report. Exit status 1 when something could
+/// not be imported (nothing is then written, unless `--skip-unmapped`).
+async fn import_legacy(config: ImportConfig) -> ExitCode {
+    let file: LegacyFile = match std::fs::read_to_string(&config.file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("cannot read {}: {err}", config.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let imported = async {
+        let store = Arc::new(Store::open(&config.database_url).await?);
+        let cache = AccessCache::load(store, &CacheConfig::default()).await?;
+        let admin = Admin::new(cache);
+        Ok::<_, ServeError>(
+            admin
+                .import_legacy(&file, config.dry_run, config.skip_unmapped)
+                .await?,
+        )
+    };
+    match imported.await {
+        Ok(report) => {
+            print!("{report}");
+            if report.unmapped.is_empty() || (config.skip_unmapped && !config.dry_run) {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "{} users could not be mapped; fix them or pass --skip-unmapped",
+                    report.unmapped.len()
+                );
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("import failed, nothing was written: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Resolves on SIGTERM (Kubernetes) or Ctrl-C.

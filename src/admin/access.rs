@@ -1,10 +1,12 @@
 //! Roles, groups, group members and role assignments.
 
+use std::collections::HashMap;
+
 use crate::model::{
     AssignmentId, Effect, Group, GroupId, PermissionSet, Principal, ResourceRef, Role,
-    RoleAssignment, RoleId, Scope, TenantId, UserId, catalogue,
+    RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
 };
-use crate::store;
+use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::{Actor, Admin, AdminError, required_text};
 
@@ -42,6 +44,21 @@ pub struct NewAssignment {
     pub scope: Scope,
     pub effect: Effect,
 }
+
+/// Which assignments to list.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentQuery {
+    pub principal: Option<Principal>,
+    pub role: Option<RoleId>,
+    /// With a user principal: leave out what they hold through groups.
+    pub direct_only: bool,
+    pub after: Option<AssignmentId>,
+    pub page_size: u64,
+}
+
+/// Assignments per page when none is asked for, and the most a page holds.
+const DEFAULT_PAGE: u64 = 100;
+const MAX_PAGE: u64 = 1000;
 
 /// Parses permission keys: unknown ones are refused, naming every one of them.
 fn permission_set(keys: &[String]) -> Result<PermissionSet, AdminError> {
@@ -87,7 +104,7 @@ impl Admin {
             .ok_or_else(|| AdminError::NotFound(format!("role `{id}` does not exist")))
     }
 
-    async fn existing_group(&self, id: GroupId) -> Result<Group, AdminError> {
+    pub(super) async fn existing_group(&self, id: GroupId) -> Result<Group, AdminError> {
         store::find_group(self.store.db(), id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))
@@ -120,6 +137,7 @@ impl Admin {
                     actor,
                     "CreateRole",
                     role.id.to_string(),
+                    None,
                     catalogue().keys(&role.permissions).join(" "),
                 )
                 .await?;
@@ -157,6 +175,7 @@ impl Admin {
                     actor,
                     "UpdateRole",
                     role.id.to_string(),
+                    None,
                     catalogue().keys(&role.permissions).join(" "),
                 )
                 .await?;
@@ -175,6 +194,292 @@ impl Admin {
             .collect();
         roles.sort_by(|a, b| (!a.built_in, &a.name).cmp(&(!b.built_in, &b.name)));
         Ok(roles)
+    }
+
+    /// Every role's name by id, for showing assignments.
+    pub async fn role_names(&self) -> Result<HashMap<RoleId, String>, AdminError> {
+        Ok(store::roles(self.store.db())
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.name))
+            .collect())
+    }
+
+    /// A role the actor may see.
+    pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
+        self.audited(actor, "GetRole", id.to_string(), async {
+            let role = self.existing_role(id).await?;
+            self.require_see_role(actor, &role)?;
+            Ok(role)
+        })
+        .await
+    }
+
+    /// Deletes a custom role, with the rights to edit it. Refused while it is assigned,
+    /// unless `remove_assignments`, and then the actor must be able to delete each
+    /// assignment. Returns the revision and how many assignments went with it.
+    pub async fn delete_role(
+        &self,
+        actor: &Actor,
+        id: RoleId,
+        remove_assignments: bool,
+    ) -> Result<(u64, usize), AdminError> {
+        self.audited(actor, "DeleteRole", id.to_string(), async {
+            let role = self.existing_role(id).await?;
+            self.require_role_edit(actor, &role, &PermissionSet::default())?;
+            let assignments = store::role_assignments(self.store.db(), id).await?;
+            if !assignments.is_empty() && !remove_assignments {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "role `{}` is held by {} role assignments; delete them, or set `remove_assignments` to delete them with the role",
+                    role.name,
+                    assignments.len()
+                )));
+            }
+            for assignment in &assignments {
+                self.require_assign(actor, assignment, &role).await?;
+            }
+            let mut write = self.store.begin_write().await?;
+            let current = store::role_assignments(write.txn(), id).await?;
+            if current != assignments {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "role `{}` was assigned or unassigned meanwhile; retry",
+                    role.name
+                )));
+            }
+            for assignment in &assignments {
+                write.delete_assignment(assignment).await?;
+            }
+            write.delete_role(id).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "DeleteRole",
+                    id.to_string(),
+                    Some(format!(
+                        "{}: {}",
+                        role.name,
+                        catalogue().keys(&role.permissions).join(" ")
+                    )),
+                    format!("{} assignments removed", assignments.len()),
+                )
+                .await?;
+            Ok((revision, assignments.len()))
+        })
+        .await
+    }
+
+    fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
+        if self.can_see_role(actor, role) {
+            Ok(())
+        } else {
+            Err(AdminError::PermissionDenied(format!(
+                "actor `{}` cannot see role `{}`: it belongs to a tenant where they do not hold `rbac.roles.manage`",
+                actor.id(),
+                role.name
+            )))
+        }
+    }
+
+    /// A group: `rbac.groups.view` on its owner, or at Owner scope.
+    pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
+        self.audited(actor, "GetGroup", id.to_string(), async {
+            let group = self.existing_group(id).await?;
+            self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
+            Ok(group)
+        })
+        .await
+    }
+
+    /// The groups the actor may see, by name; optionally only one tenant's.
+    pub async fn list_groups(
+        &self,
+        actor: &Actor,
+        owner: Option<TenantId>,
+    ) -> Result<Vec<Group>, AdminError> {
+        Ok(store::groups(self.store.db())
+            .await?
+            .into_iter()
+            .filter(|g| owner.is_none() || g.owner == owner)
+            .filter(|g| {
+                self.require_on_owner(actor, "rbac.groups.view", g.owner)
+                    .is_ok()
+            })
+            .collect())
+    }
+
+    /// Renames a group or changes its description: the right to manage it.
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        name: &str,
+        description: &str,
+    ) -> Result<(Group, u64), AdminError> {
+        self.audited(actor, "UpdateGroup", id.to_string(), async {
+            let old = self.existing_group(id).await?;
+            self.require_manage_group(actor, &old)?;
+            let group = Group {
+                name: required_text("name", name, 200)?,
+                description: description.trim().to_owned(),
+                ..old.clone()
+            };
+            let mut write = self.store.begin_write().await?;
+            write.update_group(&group).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpdateGroup",
+                    id.to_string(),
+                    Some(old.name),
+                    group.name.clone(),
+                )
+                .await?;
+            Ok((group, revision))
+        })
+        .await
+    }
+
+    /// Deletes a group with its memberships and assignments: the right to manage it and to
+    /// delete each of its assignments (a deny through it may be what holds members back).
+    pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
+        self.audited(actor, "DeleteGroup", id.to_string(), async {
+            let group = self.existing_group(id).await?;
+            self.require_manage_group(actor, &group)?;
+            let assignments = store::group_assignments(self.store.db(), id).await?;
+            for assignment in &assignments {
+                let role = self.existing_role(assignment.role_id).await?;
+                self.require_assign(actor, assignment, &role).await?;
+            }
+            let mut write = self.store.begin_write().await?;
+            if store::group_assignments(write.txn(), id).await? != assignments {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "group `{}` gained or lost assignments meanwhile; retry",
+                    group.name
+                )));
+            }
+            for assignment in &assignments {
+                write.delete_assignment(assignment).await?;
+            }
+            write.delete_group(id).await?;
+            self.commit(
+                write,
+                actor,
+                "DeleteGroup",
+                id.to_string(),
+                Some(format!(
+                    "{} with {} assignments",
+                    group.name,
+                    assignments.len()
+                )),
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// A group's members: the right to see the group.
+    pub async fn list_group_members(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+    ) -> Result<Vec<User>, AdminError> {
+        self.audited(actor, "ListGroupMembers", id.to_string(), async {
+            let group = self.existing_group(id).await?;
+            self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
+            Ok(store::group_members(self.store.db(), id).await?)
+        })
+        .await
+    }
+
+    /// The groups a user belongs to: `users.view` on their tenant.
+    pub async fn list_user_groups(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> Result<Vec<Group>, AdminError> {
+        self.audited(actor, "ListUserGroups", id.to_string(), async {
+            let user = self.existing_user(id).await?;
+            self.require_on_tenant(actor, "users.view", user.tenant_id)?;
+            Ok(store::user_groups(self.store.db(), id).await?)
+        })
+        .await
+    }
+
+    /// Assignments by principal and role, by id, one page at a time: those whose
+    /// principal's tenant (a group's owner; Owner scope for an unowned group) the actor
+    /// holds `rbac.assignments.view` on.
+    pub async fn list_assignments(
+        &self,
+        actor: &Actor,
+        query: AssignmentQuery,
+    ) -> Result<(Vec<StoredAssignment>, Option<AssignmentId>), AdminError> {
+        let db = self.store.db();
+        let principals = match query.principal {
+            None => None,
+            Some(Principal::User(user)) if !query.direct_only => {
+                let mut principals = vec![Principal::User(user)];
+                principals.extend(
+                    store::user_groups(db, user)
+                        .await?
+                        .into_iter()
+                        .map(|g| Principal::Group(g.id)),
+                );
+                Some(principals)
+            }
+            Some(principal) => Some(vec![principal]),
+        };
+        let limit = match query.page_size {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let mut filter = AssignmentFilter {
+            principals,
+            role: query.role,
+            after: query.after,
+            limit,
+        };
+        let mut visible = Vec::new();
+        let mut owners: HashMap<Principal, Option<TenantId>> = HashMap::new();
+        // Rows the actor may not see are skipped, so keep reading until the page is full.
+        loop {
+            let rows = store::assignments(db, &filter).await?;
+            let exhausted = (rows.len() as u64) < limit;
+            for row in rows {
+                filter.after = Some(row.assignment.id);
+                let principal = row.assignment.principal;
+                let owner = match owners.get(&principal) {
+                    Some(owner) => *owner,
+                    None => {
+                        let owner = self.principal_tenant(principal).await?;
+                        *owners.entry(principal).or_insert(owner)
+                    }
+                };
+                if self
+                    .require_on_owner(actor, "rbac.assignments.view", owner)
+                    .is_ok()
+                {
+                    visible.push(row);
+                    if visible.len() as u64 == limit {
+                        return Ok((visible, filter.after));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((visible, None));
+            }
+        }
+    }
+
+    /// The tenant a principal belongs to: a user's tenant, a group's owner.
+    async fn principal_tenant(&self, principal: Principal) -> Result<Option<TenantId>, AdminError> {
+        let db = self.store.db();
+        Ok(match principal {
+            Principal::User(id) => store::find_user(db, id).await?.map(|u| u.tenant_id),
+            Principal::Group(id) => store::find_group(db, id).await?.and_then(|g| g.owner),
+        })
     }
 
     /// Creates a group: `rbac.groups.manage` on its owner, or at Owner scope.
@@ -202,6 +507,7 @@ impl Admin {
                     actor,
                     "CreateGroup",
                     group.id.to_string(),
+                    None,
                     group.name.clone(),
                 )
                 .await?;
@@ -239,7 +545,7 @@ impl Admin {
             } else {
                 write.remove_group_member(group_id, user_id).await?;
             }
-            self.commit(write, actor, action, group_id.to_string(), user_id.to_string())
+            self.commit(write, actor, action, group_id.to_string(), None, user_id.to_string())
                 .await
         })
         .await
@@ -309,6 +615,7 @@ impl Admin {
                         actor,
                         "CreateRoleAssignment",
                         assignment.id.to_string(),
+                        None,
                         format!(
                             "{} {} at {}",
                             role.name, assignment.effect, assignment.scope
@@ -342,6 +649,7 @@ impl Admin {
                 actor,
                 "DeleteRoleAssignment",
                 id.to_string(),
+                None,
                 String::new(),
             )
             .await

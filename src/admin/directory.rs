@@ -1,10 +1,10 @@
-//! Tenants, tags, users and resources.
+//! Tenants, tags and resources, and the bootstrap administrator.
 
 use uuid::Uuid;
 
-use crate::engine::Target;
+use crate::engine::{Target, TenantIndex};
 use crate::model::{
-    ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId, catalogue, parse_uuid,
+    ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue,
 };
 use crate::store;
 
@@ -18,14 +18,22 @@ pub struct NewTenant {
     pub is_msp: bool,
 }
 
-/// A user to create by hand.
+/// A tenant's new name, and where it moves.
 #[derive(Clone, Debug)]
-pub struct NewUser {
+pub struct TenantUpdate {
     pub tenant_id: TenantId,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub azure_object_id: String,
+    /// None: keep the name.
+    pub name: Option<String>,
+    /// None: stay; Some(None): become a root; Some(Some(p)): move under p.
+    pub parent: Option<Option<TenantId>>,
+}
+
+fn describe_tenant(tenant: &Tenant) -> String {
+    format!(
+        "{} parent={}",
+        tenant.name,
+        tenant.parent.map_or("none".into(), |p| p.to_string())
+    )
 }
 
 impl Admin {
@@ -33,12 +41,6 @@ impl Admin {
         store::find_tenant(self.store.db(), id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("tenant `{id}` does not exist")))
-    }
-
-    pub(super) async fn existing_user(&self, id: UserId) -> Result<User, AdminError> {
-        store::find_user(self.store.db(), id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))
     }
 
     pub(super) async fn existing_tag(&self, id: TagId) -> Result<Tag, AdminError> {
@@ -74,10 +76,187 @@ impl Admin {
                     actor,
                     "CreateTenant",
                     tenant.id.to_string(),
+                    None,
                     tenant.name.clone(),
                 )
                 .await?;
             Ok((tenant, revision))
+        })
+        .await
+    }
+
+    /// A tenant: `tenants.view` on it.
+    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
+        self.audited(actor, "GetTenant", id.to_string(), async {
+            let tenant = self.existing_tenant(id).await?;
+            self.require_on_tenant(actor, "tenants.view", id)?;
+            Ok(tenant)
+        })
+        .await
+    }
+
+    /// The tenants where the actor holds `tenants.view`, by name; optionally only the
+    /// children of one tenant.
+    pub async fn list_tenants(
+        &self,
+        actor: &Actor,
+        parent: Option<TenantId>,
+    ) -> Result<Vec<Tenant>, AdminError> {
+        let visible = self.tenants_where(actor, "tenants.view");
+        let mut tenants: Vec<Tenant> = store::tenants(self.store.db())
+            .await?
+            .into_iter()
+            .filter(|t| visible.binary_search(&t.id).is_ok())
+            .filter(|t| parent.is_none() || t.parent == parent)
+            .collect();
+        tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(tenants)
+    }
+
+    /// Renames a tenant or moves it: `tenants.manage` on it, and on the new parent (Owner
+    /// scope for a root). A tenant never moves under itself or its own subtree.
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        update: TenantUpdate,
+    ) -> Result<(Tenant, u64), AdminError> {
+        let id = update.tenant_id;
+        self.audited(actor, "UpdateTenant", id.to_string(), async {
+            let name = update
+                .name
+                .as_deref()
+                .map(|n| required_text("name", n, 200))
+                .transpose()?;
+            let old = self.existing_tenant(id).await?;
+            self.require_on_tenant(actor, "tenants.manage", id)?;
+            if let Some(parent) = update.parent {
+                if let Some(parent) = parent {
+                    self.existing_tenant(parent).await?;
+                }
+                self.require_on_owner(actor, "tenants.manage", parent)?;
+            }
+            let tenant = Tenant {
+                name: name.unwrap_or_else(|| old.name.clone()),
+                parent: update.parent.unwrap_or(old.parent),
+                ..old.clone()
+            };
+            let mut write = self.store.begin_write().await?;
+            if let Some(parent) = tenant.parent.filter(|_| update.parent.is_some()) {
+                // Judged on the tree inside this write, so concurrent moves cannot loop.
+                let tree = TenantIndex::build(store::tenants(write.txn()).await?);
+                if parent == id || tree.is_within(parent, id) {
+                    return Err(AdminError::FailedPrecondition(format!(
+                        "tenant `{id}` cannot move under `{parent}`, which is itself or below it: the tree would loop"
+                    )));
+                }
+            }
+            write.update_tenant(&tenant).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpdateTenant",
+                    id.to_string(),
+                    Some(describe_tenant(&old)),
+                    describe_tenant(&tenant),
+                )
+                .await?;
+            Ok((tenant, revision))
+        })
+        .await
+    }
+
+    /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
+    pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
+        self.audited(actor, "DeleteTenant", id.to_string(), async {
+            let tenant = self.existing_tenant(id).await?;
+            self.require_on_tenant(actor, "tenants.manage", id)?;
+            let mut write = self.store.begin_write().await?;
+            let usage = store::tenant_usage(write.txn(), id).await?;
+            if !usage.is_empty() {
+                let uses: Vec<String> = usage
+                    .iter()
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect();
+                return Err(AdminError::FailedPrecondition(format!(
+                    "tenant `{}` is still in use ({}); remove or move those first",
+                    tenant.name,
+                    uses.join(", ")
+                )));
+            }
+            write.delete_tenant(id).await?;
+            self.commit(
+                write,
+                actor,
+                "DeleteTenant",
+                id.to_string(),
+                Some(describe_tenant(&tenant)),
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Every tag, by name: tag names are shown to any active actor.
+    pub async fn list_tags(&self) -> Result<Vec<Tag>, AdminError> {
+        Ok(store::tags(self.store.db()).await?)
+    }
+
+    /// Renames a tag: `tags.manage` at Owner scope; names stay unique.
+    pub async fn rename_tag(
+        &self,
+        actor: &Actor,
+        id: TagId,
+        name: &str,
+    ) -> Result<(Tag, u64), AdminError> {
+        self.audited(actor, "UpdateTag", id.to_string(), async {
+            let name = required_text("name", name, 200)?;
+            let old = self.existing_tag(id).await?;
+            self.require_at(actor, "tags.manage", &Scope::Owner)?;
+            let mut write = self.store.begin_write().await?;
+            if store::find_tag_by_name(write.txn(), &name)
+                .await?
+                .is_some_and(|other| other.id != id)
+            {
+                return Err(AdminError::AlreadyExists(format!(
+                    "a tag named `{name}` already exists"
+                )));
+            }
+            let tag = Tag { id, name };
+            write.rename_tag(&tag).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpdateTag",
+                    id.to_string(),
+                    Some(old.name),
+                    tag.name.clone(),
+                )
+                .await?;
+            Ok((tag, revision))
+        })
+        .await
+    }
+
+    /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
+    /// Owner scope.
+    pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
+        self.audited(actor, "DeleteTag", id.to_string(), async {
+            let tag = self.existing_tag(id).await?;
+            self.require_at(actor, "tags.manage", &Scope::Owner)?;
+            let mut write = self.store.begin_write().await?;
+            let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
+            if tenants + assignments > 0 {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "tag `{}` is still in use ({tenants} tenants carry it, {assignments} role assignments are scoped to it); untag them and delete the assignments first",
+                    tag.name
+                )));
+            }
+            write.delete_tag(id).await?;
+            self.commit(write, actor, "DeleteTag", id.to_string(), Some(tag.name), String::new())
+                .await
         })
         .await
     }
@@ -108,6 +287,7 @@ impl Admin {
                     actor,
                     "CreateTag",
                     tag.id.to_string(),
+                    None,
                     tag.name.clone(),
                 )
                 .await?;
@@ -142,100 +322,15 @@ impl Admin {
             } else {
                 write.remove_tenant_tag(tenant, tag).await?;
             }
-            self.commit(write, actor, action, tenant.to_string(), tag.to_string())
-                .await
-        })
-        .await
-    }
-
-    /// Creates a user by hand: `users.manage` on their tenant; the Azure object id must
-    /// pass the GUID check and be unique.
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        new: NewUser,
-    ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "CreateUser", new.email.clone(), async {
-            let azure_object_id = parse_uuid("azure_object_id", &new.azure_object_id)?;
-            let email = required_text("email", &new.email, 320)?;
-            if !email.contains('@') {
-                return Err(AdminError::InvalidArgument(format!(
-                    "`email` must be an address such as `name@example.com`, got `{email}`"
-                )));
-            }
-            self.existing_tenant(new.tenant_id).await?;
-            self.require_on_tenant(actor, "users.manage", new.tenant_id)?;
-            let user = User {
-                id: UserId::random(),
-                tenant_id: new.tenant_id,
-                azure_object_id,
-                email,
-                first_name: new.first_name.trim().to_owned(),
-                last_name: new.last_name.trim().to_owned(),
-                disabled: false,
-                expires_at: None,
-            };
-            let mut write = self.store.begin_write().await?;
-            self.insert_user(&mut write, &user).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    "CreateUser",
-                    user.id.to_string(),
-                    user.email.clone(),
-                )
-                .await?;
-            Ok((user, revision))
-        })
-        .await
-    }
-
-    /// Inserts a user after the uniqueness check, inside the caller's write.
-    pub(crate) async fn insert_user(
-        &self,
-        write: &mut store::Write<'_>,
-        user: &User,
-    ) -> Result<(), AdminError> {
-        if store::find_user_by_object_id(write.txn(), user.azure_object_id)
-            .await?
-            .is_some()
-        {
-            return Err(AdminError::AlreadyExists(format!(
-                "a user with azure object id `{}` already exists",
-                user.azure_object_id
-            )));
-        }
-        write.insert_user(user, "manual").await?;
-        Ok(())
-    }
-
-    /// Disables or enables a user: `users.manage` on their tenant, and never a user who
-    /// holds a system permission the actor lacks.
-    pub async fn set_user_disabled(
-        &self,
-        actor: &Actor,
-        user_id: UserId,
-        disabled: bool,
-    ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "SetUserDisabled", user_id.to_string(), async {
-            let mut user = self.existing_user(user_id).await?;
-            self.require_on_tenant(actor, "users.manage", user.tenant_id)?;
-            let target = self.cache.access(user_id).await?;
-            self.require_not_more_powerful(actor, target.as_deref())?;
-            let mut write = self.store.begin_write().await?;
-            write.set_user_disabled(user_id, disabled).await?;
-            user.disabled = disabled;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    "SetUserDisabled",
-                    user_id.to_string(),
-                    format!("disabled={disabled}"),
-                )
-                .await?;
-            Ok((user, revision))
+            self.commit(
+                write,
+                actor,
+                action,
+                tenant.to_string(),
+                None,
+                tag.to_string(),
+            )
+            .await
         })
         .await
     }
@@ -270,6 +365,7 @@ impl Admin {
                 actor,
                 "UpsertResource",
                 resource.to_string(),
+                None,
                 owner_text,
             )
             .await
@@ -303,6 +399,7 @@ impl Admin {
             last_name: "Administrator".to_owned(),
             disabled: false,
             expires_at: None,
+            origin: UserOrigin::Manual,
         };
         let assignment = crate::model::RoleAssignment {
             id: crate::model::AssignmentId::random(),
@@ -324,6 +421,7 @@ impl Admin {
         write.insert_assignment(&assignment, None).await?;
         let (_, changes) = write
             .commit(store::AuditRecord {
+                impersonator: None,
                 actor: None,
                 action: "Bootstrap",
                 target: user.id.to_string(),

@@ -5,7 +5,11 @@
 mod access;
 mod audit;
 mod directory;
+mod impersonation;
+mod legacy;
+mod reports;
 mod rules;
+mod users;
 
 use std::sync::Arc;
 
@@ -16,9 +20,11 @@ use crate::engine::EffectiveAccess;
 use crate::model::{InvalidId, UserId, unix_now};
 use crate::store::{AuditRecord, Store, StoreError, Write};
 
-pub use access::{NewAssignment, NewGroup, NewRole, RoleUpdate};
+pub use access::{AssignmentQuery, NewAssignment, NewGroup, NewRole, RoleUpdate};
 pub use audit::AuditPage;
-pub use directory::{NewTenant, NewUser};
+pub use directory::{NewTenant, TenantUpdate};
+pub use legacy::{ImportReport, LegacyFile};
+pub use users::{Expiry, Identity, UserQuery, UserUpdate};
 
 /// How a request names its actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +36,10 @@ pub enum ActorRef {
 /// An authenticated, active actor and their effective access.
 #[derive(Clone, Debug)]
 pub struct Actor {
+    /// Whose access the call is authorized by: the impersonated user while impersonating.
     pub access: Arc<EffectiveAccess>,
+    /// The signed-in user behind an impersonated call.
+    pub impersonator: Option<UserId>,
 }
 
 impl Actor {
@@ -83,7 +92,10 @@ impl Admin {
             ActorRef::User(id) => self.cache.access(id).await?,
         };
         match access {
-            Some(access) if access.user.is_active(unix_now()) => Ok(Actor { access }),
+            Some(access) if access.user.is_active(unix_now()) => Ok(Actor {
+                access,
+                impersonator: None,
+            }),
             _ => {
                 let who = match actor {
                     ActorRef::AzureObject(id) => format!("azure object id `{id}`"),
@@ -108,21 +120,21 @@ impl Admin {
     ) -> Result<T, AdminError> {
         let result = call.await;
         if let Err(err @ AdminError::PermissionDenied(_)) = &result {
-            self.audit_refusal(Some(actor.id()), action, &target, err)
-                .await;
+            self.audit_refusal(Some(actor), action, &target, err).await;
         }
         result
     }
 
     async fn audit_refusal(
         &self,
-        actor: Option<UserId>,
+        actor: Option<&Actor>,
         action: &'static str,
         target: &str,
         err: &AdminError,
     ) {
         let record = AuditRecord {
-            actor,
+            actor: actor.map(Actor::id),
+            impersonator: actor.and_then(|a| a.impersonator),
             action,
             target: target.to_owned(),
             before: None,
@@ -130,7 +142,7 @@ impl Admin {
             outcome: "refused",
             detail: err.to_string(),
         };
-        if let Err(audit_err) = self.store.audit_refusal(record).await {
+        if let Err(audit_err) = self.store.audit(record).await {
             tracing::error!(error = %audit_err, action, "could not audit a refused admin call");
         }
     }
@@ -143,14 +155,30 @@ impl Admin {
         actor: &Actor,
         action: &'static str,
         target: String,
+        before: Option<String>,
+        after: String,
+    ) -> Result<u64, AdminError> {
+        self.commit_as(write, Some(actor), action, target, before, after)
+            .await
+    }
+
+    /// Commits a write made by an actor, or by nobody (an access request, an import).
+    async fn commit_as(
+        &self,
+        write: Write<'_>,
+        actor: Option<&Actor>,
+        action: &'static str,
+        target: String,
+        before: Option<String>,
         after: String,
     ) -> Result<u64, AdminError> {
         let (revision, changes) = write
             .commit(AuditRecord {
-                actor: Some(actor.id()),
+                actor: actor.map(Actor::id),
+                impersonator: actor.and_then(|a| a.impersonator),
                 action,
                 target,
-                before: None,
+                before,
                 after: Some(after),
                 outcome: "succeeded",
                 detail: String::new(),

@@ -94,6 +94,18 @@ impl Admin {
         }
     }
 
+    /// The tenants where the actor holds `key`, sorted: what their lists may show.
+    pub(super) fn tenants_where(&self, actor: &Actor, key: &str) -> Vec<TenantId> {
+        let tenants = self.cache.tenants();
+        let mut ids: Vec<TenantId> = tenants
+            .nodes()
+            .filter(|node| self.require_on_tenant(actor, key, node.id).is_ok())
+            .map(|node| node.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Public roles (built-in ones included) are visible to everyone; a tenant's roles to
     /// those who manage roles there.
     pub(super) fn can_see_role(&self, actor: &Actor, role: &Role) -> bool {

@@ -8,9 +8,7 @@ use super::convert;
 use super::pb::google::rpc;
 use super::pb::rbac::v1 as pb;
 use super::status::from_check;
-use crate::check::{CheckOutcome, CheckRequest, Checker};
-use crate::engine::Decision;
-use crate::model::catalogue;
+use crate::check::{CheckRequest, Checker};
 
 /// The data-plane service over a [`Checker`].
 pub struct AuthorizationApi {
@@ -36,7 +34,7 @@ impl AuthorizationApi {
             .check(&request)
             .await
             .map_err(|e| from_check(&e))?;
-        Ok(response_of(outcome))
+        Ok(convert::check_response_to_pb(outcome))
     }
 }
 
@@ -58,36 +56,6 @@ fn batch_error(status: &Status) -> pb::BatchCheckResult {
             message: status.message().to_owned(),
             details: Vec::new(),
         }),
-    }
-}
-
-fn decision_to_pb(decision: Decision) -> pb::Decision {
-    match decision {
-        Decision::Allowed => pb::Decision::Allowed,
-        Decision::NotGranted => pb::Decision::NotGranted,
-        Decision::Denied => pb::Decision::Denied,
-        Decision::UserInactive => pb::Decision::UserInactive,
-    }
-}
-
-fn response_of(outcome: CheckOutcome) -> pb::CheckAccessResponse {
-    pb::CheckAccessResponse {
-        allowed: outcome.decision == Decision::Allowed,
-        decision: decision_to_pb(outcome.decision) as i32,
-        revision: outcome.revision,
-        explanation: outcome
-            .explanation
-            .into_iter()
-            .map(|e| pb::AppliedAssignment {
-                assignment_id: e.grant.assignment_id.to_string(),
-                role_id: e.role_id.to_string(),
-                role_name: e.role_name.to_string(),
-                effect: convert::effect_to_pb(e.grant.effect),
-                scope: Some(convert::scope_to_pb(&e.grant.scope)),
-                via_group_id: e.via_group.map(|g| g.to_string()).unwrap_or_default(),
-                decisive: e.decisive,
-            })
-            .collect(),
     }
 }
 
@@ -128,7 +96,7 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
                 |item| match (item, item.as_ref().ok().and_then(|_| outcomes.next())) {
                     (Err(status), _) => batch_error(status),
                     (Ok(_), Some(Ok(outcome))) => pb::BatchCheckResult {
-                        response: Some(response_of(outcome)),
+                        response: Some(convert::check_response_to_pb(outcome)),
                         error: None,
                     },
                     (Ok(_), Some(Err(err))) => batch_error(&from_check(&err)),
@@ -176,39 +144,9 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
             .groups(&access.groups)
             .await
             .map_err(|e| from_check(&e))?;
-        Ok(Response::new(pb::GetEffectiveAccessResponse {
-            user_id: access.user_id().to_string(),
-            tenant_id: access.tenant_id().to_string(),
-            active: access.user.is_active(crate::model::unix_now()),
-            groups: groups
-                .into_iter()
-                .map(|g| pb::GroupRef {
-                    id: g.id.to_string(),
-                    name: g.name,
-                })
-                .collect(),
-            assignments: access
-                .grants
-                .iter()
-                .map(|g| {
-                    let role = access.role_of(g);
-                    pb::EffectiveAssignment {
-                        assignment_id: g.assignment_id.to_string(),
-                        role_id: role.id.to_string(),
-                        role_name: role.name.to_string(),
-                        effect: convert::effect_to_pb(g.effect),
-                        scope: Some(convert::scope_to_pb(&g.scope)),
-                        via_group_id: access
-                            .via_group(g)
-                            .map(|id| id.to_string())
-                            .unwrap_or_default(),
-                        permissions: catalogue().keys(&role.permissions),
-                    }
-                })
-                .collect(),
-            allowed_permissions: catalogue().keys(&access.allowed_permissions()),
-            revision,
-        }))
+        Ok(Response::new(convert::effective_access_to_pb(
+            &access, groups, revision,
+        )))
     }
 
     async fn get_replica_status(

@@ -4,10 +4,11 @@
 use tonic::Status;
 
 use super::pb::rbac::v1 as pb;
-use crate::check::{Subject, TargetRef};
+use crate::check::{CheckOutcome, Subject, TargetRef};
+use crate::engine::{Decision, EffectiveAccess};
 use crate::model::{
-    Effect, GroupId, PermissionId, Principal, ResourceRef, Role, Scope, TagId, TenantId, UserId,
-    catalogue, parse_uuid,
+    Effect, Group, GroupId, PermissionId, Principal, ResourceRef, Role, Scope, TagId, TenantId,
+    UserId, catalogue, parse_uuid,
 };
 
 pub fn invalid(message: impl Into<String>) -> Status {
@@ -175,6 +176,8 @@ pub fn role_to_pb(role: &Role, revision: u64) -> pb::Role {
 
 pub fn user_to_pb(user: &crate::model::User, revision: u64) -> pb::User {
     pb::User {
+        expires_at_unix: user.expires_at.unwrap_or_default(),
+        origin: user.origin.as_str().to_owned(),
         id: user.id.to_string(),
         tenant_id: user.tenant_id.to_string(),
         email: user.email.clone(),
@@ -182,6 +185,76 @@ pub fn user_to_pb(user: &crate::model::User, revision: u64) -> pb::User {
         last_name: user.last_name.clone(),
         azure_object_id: user.azure_object_id.to_string(),
         disabled: user.disabled,
+        revision,
+    }
+}
+
+pub fn decision_to_pb(decision: Decision) -> pb::Decision {
+    match decision {
+        Decision::Allowed => pb::Decision::Allowed,
+        Decision::NotGranted => pb::Decision::NotGranted,
+        Decision::Denied => pb::Decision::Denied,
+        Decision::UserInactive => pb::Decision::UserInactive,
+    }
+}
+
+pub fn check_response_to_pb(outcome: CheckOutcome) -> pb::CheckAccessResponse {
+    pb::CheckAccessResponse {
+        allowed: outcome.decision == Decision::Allowed,
+        decision: decision_to_pb(outcome.decision) as i32,
+        revision: outcome.revision,
+        explanation: outcome
+            .explanation
+            .into_iter()
+            .map(|e| pb::AppliedAssignment {
+                assignment_id: e.grant.assignment_id.to_string(),
+                role_id: e.role_id.to_string(),
+                role_name: e.role_name.to_string(),
+                effect: effect_to_pb(e.grant.effect),
+                scope: Some(scope_to_pb(&e.grant.scope)),
+                via_group_id: e.via_group.map(|g| g.to_string()).unwrap_or_default(),
+                decisive: e.decisive,
+            })
+            .collect(),
+    }
+}
+
+pub fn effective_access_to_pb(
+    access: &EffectiveAccess,
+    groups: Vec<Group>,
+    revision: u64,
+) -> pb::GetEffectiveAccessResponse {
+    pb::GetEffectiveAccessResponse {
+        user_id: access.user_id().to_string(),
+        tenant_id: access.tenant_id().to_string(),
+        active: access.user.is_active(crate::model::unix_now()),
+        groups: groups
+            .into_iter()
+            .map(|g| pb::GroupRef {
+                id: g.id.to_string(),
+                name: g.name,
+            })
+            .collect(),
+        assignments: access
+            .grants
+            .iter()
+            .map(|g| {
+                let role = access.role_of(g);
+                pb::EffectiveAssignment {
+                    assignment_id: g.assignment_id.to_string(),
+                    role_id: role.id.to_string(),
+                    role_name: role.name.to_string(),
+                    effect: effect_to_pb(g.effect),
+                    scope: Some(scope_to_pb(&g.scope)),
+                    via_group_id: access
+                        .via_group(g)
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                    permissions: catalogue().keys(&role.permissions),
+                }
+            })
+            .collect(),
+        allowed_permissions: catalogue().keys(&access.allowed_permissions()),
         revision,
     }
 }

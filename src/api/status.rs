@@ -44,3 +44,9 @@ pub fn from_admin(err: &AdminError) -> Status {
         AdminError::Store(err) => from_store(err),
     }
 }
+
+impl From<AdminError> for Status {
+    fn from(err: AdminError) -> Self {
+        from_admin(&err)
+    }
+}

@@ -72,3 +72,11 @@ id_type!(
     /// One role assignment.
     AssignmentId
 );
+id_type!(
+    /// A person synced from the identity provider.
+    PersonId
+);
+id_type!(
+    /// One access request.
+    AccessRequestId
+);

@@ -9,6 +9,12 @@ mod scope;
 pub use catalogue::{
     BuiltInRole, Catalogue, Category, Permission, PermissionId, PermissionSet, catalogue,
 };
-pub use ids::{AssignmentId, GroupId, InvalidId, RoleId, TagId, TenantId, UserId, parse_uuid};
-pub use records::{Group, Role, RoleAssignment, Tag, Tenant, User, unix_now};
+pub use ids::{
+    AccessRequestId, AssignmentId, GroupId, InvalidId, PersonId, RoleId, TagId, TenantId, UserId,
+    parse_uuid,
+};
+pub use records::{
+    AccessRequest, AccessRequestStatus, Group, Person, Preferences, Role, RoleAssignment, Tag,
+    Tenant, UnknownName, User, UserOrigin, unix_now,
+};
 pub use scope::{Effect, Principal, ResourceRef, ResourceType, Scope, UnknownResourceType};

@@ -16,6 +16,7 @@ pub struct AuditEvent {
     /// Unix seconds.
     pub at: i64,
     pub actor: Option<UserId>,
+    pub impersonator: Option<UserId>,
     pub action: String,
     pub target: String,
     pub before: Option<String>,
@@ -81,6 +82,7 @@ pub async fn audit_events<C: ConnectionTrait>(
             id: row.id,
             at: row.at,
             actor: row.actor_user_id.map(UserId),
+            impersonator: row.impersonator_user_id.map(UserId),
             action: row.action,
             target: row.target,
             before: row.before,

@@ -167,7 +167,7 @@ impl Store {
                 last_name: Set(String::new()),
                 disabled: Set(false),
                 expires_at: Set(None),
-                origin: Set("dataset".to_owned()),
+                origin: Set(crate::model::UserOrigin::Manual.as_str().to_owned()),
                 created_at: Set(now),
             });
         insert_all(&write, users.collect(), 10).await?;
@@ -251,6 +251,7 @@ impl Store {
         write.record(Change::Tenants);
         let (revision, _) = write
             .commit(super::AuditRecord {
+                impersonator: None,
                 actor: None,
                 action: "GenerateDataset",
                 target: format!(

@@ -127,4 +127,35 @@ entity!(audit_event, "audit_events", {
     after: Option<String>,
     outcome: String,
     detail: String,
+    impersonator_user_id: Option<Uuid>,
+});
+
+entity!(person, "persons", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    id: Uuid,
+    tenant_id: Uuid,
+    azure_object_id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    user_id: Option<Uuid>,
+});
+
+entity!(access_request, "access_requests", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    id: Uuid,
+    tenant_id: Uuid,
+    azure_object_id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    status: String,
+    requested_at: i64,
+    decided_by: Option<Uuid>,
+});
+
+entity!(preference, "preferences", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    name: String,
+    value: String,
 });

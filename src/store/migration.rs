@@ -8,7 +8,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(Initial), Box::new(PeopleAndPreferences)]
     }
 }
 
@@ -169,6 +169,72 @@ impl MigrationTrait for Initial {
             index("role_assignments", &["group_id"], false),
             index("role_assignments", &["role_id"], false),
             index("audit_events", &["at"], false),
+        ];
+        for statement in indexes {
+            manager.create_index(statement).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Persons, access requests, instance preferences, and the impersonator of audited calls.
+struct PeopleAndPreferences;
+
+impl MigrationName for PeopleAndPreferences {
+    fn name(&self) -> &str {
+        "m20261127_000002_people_and_preferences"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for PeopleAndPreferences {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let tables = [
+            table("persons")
+                .col(uuid("id").primary_key())
+                .col(uuid("tenant_id"))
+                .col(uuid("azure_object_id"))
+                .col(string("email"))
+                .col(string("first_name"))
+                .col(string("last_name"))
+                .col(uuid_null("user_id"))
+                .foreign_key(&mut fk("persons", "tenant_id", "tenants", "id"))
+                .to_owned(),
+            table("access_requests")
+                .col(uuid("id").primary_key())
+                .col(uuid("tenant_id"))
+                .col(uuid("azure_object_id"))
+                .col(string("email"))
+                .col(string("first_name"))
+                .col(string("last_name"))
+                .col(string("status"))
+                .col(big_integer("requested_at"))
+                .col(uuid_null("decided_by"))
+                .foreign_key(&mut fk("access_requests", "tenant_id", "tenants", "id"))
+                .to_owned(),
+            table("preferences")
+                .col(string("name").primary_key())
+                .col(text("value"))
+                .to_owned(),
+        ];
+        for statement in tables {
+            manager.create_table(statement).await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("audit_events"))
+                    .add_column(uuid_null("impersonator_user_id"))
+                    .to_owned(),
+            )
+            .await?;
+        let indexes = [
+            index("persons", &["azure_object_id"], true),
+            index("persons", &["tenant_id"], false),
+            index("access_requests", &["azure_object_id"], false),
+            index("access_requests", &["status"], false),
+            index("role_assignments", &["scope_tenant_id"], false),
+            index("role_assignments", &["scope_tag_id"], false),
         ];
         for statement in indexes {
             manager.create_index(statement).await?;

@@ -3,18 +3,22 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::entity::{
-    group, group_member, resource, role, role_assignment, role_permission, tag, tenant, tenant_tag,
-    user,
+    access_request, group, group_member, person, preference, resource, role, role_assignment,
+    role_permission, tag, tenant, tenant_tag, user,
 };
 use crate::engine::{AssignmentFacts, EffectiveAccess, RoleFacts, UserFacts};
 use crate::model::{
-    AssignmentId, Effect, Group, GroupId, PermissionSet, Principal, ResourceRef, Role,
-    RoleAssignment, RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId, catalogue,
+    AccessRequest, AccessRequestId, AccessRequestStatus, AssignmentId, Effect, Group, GroupId,
+    PermissionSet, Person, PersonId, Preferences, Principal, ResourceRef, Role, RoleAssignment,
+    RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue,
 };
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -31,8 +35,9 @@ pub(super) fn tenant_from(row: tenant::Model, tags: Vec<TagId>) -> Tenant {
     }
 }
 
-pub(super) fn user_from(row: user::Model) -> User {
-    User {
+pub(super) fn user_from(row: user::Model) -> Result<User, StoreError> {
+    Ok(User {
+        origin: row.origin.parse().map_err(corrupt)?,
         id: UserId(row.id),
         tenant_id: TenantId(row.tenant_id),
         azure_object_id: row.azure_object_id,
@@ -41,7 +46,7 @@ pub(super) fn user_from(row: user::Model) -> User {
         last_name: row.last_name,
         disabled: row.disabled,
         expires_at: row.expires_at,
-    }
+    })
 }
 
 fn group_from(row: group::Model) -> Group {
@@ -217,18 +222,23 @@ pub async fn find_tag_by_name<C: ConnectionTrait>(
 }
 
 pub async fn find_user<C: ConnectionTrait>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
-    Ok(user::Entity::find_by_id(id.0).one(db).await?.map(user_from))
+    user::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(user_from)
+        .transpose()
 }
 
 pub async fn find_user_by_object_id<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
 ) -> Result<Option<User>, StoreError> {
-    Ok(user::Entity::find()
+    user::Entity::find()
         .filter(user::Column::AzureObjectId.eq(azure_object_id))
         .one(db)
         .await?
-        .map(user_from))
+        .map(user_from)
+        .transpose()
 }
 
 pub async fn find_group<C: ConnectionTrait>(
@@ -429,4 +439,383 @@ pub async fn load_access<C: ConnectionTrait>(
         roles,
         assignments,
     )))
+}
+
+/// The name of the impersonation preference in the `preferences` table.
+pub(super) const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
+
+pub async fn preferences<C: ConnectionTrait>(db: &C) -> Result<Preferences, StoreError> {
+    let row = preference::Entity::find_by_id(IMPERSONATION_ENABLED.to_owned())
+        .one(db)
+        .await?;
+    Ok(Preferences {
+        impersonation_enabled: row.is_some_and(|r| r.value == "true"),
+    })
+}
+
+pub async fn tags<C: ConnectionTrait>(db: &C) -> Result<Vec<Tag>, StoreError> {
+    Ok(tag::Entity::find()
+        .order_by_asc(tag::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Tag {
+            id: TagId(row.id),
+            name: row.name,
+        })
+        .collect())
+}
+
+/// What still refers to a tenant, by kind, for a refused delete; empty when nothing does.
+pub async fn tenant_usage<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+) -> Result<Vec<(u64, &'static str)>, StoreError> {
+    let counts = [
+        (
+            user::Entity::find()
+                .filter(user::Column::TenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "users",
+        ),
+        (
+            tenant::Entity::find()
+                .filter(tenant::Column::ParentId.eq(id.0))
+                .count(db)
+                .await?,
+            "child tenants",
+        ),
+        (
+            role_assignment::Entity::find()
+                .filter(role_assignment::Column::ScopeTenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "role assignments scoped to it",
+        ),
+        (
+            role::Entity::find()
+                .filter(role::Column::OwnerTenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "roles",
+        ),
+        (
+            group::Entity::find()
+                .filter(group::Column::OwnerTenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "groups",
+        ),
+        (
+            resource::Entity::find()
+                .filter(resource::Column::OwnerTenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "resources",
+        ),
+        (
+            person::Entity::find()
+                .filter(person::Column::TenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "persons",
+        ),
+        (
+            access_request::Entity::find()
+                .filter(access_request::Column::TenantId.eq(id.0))
+                .count(db)
+                .await?,
+            "access requests",
+        ),
+    ];
+    Ok(counts.into_iter().filter(|(n, _)| *n > 0).collect())
+}
+
+/// What still refers to a tag: tenants carrying it and assignments scoped to it.
+pub async fn tag_usage<C: ConnectionTrait>(db: &C, id: TagId) -> Result<(u64, u64), StoreError> {
+    let tenants = tenant_tag::Entity::find()
+        .filter(tenant_tag::Column::TagId.eq(id.0))
+        .count(db)
+        .await?;
+    let assignments = role_assignment::Entity::find()
+        .filter(role_assignment::Column::ScopeTagId.eq(id.0))
+        .count(db)
+        .await?;
+    Ok((tenants, assignments))
+}
+
+/// Which users to list; every set field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only users of these tenants (the ones the reader may see).
+    pub tenants: Vec<TenantId>,
+    pub query: Option<String>,
+    pub disabled: Option<bool>,
+    pub origin: Option<UserOrigin>,
+    /// Continue after this user id.
+    pub after: Option<UserId>,
+    pub limit: u64,
+}
+
+/// Users matching the filter, by id.
+pub async fn users<C: ConnectionTrait>(
+    db: &C,
+    filter: &UserFilter,
+) -> Result<Vec<User>, StoreError> {
+    let mut query = user::Entity::find()
+        .filter(user::Column::TenantId.is_in(filter.tenants.iter().map(|t| t.0)));
+    if let Some(text) = &filter.query {
+        let pattern = format!("%{}%", text.to_lowercase());
+        let lower = |column: user::Column| {
+            use sea_orm::sea_query::{Expr, ExprTrait, Func};
+            Expr::expr(Func::lower(Expr::col(column))).like(pattern.clone())
+        };
+        query = query.filter(
+            Condition::any()
+                .add(lower(user::Column::Email))
+                .add(lower(user::Column::FirstName))
+                .add(lower(user::Column::LastName)),
+        );
+    }
+    if let Some(disabled) = filter.disabled {
+        query = query.filter(user::Column::Disabled.eq(disabled));
+    }
+    if let Some(origin) = filter.origin {
+        query = query.filter(user::Column::Origin.eq(origin.as_str()));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(user::Column::Id.gt(after.0));
+    }
+    query
+        .order_by_asc(user::Column::Id)
+        .limit(filter.limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(user_from)
+        .collect()
+}
+
+pub async fn groups<C: ConnectionTrait>(db: &C) -> Result<Vec<Group>, StoreError> {
+    Ok(group::Entity::find()
+        .order_by_asc(group::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(group_from)
+        .collect())
+}
+
+pub async fn group_members<C: ConnectionTrait>(
+    db: &C,
+    group: GroupId,
+) -> Result<Vec<User>, StoreError> {
+    let ids = group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(group.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id);
+    user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(user_from)
+        .collect()
+}
+
+pub async fn user_groups<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+) -> Result<Vec<Group>, StoreError> {
+    let ids: Vec<GroupId> = group_member::Entity::find()
+        .filter(group_member::Column::UserId.eq(user.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| GroupId(m.group_id))
+        .collect();
+    let mut groups = find_groups(db, &ids).await?;
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(groups)
+}
+
+/// A stored assignment with who made it and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAssignment {
+    pub assignment: RoleAssignment,
+    pub created_by: Option<UserId>,
+    pub created_at: i64,
+}
+
+/// Which assignments to list; every set field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentFilter {
+    /// Only assignments given to one of these principals.
+    pub principals: Option<Vec<Principal>>,
+    pub role: Option<RoleId>,
+    /// Continue after this assignment id.
+    pub after: Option<AssignmentId>,
+    pub limit: u64,
+}
+
+/// Assignments matching the filter, by id.
+pub async fn assignments<C: ConnectionTrait>(
+    db: &C,
+    filter: &AssignmentFilter,
+) -> Result<Vec<StoredAssignment>, StoreError> {
+    let mut query = role_assignment::Entity::find();
+    if let Some(principals) = &filter.principals {
+        let mut any = Condition::any();
+        for principal in principals {
+            any = any.add(match principal {
+                Principal::User(u) => role_assignment::Column::UserId.eq(u.0),
+                Principal::Group(g) => role_assignment::Column::GroupId.eq(g.0),
+            });
+        }
+        query = query.filter(any);
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(role_assignment::Column::RoleId.eq(role.0));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(role_assignment::Column::Id.gt(after.0));
+    }
+    query
+        .order_by_asc(role_assignment::Column::Id)
+        .limit(filter.limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let created_by = row.created_by.map(UserId);
+            let created_at = row.created_at;
+            Ok(StoredAssignment {
+                assignment: assignment_from(row)?,
+                created_by,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// Every assignment of a role.
+pub async fn role_assignments<C: ConnectionTrait>(
+    db: &C,
+    role: RoleId,
+) -> Result<Vec<RoleAssignment>, StoreError> {
+    role_assignment::Entity::find()
+        .filter(role_assignment::Column::RoleId.eq(role.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(assignment_from)
+        .collect()
+}
+
+fn person_from(row: person::Model) -> Person {
+    Person {
+        id: PersonId(row.id),
+        tenant_id: TenantId(row.tenant_id),
+        azure_object_id: row.azure_object_id,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        user_id: row.user_id.map(UserId),
+    }
+}
+
+pub async fn find_person<C: ConnectionTrait>(
+    db: &C,
+    id: PersonId,
+) -> Result<Option<Person>, StoreError> {
+    Ok(person::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(person_from))
+}
+
+pub async fn find_person_by_object_id<C: ConnectionTrait>(
+    db: &C,
+    azure_object_id: Uuid,
+) -> Result<Option<Person>, StoreError> {
+    Ok(person::Entity::find()
+        .filter(person::Column::AzureObjectId.eq(azure_object_id))
+        .one(db)
+        .await?
+        .map(person_from))
+}
+
+/// The persons of these tenants, by email.
+pub async fn persons<C: ConnectionTrait>(
+    db: &C,
+    tenants: &[TenantId],
+) -> Result<Vec<Person>, StoreError> {
+    Ok(person::Entity::find()
+        .filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)))
+        .order_by_asc(person::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(person_from)
+        .collect())
+}
+
+fn access_request_from(row: access_request::Model) -> Result<AccessRequest, StoreError> {
+    Ok(AccessRequest {
+        id: AccessRequestId(row.id),
+        tenant_id: TenantId(row.tenant_id),
+        azure_object_id: row.azure_object_id,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        status: row.status.parse().map_err(corrupt)?,
+        requested_at: row.requested_at,
+        decided_by: row.decided_by.map(UserId),
+    })
+}
+
+pub async fn find_access_request<C: ConnectionTrait>(
+    db: &C,
+    id: AccessRequestId,
+) -> Result<Option<AccessRequest>, StoreError> {
+    access_request::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(access_request_from)
+        .transpose()
+}
+
+/// A pending request for this Azure object id, if any.
+pub async fn pending_access_request<C: ConnectionTrait>(
+    db: &C,
+    azure_object_id: Uuid,
+) -> Result<Option<AccessRequest>, StoreError> {
+    access_request::Entity::find()
+        .filter(access_request::Column::AzureObjectId.eq(azure_object_id))
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .one(db)
+        .await?
+        .map(access_request_from)
+        .transpose()
+}
+
+/// The requests of these tenants with this status, oldest first.
+pub async fn access_requests<C: ConnectionTrait>(
+    db: &C,
+    tenants: &[TenantId],
+    status: AccessRequestStatus,
+) -> Result<Vec<AccessRequest>, StoreError> {
+    access_request::Entity::find()
+        .filter(access_request::Column::TenantId.is_in(tenants.iter().map(|t| t.0)))
+        .filter(access_request::Column::Status.eq(status.as_str()))
+        .order_by_asc(access_request::Column::RequestedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(access_request_from)
+        .collect()
 }

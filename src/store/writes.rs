@@ -7,20 +7,22 @@ use uuid::Uuid;
 
 use super::change_log::Change;
 use super::entity::{
-    audit_event, change_log, group, group_member, resource, role, role_assignment, role_permission,
-    tag, tenant, tenant_tag, user,
+    access_request, audit_event, change_log, group, group_member, person, preference, resource,
+    role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
 use super::queries::{effect_column, scope_columns};
 use super::{Store, StoreError, Write};
 use crate::model::{
-    GroupId, Principal, ResourceRef, Role, RoleAssignment, Tag, TagId, Tenant, TenantId, User,
-    UserId, catalogue, unix_now,
+    AccessRequest, GroupId, Person, Preferences, Principal, ResourceRef, Role, RoleAssignment, Tag,
+    TagId, Tenant, TenantId, User, UserId, catalogue, unix_now,
 };
 
 /// One row of the audit log: who did what to what, and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub actor: Option<UserId>,
+    /// The signed-in user behind an impersonated call.
+    pub impersonator: Option<UserId>,
     pub action: &'static str,
     pub target: String,
     pub before: Option<String>,
@@ -81,7 +83,7 @@ impl Write<'_> {
         Ok(())
     }
 
-    pub async fn insert_user(&mut self, u: &User, origin: &str) -> Result<(), StoreError> {
+    pub async fn insert_user(&mut self, u: &User) -> Result<(), StoreError> {
         user::Entity::insert(user::ActiveModel {
             id: Set(u.id.0),
             tenant_id: Set(u.tenant_id.0),
@@ -91,7 +93,7 @@ impl Write<'_> {
             last_name: Set(u.last_name.clone()),
             disabled: Set(u.disabled),
             expires_at: Set(u.expires_at),
-            origin: Set(origin.to_owned()),
+            origin: Set(u.origin.as_str().to_owned()),
             created_at: Set(unix_now()),
         })
         .exec_without_returning(&self.txn)
@@ -246,6 +248,186 @@ impl Write<'_> {
         Ok(())
     }
 
+    /// Renames a tenant and sets its parent.
+    pub async fn update_tenant(&mut self, t: &Tenant) -> Result<(), StoreError> {
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::Name, t.name.clone().into())
+            .col_expr(tenant::Column::ParentId, t.parent.map(|p| p.0).into())
+            .filter(tenant::Column::Id.eq(t.id.0))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::Tenants);
+        Ok(())
+    }
+
+    /// Deletes a tenant and its tags; the caller has checked nothing else refers to it.
+    pub async fn delete_tenant(&mut self, id: TenantId) -> Result<(), StoreError> {
+        tenant_tag::Entity::delete_many()
+            .filter(tenant_tag::Column::TenantId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        tenant::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        self.record(Change::Tenants);
+        Ok(())
+    }
+
+    pub async fn rename_tag(&mut self, t: &Tag) -> Result<(), StoreError> {
+        tag::Entity::update_many()
+            .col_expr(tag::Column::Name, t.name.clone().into())
+            .filter(tag::Column::Id.eq(t.id.0))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a tag no tenant carries and no assignment is scoped to.
+    pub async fn delete_tag(&mut self, id: TagId) -> Result<(), StoreError> {
+        tag::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        Ok(())
+    }
+
+    /// Changes a user's names, email and expiry.
+    pub async fn update_user(&mut self, u: &User) -> Result<(), StoreError> {
+        user::Entity::update_many()
+            .col_expr(user::Column::Email, u.email.clone().into())
+            .col_expr(user::Column::FirstName, u.first_name.clone().into())
+            .col_expr(user::Column::LastName, u.last_name.clone().into())
+            .col_expr(user::Column::ExpiresAt, u.expires_at.into())
+            .filter(user::Column::Id.eq(u.id.0))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::User { id: u.id.0 });
+        Ok(())
+    }
+
+    /// Deletes a user with their direct assignments and memberships; a person they were
+    /// promoted from becomes a person again.
+    pub async fn delete_user(&mut self, id: UserId) -> Result<(), StoreError> {
+        role_assignment::Entity::delete_many()
+            .filter(role_assignment::Column::UserId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        group_member::Entity::delete_many()
+            .filter(group_member::Column::UserId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        person::Entity::update_many()
+            .col_expr(person::Column::UserId, Option::<Uuid>::None.into())
+            .filter(person::Column::UserId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        user::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        self.record(Change::User { id: id.0 });
+        Ok(())
+    }
+
+    /// Deletes a custom role; its assignments must already be gone.
+    pub async fn delete_role(&mut self, id: crate::model::RoleId) -> Result<(), StoreError> {
+        role_permission::Entity::delete_many()
+            .filter(role_permission::Column::RoleId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        role::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        self.record(Change::Role { id: id.0 });
+        Ok(())
+    }
+
+    pub async fn update_group(&mut self, g: &crate::model::Group) -> Result<(), StoreError> {
+        group::Entity::update_many()
+            .col_expr(group::Column::Name, g.name.clone().into())
+            .col_expr(group::Column::Description, g.description.clone().into())
+            .filter(group::Column::Id.eq(g.id.0))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a group with its memberships; its assignments must already be gone.
+    pub async fn delete_group(&mut self, id: GroupId) -> Result<(), StoreError> {
+        let members = group_member::Entity::find()
+            .filter(group_member::Column::GroupId.eq(id.0))
+            .all(&self.txn)
+            .await?;
+        group_member::Entity::delete_many()
+            .filter(group_member::Column::GroupId.eq(id.0))
+            .exec(&self.txn)
+            .await?;
+        group::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        for member in members {
+            self.record(Change::User { id: member.user_id });
+        }
+        self.record(Change::Group { id: id.0 });
+        Ok(())
+    }
+
+    /// Inserts or updates a person, keyed by id.
+    pub async fn save_person(&mut self, p: &Person) -> Result<(), StoreError> {
+        person::Entity::insert(person::ActiveModel {
+            id: Set(p.id.0),
+            tenant_id: Set(p.tenant_id.0),
+            azure_object_id: Set(p.azure_object_id),
+            email: Set(p.email.clone()),
+            first_name: Set(p.first_name.clone()),
+            last_name: Set(p.last_name.clone()),
+            user_id: Set(p.user_id.map(|u| u.0)),
+        })
+        .on_conflict(
+            OnConflict::column(person::Column::Id)
+                .update_columns([
+                    person::Column::TenantId,
+                    person::Column::Email,
+                    person::Column::FirstName,
+                    person::Column::LastName,
+                    person::Column::UserId,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts or updates an access request, keyed by id.
+    pub async fn save_access_request(&mut self, r: &AccessRequest) -> Result<(), StoreError> {
+        access_request::Entity::insert(access_request::ActiveModel {
+            id: Set(r.id.0),
+            tenant_id: Set(r.tenant_id.0),
+            azure_object_id: Set(r.azure_object_id),
+            email: Set(r.email.clone()),
+            first_name: Set(r.first_name.clone()),
+            last_name: Set(r.last_name.clone()),
+            status: Set(r.status.as_str().to_owned()),
+            requested_at: Set(r.requested_at),
+            decided_by: Set(r.decided_by.map(|u| u.0)),
+        })
+        .on_conflict(
+            OnConflict::column(access_request::Column::Id)
+                .update_columns([
+                    access_request::Column::Status,
+                    access_request::Column::DecidedBy,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn save_preferences(&mut self, p: &Preferences) -> Result<(), StoreError> {
+        preference::Entity::insert(preference::ActiveModel {
+            name: Set(super::queries::IMPERSONATION_ENABLED.to_owned()),
+            value: Set(p.impersonation_enabled.to_string()),
+        })
+        .on_conflict(
+            OnConflict::column(preference::Column::Name)
+                .update_column(preference::Column::Value)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
     /// Appends the change-log row and the audit row, commits, and returns the revision
     /// with what changed.
     pub async fn commit(self, audit: AuditRecord) -> Result<(u64, Vec<Change>), StoreError> {
@@ -284,6 +466,7 @@ async fn insert_audit<C: sea_orm::ConnectionTrait>(
         id: Set(Uuid::now_v7()),
         at: Set(unix_now()),
         actor_user_id: Set(audit.actor.map(|u| u.0)),
+        impersonator_user_id: Set(audit.impersonator.map(|u| u.0)),
         action: Set(audit.action.to_owned()),
         target: Set(audit.target),
         before: Set(audit.before),
@@ -297,8 +480,8 @@ async fn insert_audit<C: sea_orm::ConnectionTrait>(
 }
 
 impl Store {
-    /// Records a refused admin call: nothing else is written.
-    pub async fn audit_refusal(&self, audit: AuditRecord) -> Result<(), StoreError> {
+    /// Records an audit row alone: a refused call, or an event that changes no data.
+    pub async fn audit(&self, audit: AuditRecord) -> Result<(), StoreError> {
         insert_audit(self.db(), audit).await
     }
 
@@ -327,6 +510,7 @@ impl Store {
         write
             .commit(AuditRecord {
                 actor: None,
+                impersonator: None,
                 action: "SyncBuiltInRoles",
                 target: "built-in roles".to_owned(),
                 before: None,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rbac_sidecar::admin::{ActorRef, Admin, NewAssignment, NewRole, NewTenant, NewUser};
+use rbac_sidecar::admin::{ActorRef, Admin, Identity, NewAssignment, NewRole, NewTenant};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
@@ -33,7 +33,7 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
         is_msp: true,
     };
     let (msp, _) = admin.create_tenant(&actor, new_tenant).await.unwrap();
-    let new_user = NewUser {
+    let new_user = Identity {
         tenant_id: msp.id,
         email: "tech@example.com".into(),
         first_name: String::new(),

@@ -144,6 +144,7 @@ impl Driver for EngineWorld {
             last_name: String::new(),
             disabled: spec.disabled,
             expires_at: None,
+            origin: Default::default(),
         };
         self.users.insert(spec.key.clone(), user);
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use rbac_sidecar::admin::{
-    Actor, ActorRef, Admin, NewAssignment, NewGroup, NewRole, NewTenant, NewUser, RoleUpdate,
+    Actor, ActorRef, Admin, Identity, NewAssignment, NewGroup, NewRole, NewTenant, RoleUpdate,
 };
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::config::ServeConfig;
@@ -242,7 +242,7 @@ impl Harness {
         }
         for (index, (tenant, disabled)) in plan.users.iter().enumerate() {
             let t = pick(*tenant, self.model.tenants.len());
-            let new = NewUser {
+            let new = Identity {
                 tenant_id: self.model.tenants[t].0,
                 email: format!("u{index}@example.com"),
                 first_name: String::new(),

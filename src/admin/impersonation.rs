@@ -1,0 +1,117 @@
+//! Instance preferences, and impersonation under DESIGN.md's rules.
+
+use crate::model::{Preferences, Scope, User, UserId, unix_now};
+use crate::store;
+
+use super::{Actor, Admin, AdminError};
+
+impl Admin {
+    /// The instance preferences: readable by any active actor.
+    pub async fn preferences(&self) -> Result<Preferences, AdminError> {
+        Ok(store::preferences(self.store.db()).await?)
+    }
+
+    /// Changes the instance preferences: the system permission `preferences.manage`.
+    pub async fn update_preferences(
+        &self,
+        actor: &Actor,
+        preferences: Preferences,
+    ) -> Result<(Preferences, u64), AdminError> {
+        self.audited(actor, "UpdatePreferences", "preferences".into(), async {
+            self.require_at(actor, "preferences.manage", &Scope::Owner)?;
+            let old = self.preferences().await?;
+            let mut write = self.store.begin_write().await?;
+            write.save_preferences(&preferences).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpdatePreferences",
+                    "preferences".into(),
+                    Some(format!("{old:?}")),
+                    format!("{preferences:?}"),
+                )
+                .await?;
+            Ok((preferences, revision))
+        })
+        .await
+    }
+
+    /// The actor acting as `target`, if they may: impersonation is on, they hold
+    /// `users.impersonate` on the target's tenant, and the target is active and holds no
+    /// system permission the actor lacks. Checked on every impersonated call, so turning
+    /// the preference off or revoking the permission ends it at once.
+    pub async fn impersonate(
+        &self,
+        actor: Actor,
+        target: UserId,
+        action: &'static str,
+    ) -> Result<Actor, AdminError> {
+        let as_target = self
+            .audited(&actor, action, format!("impersonating {target}"), async {
+                self.impersonation_target(&actor, target).await
+            })
+            .await?;
+        Ok(Actor {
+            access: as_target,
+            impersonator: Some(actor.id()),
+        })
+    }
+
+    async fn impersonation_target(
+        &self,
+        actor: &Actor,
+        target: UserId,
+    ) -> Result<std::sync::Arc<crate::engine::EffectiveAccess>, AdminError> {
+        if actor.impersonator.is_some() {
+            return Err(AdminError::PermissionDenied(
+                "an impersonated user cannot impersonate in turn".into(),
+            ));
+        }
+        if !self.preferences().await?.impersonation_enabled {
+            return Err(AdminError::PermissionDenied(
+                "impersonation is turned off for this instance (preference `impersonation_enabled`)"
+                    .into(),
+            ));
+        }
+        let user = self.existing_user(target).await?;
+        self.require_on_tenant(actor, "users.impersonate", user.tenant_id)?;
+        let access = self
+            .cache
+            .access(target)
+            .await?
+            .filter(|a| a.user.is_active(unix_now()))
+            .ok_or_else(|| {
+                AdminError::FailedPrecondition(format!(
+                    "user `{target}` is disabled or expired, so there is nothing to see as them"
+                ))
+            })?;
+        self.require_not_more_powerful(actor, Some(&access))?;
+        Ok(access)
+    }
+
+    /// Checks that the actor may impersonate the user and audits the start.
+    pub async fn start_impersonation(
+        &self,
+        actor: &Actor,
+        target: UserId,
+    ) -> Result<User, AdminError> {
+        self.audited(actor, "StartImpersonation", target.to_string(), async {
+            self.impersonation_target(actor, target).await?;
+            let user = self.existing_user(target).await?;
+            let record = store::AuditRecord {
+                actor: Some(target),
+                impersonator: Some(actor.id()),
+                action: "StartImpersonation",
+                target: target.to_string(),
+                before: None,
+                after: Some(user.email.clone()),
+                outcome: "succeeded",
+                detail: String::new(),
+            };
+            self.store.audit(record).await?;
+            Ok(user)
+        })
+        .await
+    }
+}

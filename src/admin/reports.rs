@@ -1,0 +1,68 @@
+//! What the "Check Access" tab and the profile page show.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::check::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
+use crate::engine::EffectiveAccess;
+use crate::model::{Group, PermissionId, UserId, catalogue};
+use crate::store;
+
+use super::{Actor, Admin, AdminError};
+
+impl Admin {
+    /// Every permission of a user at a tenant or resource, each decided and explained:
+    /// `rbac.assignments.view` on the user's tenant.
+    pub async fn check_user_access(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        target: TargetRef,
+    ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
+        self.audited(actor, "CheckUserAccess", user.to_string(), async {
+            let subject = self.existing_user(user).await?;
+            self.require_on_tenant(actor, "rbac.assignments.view", subject.tenant_id)?;
+            if target == TargetRef::None {
+                return Err(AdminError::InvalidArgument(
+                    "`target` must name a tenant or a resource to check access at".into(),
+                ));
+            }
+            let requests: Vec<CheckRequest> = catalogue()
+                .permissions()
+                .iter()
+                .filter_map(|p| catalogue().id(&p.key))
+                .map(|permission| CheckRequest {
+                    subject: Subject::User(user),
+                    permission,
+                    target: target.clone(),
+                    explain: true,
+                    min_revision: 0,
+                })
+                .collect();
+            let checker = Checker::new(Arc::clone(&self.cache), Duration::ZERO);
+            let mut report = Vec::with_capacity(requests.len());
+            for (request, outcome) in requests.iter().zip(checker.check_batch(&requests).await) {
+                let outcome = outcome.map_err(|err| match err {
+                    CheckError::TenantNotFound(_) | CheckError::ResourceNotFound(_) => {
+                        AdminError::NotFound(err.to_string())
+                    }
+                    CheckError::Store(err) => AdminError::Store(err),
+                    other => AdminError::InvalidArgument(other.to_string()),
+                })?;
+                report.push((request.permission, outcome));
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// The actor's own effective access and groups, with the revision it is exact up to.
+    pub async fn my_access(
+        &self,
+        actor: &Actor,
+    ) -> Result<(Arc<EffectiveAccess>, Vec<Group>, u64), AdminError> {
+        let revision = self.cache.applied_revision();
+        let groups = store::find_groups(self.store.db(), &actor.access.groups).await?;
+        Ok((Arc::clone(&actor.access), groups, revision))
+    }
+}

@@ -1,0 +1,531 @@
+//! Users, the persons they may be promoted from, and access requests.
+
+use crate::model::{
+    AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
+    UserOrigin, parse_uuid, unix_now,
+};
+use crate::store::{self, UserFilter};
+
+use super::{Actor, Admin, AdminError, required_text};
+
+/// Users per page when none is asked for, and the most a page holds.
+const DEFAULT_PAGE: u64 = 100;
+const MAX_PAGE: u64 = 1000;
+
+/// Who someone is: as typed by an administrator, synced from the identity provider, or
+/// given with an access request.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub tenant_id: TenantId,
+    pub azure_object_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// A user's new names, email and expiry.
+#[derive(Clone, Debug)]
+pub struct UserUpdate {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub expires_at: Option<i64>,
+}
+
+/// Which users to list.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    pub tenant: Option<TenantId>,
+    pub text: Option<String>,
+    pub disabled: Option<bool>,
+    pub origin: Option<UserOrigin>,
+    pub after: Option<UserId>,
+    pub page_size: u64,
+}
+
+/// How long an approved access request lets its user sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    OneHour,
+    OneDay,
+    ThreeDays,
+    Never,
+}
+
+impl Expiry {
+    fn expires_at(self, now: i64) -> Option<i64> {
+        match self {
+            Expiry::OneHour => Some(now + 3_600),
+            Expiry::OneDay => Some(now + 86_400),
+            Expiry::ThreeDays => Some(now + 3 * 86_400),
+            Expiry::Never => None,
+        }
+    }
+}
+
+fn email(value: &str) -> Result<String, AdminError> {
+    let email = required_text("email", value, 320)?;
+    if !email.contains('@') {
+        return Err(AdminError::InvalidArgument(format!(
+            "`email` must be an address such as `name@example.com`, got `{email}`"
+        )));
+    }
+    Ok(email)
+}
+
+/// A new user of an identity, after the GUID check and the email check.
+fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, AdminError> {
+    Ok(User {
+        id: UserId::random(),
+        tenant_id: identity.tenant_id,
+        azure_object_id: parse_uuid("azure_object_id", &identity.azure_object_id)?,
+        email: email(&identity.email)?,
+        first_name: identity.first_name.trim().to_owned(),
+        last_name: identity.last_name.trim().to_owned(),
+        disabled: false,
+        expires_at: None,
+        origin,
+    })
+}
+
+impl Admin {
+    pub(super) async fn existing_user(&self, id: UserId) -> Result<User, AdminError> {
+        store::find_user(self.store.db(), id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))
+    }
+
+    /// Creates a user by hand: `users.manage` on their tenant; the Azure object id must
+    /// pass the GUID check and be unique.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        new: Identity,
+    ) -> Result<(User, u64), AdminError> {
+        self.audited(actor, "CreateUser", new.email.clone(), async {
+            let user = new_user(&new, UserOrigin::Manual)?;
+            self.existing_tenant(new.tenant_id).await?;
+            self.require_on_tenant(actor, "users.manage", new.tenant_id)?;
+            let mut write = self.store.begin_write().await?;
+            self.insert_user(&mut write, &user).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "CreateUser",
+                    user.id.to_string(),
+                    None,
+                    user.email.clone(),
+                )
+                .await?;
+            Ok((user, revision))
+        })
+        .await
+    }
+
+    /// Inserts a user after the uniqueness check, inside the caller's write.
+    pub(crate) async fn insert_user(
+        &self,
+        write: &mut store::Write<'_>,
+        user: &User,
+    ) -> Result<(), AdminError> {
+        if store::find_user_by_object_id(write.txn(), user.azure_object_id)
+            .await?
+            .is_some()
+        {
+            return Err(AdminError::AlreadyExists(format!(
+                "a user with azure object id `{}` already exists",
+                user.azure_object_id
+            )));
+        }
+        write.insert_user(user).await?;
+        Ok(())
+    }
+
+    /// A user: `users.view` on their tenant.
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+        self.audited(actor, "GetUser", id.to_string(), async {
+            let user = self.existing_user(id).await?;
+            self.require_on_tenant(actor, "users.view", user.tenant_id)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// The users of tenants where the actor holds `users.view`, by id, one page at a time.
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+        query: UserQuery,
+    ) -> Result<(Vec<User>, Option<UserId>), AdminError> {
+        let mut tenants = self.tenants_where(actor, "users.view");
+        if let Some(tenant) = query.tenant {
+            tenants.retain(|t| *t == tenant);
+        }
+        let limit = match query.page_size {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let filter = UserFilter {
+            tenants,
+            query: query.text.filter(|t| !t.trim().is_empty()),
+            disabled: query.disabled,
+            origin: query.origin,
+            after: query.after,
+            limit,
+        };
+        let users = store::users(self.store.db(), &filter).await?;
+        let next = users
+            .last()
+            .filter(|_| users.len() as u64 == limit)
+            .map(|u| u.id);
+        Ok((users, next))
+    }
+
+    /// Disables or enables a user: `users.manage` on their tenant, and never a user who
+    /// holds a system permission the actor lacks.
+    pub async fn set_user_disabled(
+        &self,
+        actor: &Actor,
+        user_id: UserId,
+        disabled: bool,
+    ) -> Result<(User, u64), AdminError> {
+        self.audited(actor, "SetUserDisabled", user_id.to_string(), async {
+            let mut user = self.require_manage_user(actor, user_id).await?;
+            let before = format!("disabled={}", user.disabled);
+            let mut write = self.store.begin_write().await?;
+            write.set_user_disabled(user_id, disabled).await?;
+            user.disabled = disabled;
+            let after = format!("disabled={disabled}");
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "SetUserDisabled",
+                    user_id.to_string(),
+                    Some(before),
+                    after,
+                )
+                .await?;
+            Ok((user, revision))
+        })
+        .await
+    }
+
+    /// Changes a user's names, email and expiry: as for disabling them.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        update: UserUpdate,
+    ) -> Result<(User, u64), AdminError> {
+        self.audited(actor, "UpdateUser", update.user_id.to_string(), async {
+            let old = self.require_manage_user(actor, update.user_id).await?;
+            let user = User {
+                email: email(&update.email)?,
+                first_name: update.first_name.trim().to_owned(),
+                last_name: update.last_name.trim().to_owned(),
+                expires_at: update.expires_at,
+                ..old.clone()
+            };
+            let mut write = self.store.begin_write().await?;
+            write.update_user(&user).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpdateUser",
+                    user.id.to_string(),
+                    Some(describe_user(&old)),
+                    describe_user(&user),
+                )
+                .await?;
+            Ok((user, revision))
+        })
+        .await
+    }
+
+    /// Deletes a user with their direct assignments and memberships: as for disabling
+    /// them; nobody deletes themselves.
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64, AdminError> {
+        self.audited(actor, "DeleteUser", id.to_string(), async {
+            if id == actor.id() || Some(id) == actor.impersonator {
+                return Err(AdminError::FailedPrecondition(
+                    "nobody deletes themselves; ask another administrator".into(),
+                ));
+            }
+            let user = self.require_manage_user(actor, id).await?;
+            let mut write = self.store.begin_write().await?;
+            write.delete_user(id).await?;
+            self.commit(
+                write,
+                actor,
+                "DeleteUser",
+                id.to_string(),
+                Some(describe_user(&user)),
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Acting on a user: `users.manage` on their tenant, and the user holds no system
+    /// permission the actor lacks.
+    async fn require_manage_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+        let user = self.existing_user(id).await?;
+        self.require_on_tenant(actor, "users.manage", user.tenant_id)?;
+        let target = self.cache.access(id).await?;
+        self.require_not_more_powerful(actor, target.as_deref())?;
+        Ok(user)
+    }
+
+    /// Creates or updates the person with this Azure object id: `persons.manage` on their
+    /// tenant, and on the tenant they leave.
+    pub async fn upsert_person(
+        &self,
+        actor: &Actor,
+        identity: Identity,
+    ) -> Result<(Person, u64), AdminError> {
+        self.audited(actor, "UpsertPerson", identity.email.clone(), async {
+            let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
+            let email = email(&identity.email)?;
+            self.existing_tenant(identity.tenant_id).await?;
+            self.require_on_tenant(actor, "persons.manage", identity.tenant_id)?;
+            let mut write = self.store.begin_write().await?;
+            let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
+            if let Some(old) = &old {
+                self.require_on_tenant(actor, "persons.manage", old.tenant_id)?;
+            }
+            let person = Person {
+                id: old.as_ref().map_or_else(PersonId::random, |p| p.id),
+                tenant_id: identity.tenant_id,
+                azure_object_id,
+                email,
+                first_name: identity.first_name.trim().to_owned(),
+                last_name: identity.last_name.trim().to_owned(),
+                user_id: old.as_ref().and_then(|p| p.user_id),
+            };
+            write.save_person(&person).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "UpsertPerson",
+                    person.id.to_string(),
+                    old.map(|p| describe_person(&p)),
+                    describe_person(&person),
+                )
+                .await?;
+            Ok((person, revision))
+        })
+        .await
+    }
+
+    /// The persons of tenants where the actor holds `persons.view`.
+    pub async fn list_persons(
+        &self,
+        actor: &Actor,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<Person>, AdminError> {
+        let mut tenants = self.tenants_where(actor, "persons.view");
+        if let Some(tenant) = tenant {
+            tenants.retain(|t| *t == tenant);
+        }
+        Ok(store::persons(self.store.db(), &tenants).await?)
+    }
+
+    /// Makes a person a user of their tenant: `users.manage` there.
+    pub async fn promote_person(
+        &self,
+        actor: &Actor,
+        id: PersonId,
+    ) -> Result<(User, u64), AdminError> {
+        self.audited(actor, "PromotePerson", id.to_string(), async {
+            let mut person = store::find_person(self.store.db(), id)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
+            self.require_on_tenant(actor, "users.manage", person.tenant_id)?;
+            let user = User {
+                id: UserId::random(),
+                tenant_id: person.tenant_id,
+                azure_object_id: person.azure_object_id,
+                email: person.email.clone(),
+                first_name: person.first_name.clone(),
+                last_name: person.last_name.clone(),
+                disabled: false,
+                expires_at: None,
+                origin: UserOrigin::Person,
+            };
+            let mut write = self.store.begin_write().await?;
+            self.insert_user(&mut write, &user).await?;
+            person.user_id = Some(user.id);
+            write.save_person(&person).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    "PromotePerson",
+                    user.id.to_string(),
+                    None,
+                    describe_user(&user),
+                )
+                .await?;
+            Ok((user, revision))
+        })
+        .await
+    }
+
+    /// Records a request for access, with no actor: the requester cannot sign in yet.
+    /// One pending request per Azure object id, and none for an existing user.
+    pub async fn submit_access_request(
+        &self,
+        identity: Identity,
+    ) -> Result<(AccessRequest, u64), AdminError> {
+        let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
+        self.existing_tenant(identity.tenant_id).await?;
+        let request = AccessRequest {
+            id: AccessRequestId::random(),
+            tenant_id: candidate.tenant_id,
+            azure_object_id: candidate.azure_object_id,
+            email: candidate.email,
+            first_name: candidate.first_name,
+            last_name: candidate.last_name,
+            status: AccessRequestStatus::Pending,
+            requested_at: unix_now(),
+            decided_by: None,
+        };
+        let mut write = self.store.begin_write().await?;
+        if store::find_user_by_object_id(write.txn(), request.azure_object_id)
+            .await?
+            .is_some()
+        {
+            return Err(AdminError::AlreadyExists(format!(
+                "azure object id `{}` is already a user; sign in instead",
+                request.azure_object_id
+            )));
+        }
+        if store::pending_access_request(write.txn(), request.azure_object_id)
+            .await?
+            .is_some()
+        {
+            return Err(AdminError::AlreadyExists(format!(
+                "azure object id `{}` already has a pending access request",
+                request.azure_object_id
+            )));
+        }
+        write.save_access_request(&request).await?;
+        let revision = self
+            .commit_as(
+                write,
+                None,
+                "SubmitAccessRequest",
+                request.id.to_string(),
+                None,
+                format!("{} for tenant {}", request.email, request.tenant_id),
+            )
+            .await?;
+        Ok((request, revision))
+    }
+
+    /// Access requests with a status (pending by default) of tenants where the actor holds
+    /// `users.manage-access-requests`, oldest first.
+    pub async fn list_access_requests(
+        &self,
+        actor: &Actor,
+        status: AccessRequestStatus,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<AccessRequest>, AdminError> {
+        let mut tenants = self.tenants_where(actor, "users.manage-access-requests");
+        if let Some(tenant) = tenant {
+            tenants.retain(|t| *t == tenant);
+        }
+        Ok(store::access_requests(self.store.db(), &tenants, status).await?)
+    }
+
+    /// Approves a pending request into a user with an expiry (Some), or rejects it (None):
+    /// `users.manage-access-requests` and `users.manage` on its tenant.
+    pub async fn decide_access_request(
+        &self,
+        actor: &Actor,
+        id: AccessRequestId,
+        approve: Option<Expiry>,
+    ) -> Result<(AccessRequest, Option<User>, u64), AdminError> {
+        let action = match approve {
+            Some(_) => "ApproveAccessRequest",
+            None => "RejectAccessRequest",
+        };
+        self.audited(actor, action, id.to_string(), async {
+            // Read inside the write, so that two decisions cannot both see it pending.
+            let mut write = self.store.begin_write().await?;
+            let mut request = store::find_access_request(write.txn(), id)
+                .await?
+                .ok_or_else(|| {
+                    AdminError::NotFound(format!("access request `{id}` does not exist"))
+                })?;
+            self.require_on_tenant(actor, "users.manage-access-requests", request.tenant_id)?;
+            self.require_on_tenant(actor, "users.manage", request.tenant_id)?;
+            if request.status != AccessRequestStatus::Pending {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "access request `{id}` is already {}",
+                    request.status.as_str()
+                )));
+            }
+            let user = approve.map(|expiry| User {
+                id: UserId::random(),
+                tenant_id: request.tenant_id,
+                azure_object_id: request.azure_object_id,
+                email: request.email.clone(),
+                first_name: request.first_name.clone(),
+                last_name: request.last_name.clone(),
+                disabled: false,
+                expires_at: expiry.expires_at(unix_now()),
+                origin: UserOrigin::AccessRequest,
+            });
+            request.status = match approve {
+                Some(_) => AccessRequestStatus::Approved,
+                None => AccessRequestStatus::Rejected,
+            };
+            request.decided_by = Some(actor.id());
+            if let Some(user) = &user {
+                self.insert_user(&mut write, user).await?;
+            }
+            write.save_access_request(&request).await?;
+            let after = match &user {
+                Some(user) => describe_user(user),
+                None => "rejected".to_owned(),
+            };
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    action,
+                    id.to_string(),
+                    Some("pending".into()),
+                    after,
+                )
+                .await?;
+            Ok((request, user, revision))
+        })
+        .await
+    }
+}
+
+fn describe_user(user: &User) -> String {
+    format!(
+        "{} ({} {}) tenant={} disabled={} expires_at={}",
+        user.email,
+        user.first_name,
+        user.last_name,
+        user.tenant_id,
+        user.disabled,
+        user.expires_at.map_or("never".into(), |t| t.to_string())
+    )
+}
+
+fn describe_person(person: &Person) -> String {
+    format!(
+        "{} ({} {}) tenant={}",
+        person.email, person.first_name, person.last_name, person.tenant_id
+    )
+}

@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod admin_plane;
 mod change_log;
 mod conformance;
 mod differential;
+mod escalation;
 mod grpcurl;
 mod scenario;
 mod status;

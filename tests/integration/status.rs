@@ -5,6 +5,7 @@ use rbac_sidecar::api::pb::rbac::v1 as pb;
 use rbac_sidecar::model::catalogue;
 use tonic::Code;
 
+use crate::support::world::assert_status;
 use crate::support::{ADMIN, Backend, TestServer, as_actor, as_admin, world};
 
 fn check(
@@ -21,16 +22,6 @@ fn check(
         explain: false,
         min_revision: 0,
     }
-}
-
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the call must fail");
-    assert_eq!(status.code(), code, "{}", status.message());
-    assert!(
-        status.message().contains(needle),
-        "`{}` does not mention `{needle}`",
-        status.message()
-    );
 }
 
 async fn new_tenant(

@@ -126,3 +126,87 @@ pub async fn status(authz: &mut Authz) -> pb::GetReplicaStatusResponse {
         .unwrap()
         .into_inner()
 }
+
+/// The call failed with this code and a message that mentions `needle`.
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) {
+    let status = result.expect_err("the call must fail");
+    assert_eq!(status.code(), code, "{}", status.message());
+    assert!(
+        status.message().contains(needle),
+        "`{}` does not mention `{needle}`",
+        status.message()
+    );
+}
+
+/// Gives a role to a user or a group at a scope.
+pub async fn grant(
+    admin: &mut Admin,
+    role: &str,
+    principal: pb::principal::Kind,
+    scope: pb::scope::Kind,
+    effect: pb::Effect,
+) -> pb::RoleAssignment {
+    let request = pb::CreateRoleAssignmentRequest {
+        role_id: role.into(),
+        principal: Some(pb::Principal {
+            kind: Some(principal),
+        }),
+        scope: Some(pb::Scope { kind: Some(scope) }),
+        effect: effect as i32,
+    };
+    admin
+        .create_role_assignment(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A custom role owned by a tenant, or public.
+pub async fn owned_role(admin: &mut Admin, owner: Option<&str>, permissions: &[&str]) -> pb::Role {
+    let request = pb::CreateRoleRequest {
+        name: format!("role of {}", owner.unwrap_or("nobody")),
+        description: String::new(),
+        owner_tenant_id: owner.map(Into::into),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    admin
+        .create_role(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub async fn group(admin: &mut Admin, name: &str, owner: Option<&str>) -> pb::Group {
+    let request = pb::CreateGroupRequest {
+        name: name.into(),
+        description: String::new(),
+        owner_tenant_id: owner.map(Into::into),
+    };
+    admin
+        .create_group(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The id of a built-in role.
+pub fn built_in(name: &str) -> String {
+    rbac_sidecar::model::catalogue()
+        .built_in_role_by_name(name)
+        .unwrap()
+        .id
+        .to_string()
+}
+
+/// A request from `actor`, made while they impersonate `user_id`.
+pub fn impersonating<T>(actor: &str, user_id: &str, message: T) -> tonic::Request<T> {
+    let mut request = crate::support::as_actor(actor, message);
+    request
+        .metadata_mut()
+        .insert("x-impersonate-user-id", user_id.parse().unwrap());
+    request
+}

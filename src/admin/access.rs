@@ -439,7 +439,7 @@ impl Admin {
             principals,
             role: query.role,
             after: query.after,
-            limit,
+            limit: Some(limit),
         };
         let mut visible = Vec::new();
         let mut owners: HashMap<Principal, Option<TenantId>> = HashMap::new();

@@ -293,7 +293,7 @@ impl Admin {
         } else {
             let filter = AssignmentFilter {
                 principals: Some(vec![Principal::User(user.id)]),
-                limit: u64::MAX,
+                limit: None,
                 ..AssignmentFilter::default()
             };
             store::assignments(write.txn(), &filter)

@@ -659,7 +659,8 @@ pub struct AssignmentFilter {
     pub role: Option<RoleId>,
     /// Continue after this assignment id.
     pub after: Option<AssignmentId>,
-    pub limit: u64,
+    /// None: every match.
+    pub limit: Option<u64>,
 }
 
 /// Assignments matching the filter, by id.

@@ -269,7 +269,7 @@ impl Admin {
         .await
     }
 
-    fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
+    pub(super) fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
         if self.can_see_role(actor, role) {
             Ok(())
         } else {

@@ -102,11 +102,15 @@ impl Admin {
         actor: &Actor,
         parent: Option<TenantId>,
     ) -> Result<Vec<Tenant>, AdminError> {
-        let visible = self.tenants_where(actor, "tenants.view");
+        let visible = self.tenants_where(actor, "tenants.view", None);
         let mut tenants: Vec<Tenant> = store::tenants(self.store.db())
             .await?
             .into_iter()
-            .filter(|t| visible.binary_search(&t.id).is_ok())
+            .filter(|t| {
+                visible
+                    .as_ref()
+                    .is_none_or(|v| v.binary_search(&t.id).is_ok())
+            })
             .filter(|t| parent.is_none() || t.parent == parent)
             .collect();
         tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

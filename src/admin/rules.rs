@@ -94,16 +94,29 @@ impl Admin {
         }
     }
 
-    /// The tenants where the actor holds `key`, sorted: what their lists may show.
-    pub(super) fn tenants_where(&self, actor: &Actor, key: &str) -> Vec<TenantId> {
+    /// Where a list may look: the tenants where the actor holds `key` (only `only`, when
+    /// given), sorted; None when that is every tenant, so that no filter is needed.
+    pub(super) fn tenants_where(
+        &self,
+        actor: &Actor,
+        key: &str,
+        only: Option<TenantId>,
+    ) -> Option<Vec<TenantId>> {
         let tenants = self.cache.tenants();
+        let permitted = |id: TenantId| self.require_on_tenant(actor, key, id).is_ok();
+        if let Some(id) = only {
+            return Some(vec![id].into_iter().filter(|id| permitted(*id)).collect());
+        }
         let mut ids: Vec<TenantId> = tenants
             .nodes()
-            .filter(|node| self.require_on_tenant(actor, key, node.id).is_ok())
             .map(|node| node.id)
+            .filter(|id| permitted(*id))
             .collect();
+        if ids.len() == tenants.nodes().count() {
+            return None;
+        }
         ids.sort();
-        ids
+        Some(ids)
     }
 
     /// Public roles (built-in ones included) are visible to everyone; a tenant's roles to
@@ -178,13 +191,7 @@ impl Admin {
             }
         };
         self.require_scope_kind(actor, &assignment.scope, principal_tenant)?;
-        if !self.can_see_role(actor, role) {
-            return Err(AdminError::PermissionDenied(format!(
-                "actor `{}` cannot see role `{}`: it belongs to a tenant where they do not hold `rbac.roles.manage`",
-                actor.id(),
-                role.name
-            )));
-        }
+        self.require_see_role(actor, role)?;
         match (assignment.principal, group_owner) {
             (Principal::User(_), _) => {
                 if let Some(tenant) = principal_tenant {

@@ -159,10 +159,7 @@ impl Admin {
         actor: &Actor,
         query: UserQuery,
     ) -> Result<(Vec<User>, Option<UserId>), AdminError> {
-        let mut tenants = self.tenants_where(actor, "users.view");
-        if let Some(tenant) = query.tenant {
-            tenants.retain(|t| *t == tenant);
-        }
+        let tenants = self.tenants_where(actor, "users.view", query.tenant);
         let limit = match query.page_size {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
@@ -328,11 +325,8 @@ impl Admin {
         actor: &Actor,
         tenant: Option<TenantId>,
     ) -> Result<Vec<Person>, AdminError> {
-        let mut tenants = self.tenants_where(actor, "persons.view");
-        if let Some(tenant) = tenant {
-            tenants.retain(|t| *t == tenant);
-        }
-        Ok(store::persons(self.store.db(), &tenants).await?)
+        let tenants = self.tenants_where(actor, "persons.view", tenant);
+        Ok(store::persons(self.store.db(), tenants.as_deref()).await?)
     }
 
     /// Makes a person a user of their tenant: `users.manage` there.
@@ -436,11 +430,8 @@ impl Admin {
         status: AccessRequestStatus,
         tenant: Option<TenantId>,
     ) -> Result<Vec<AccessRequest>, AdminError> {
-        let mut tenants = self.tenants_where(actor, "users.manage-access-requests");
-        if let Some(tenant) = tenant {
-            tenants.retain(|t| *t == tenant);
-        }
-        Ok(store::access_requests(self.store.db(), &tenants, status).await?)
+        let tenants = self.tenants_where(actor, "users.manage-access-requests", tenant);
+        Ok(store::access_requests(self.store.db(), tenants.as_deref(), status).await?)
     }
 
     /// Approves a pending request into a user with an expiry (Some), or rejects it (None):

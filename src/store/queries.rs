@@ -548,8 +548,8 @@ pub async fn tag_usage<C: ConnectionTrait>(db: &C, id: TagId) -> Result<(u64, u6
 /// Which users to list; every set field narrows.
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
-    /// Only users of these tenants (the ones the reader may see).
-    pub tenants: Vec<TenantId>,
+    /// Only users of these tenants (the ones the reader may see); None: any tenant.
+    pub tenants: Option<Vec<TenantId>>,
     pub query: Option<String>,
     pub disabled: Option<bool>,
     pub origin: Option<UserOrigin>,
@@ -563,8 +563,10 @@ pub async fn users<C: ConnectionTrait>(
     db: &C,
     filter: &UserFilter,
 ) -> Result<Vec<User>, StoreError> {
-    let mut query = user::Entity::find()
-        .filter(user::Column::TenantId.is_in(filter.tenants.iter().map(|t| t.0)));
+    let mut query = user::Entity::find();
+    if let Some(tenants) = &filter.tenants {
+        query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
     if let Some(text) = &filter.query {
         let pattern = format!("%{}%", text.to_lowercase());
         let lower = |column: user::Column| {
@@ -750,13 +752,16 @@ pub async fn find_person_by_object_id<C: ConnectionTrait>(
         .map(person_from))
 }
 
-/// The persons of these tenants, by email.
+/// The persons of these tenants (None: of every tenant), by email.
 pub async fn persons<C: ConnectionTrait>(
     db: &C,
-    tenants: &[TenantId],
+    tenants: Option<&[TenantId]>,
 ) -> Result<Vec<Person>, StoreError> {
-    Ok(person::Entity::find()
-        .filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)))
+    let mut query = person::Entity::find();
+    if let Some(tenants) = tenants {
+        query = query.filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
+    Ok(query
         .order_by_asc(person::Column::Email)
         .all(db)
         .await?
@@ -804,14 +809,17 @@ pub async fn pending_access_request<C: ConnectionTrait>(
         .transpose()
 }
 
-/// The requests of these tenants with this status, oldest first.
+/// The requests of these tenants (None: of every tenant) with this status, oldest first.
 pub async fn access_requests<C: ConnectionTrait>(
     db: &C,
-    tenants: &[TenantId],
+    tenants: Option<&[TenantId]>,
     status: AccessRequestStatus,
 ) -> Result<Vec<AccessRequest>, StoreError> {
-    access_request::Entity::find()
-        .filter(access_request::Column::TenantId.is_in(tenants.iter().map(|t| t.0)))
+    let mut query = access_request::Entity::find();
+    if let Some(tenants) = tenants {
+        query = query.filter(access_request::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
+    query
         .filter(access_request::Column::Status.eq(status.as_str()))
         .order_by_asc(access_request::Column::RequestedAt)
         .all(db)

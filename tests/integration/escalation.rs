@@ -662,6 +662,55 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
     assert_eq!(events[0].actor_user_id, colleague.id);
     assert_eq!(events[0].impersonator_user_id, boss_user.id);
 
+    // What the boss sees: their own tenant, its users and their assignments.
+    let users = a
+        .list_users(boss(pb::ListUsersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert!(
+        users.len() >= 3 && users.iter().all(|u| u.tenant_id == contoso.id),
+        "{users:?}"
+    );
+    let tenants = a
+        .list_tenants(boss(pb::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .tenants;
+    assert_eq!(
+        tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        [contoso.id.as_str()]
+    );
+    let visible = a
+        .list_role_assignments(boss(pb::ListRoleAssignmentsRequest {
+            page_size: 2,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        visible.role_assignments.len(),
+        2,
+        "a full page, though most assignments are hidden"
+    );
+    let everyone_owner = a
+        .list_role_assignments(boss(pb::ListRoleAssignmentsRequest {
+            principal: Some(pb::Principal {
+                kind: Some(ToGroup(everyone.id.clone())),
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        everyone_owner.role_assignments.is_empty(),
+        "an unowned group's assignments need Owner scope"
+    );
+
     // What the boss may do: their own tenant's users and roles.
     a.create_role_assignment(boss(assignment(
         &contoso_role.id,

@@ -342,20 +342,14 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Deletes a group with its memberships; its assignments must already be gone.
+    /// Deletes a group with its memberships; its assignments must already be gone. The
+    /// `Group` change reaches every member, whose cached access names the group.
     pub async fn delete_group(&mut self, id: GroupId) -> Result<(), StoreError> {
-        let members = group_member::Entity::find()
-            .filter(group_member::Column::GroupId.eq(id.0))
-            .all(&self.txn)
-            .await?;
         group_member::Entity::delete_many()
             .filter(group_member::Column::GroupId.eq(id.0))
             .exec(&self.txn)
             .await?;
         group::Entity::delete_by_id(id.0).exec(&self.txn).await?;
-        for member in members {
-            self.record(Change::User { id: member.user_id });
-        }
         self.record(Change::Group { id: id.0 });
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use rbac_sidecar::admin::{
     Actor, ActorRef, Admin, Identity, NewAssignment, NewGroup, NewRole, NewTenant, RoleUpdate,
+    TenantUpdate,
 };
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::config::ServeConfig;
@@ -62,6 +63,11 @@ enum ChangePlan {
     Unassign(u8),
     Disable(u8, bool),
     MoveResource(u8, u8),
+    /// (tenant, new parent pick; past the last tenant: a root).
+    MoveTenant(u8, u8),
+    DeleteGroup(u8),
+    /// With its assignments.
+    DeleteRole(u8),
 }
 
 fn scope_plan() -> impl Strategy<Value = ScopePlan> {
@@ -99,6 +105,9 @@ fn change_plan() -> impl Strategy<Value = ChangePlan> {
         any::<u8>().prop_map(ChangePlan::Unassign),
         (any::<u8>(), prop::bool::weighted(0.3)).prop_map(|(u, d)| ChangePlan::Disable(u, d)),
         (any::<u8>(), any::<u8>()).prop_map(|(r, t)| ChangePlan::MoveResource(r, t)),
+        (any::<u8>(), any::<u8>()).prop_map(|(t, p)| ChangePlan::MoveTenant(t, p)),
+        any::<u8>().prop_map(ChangePlan::DeleteGroup),
+        any::<u8>().prop_map(ChangePlan::DeleteRole),
     ]
 }
 
@@ -145,6 +154,9 @@ struct Harness {
     checker: Arc<Checker>,
     actor: Actor,
     model: Reference,
+    /// Indexes into the model of deleted groups and roles, which later changes skip.
+    deleted_groups: BTreeSet<usize>,
+    deleted_roles: BTreeSet<usize>,
 }
 
 impl Harness {
@@ -179,8 +191,15 @@ impl Harness {
     async fn assign(&mut self, plan: &AssignmentPlan) {
         let m = &self.model;
         let role = pick(plan.role, m.roles.len());
-        let principal = if plan.principal % 2 == 1 && !m.groups.is_empty() {
-            Principal::Group(m.groups[pick(plan.principal / 2, m.groups.len())].0)
+        if self.deleted_roles.contains(&role) {
+            return;
+        }
+        let group = pick(plan.principal / 2, m.groups.len());
+        let principal = if plan.principal % 2 == 1
+            && !m.groups.is_empty()
+            && !self.deleted_groups.contains(&group)
+        {
+            Principal::Group(m.groups[group].0)
         } else {
             Principal::User(m.users[pick(plan.principal / 2, m.users.len())].0)
         };
@@ -325,7 +344,12 @@ impl Harness {
 
     async fn change(&mut self, plan: &ChangePlan) {
         match plan {
-            ChangePlan::Member(g, u, member) if !self.model.groups.is_empty() => {
+            ChangePlan::Member(g, u, member)
+                if !self.model.groups.is_empty()
+                    && !self
+                        .deleted_groups
+                        .contains(&pick(*g, self.model.groups.len())) =>
+            {
                 let g = pick(*g, self.model.groups.len());
                 let u = pick(*u, self.model.users.len());
                 let (group, user) = (self.model.groups[g].0, self.model.users[u].0);
@@ -353,7 +377,11 @@ impl Harness {
                     self.model.tenants[t].3.remove(&g);
                 }
             }
-            ChangePlan::RolePermissions(r, mask) => {
+            ChangePlan::RolePermissions(r, mask)
+                if !self
+                    .deleted_roles
+                    .contains(&pick(*r, self.model.roles.len())) =>
+            {
                 let r = pick(*r, self.model.roles.len());
                 let permissions = permissions_of(*mask);
                 let update = RoleUpdate {
@@ -398,6 +426,51 @@ impl Harness {
                     .await
                     .expect("move resource");
                 self.model.resources[r].1 = owner;
+            }
+            ChangePlan::MoveTenant(t, p) => {
+                let t = pick(*t, self.model.tenants.len());
+                let parent = (usize::from(*p) % (self.model.tenants.len() + 1))
+                    .checked_sub(1)
+                    .filter(|p| !self.model.is_within(*p, t));
+                if parent.is_none() && usize::from(*p) % (self.model.tenants.len() + 1) != 0 {
+                    return; // under itself or its subtree: refused, covered elsewhere
+                }
+                let update = TenantUpdate {
+                    tenant_id: self.model.tenants[t].0,
+                    name: None,
+                    parent: Some(parent.map(|p| self.model.tenants[p].0)),
+                };
+                self.admin
+                    .update_tenant(&self.actor, update)
+                    .await
+                    .expect("move tenant");
+                self.model.tenants[t].1 = parent;
+            }
+            ChangePlan::DeleteGroup(g) if !self.model.groups.is_empty() => {
+                let g = pick(*g, self.model.groups.len());
+                if !self.deleted_groups.insert(g) {
+                    return;
+                }
+                let id = self.model.groups[g].0;
+                self.admin
+                    .delete_group(&self.actor, id)
+                    .await
+                    .expect("delete group");
+                self.model.groups[g].1.clear();
+                self.model
+                    .assignments
+                    .retain(|a| a.2 != Principal::Group(id));
+            }
+            ChangePlan::DeleteRole(r) => {
+                let r = pick(*r, self.model.roles.len());
+                if !self.deleted_roles.insert(r) {
+                    return;
+                }
+                self.admin
+                    .delete_role(&self.actor, self.model.roles[r].0, true)
+                    .await
+                    .expect("delete role");
+                self.model.assignments.retain(|a| a.1 != r);
             }
             _ => {}
         }
@@ -467,6 +540,8 @@ async fn run_case(server: &Server, actor: &Actor, plan: WorldPlan) -> Result<(),
         checker: Arc::clone(&server.checker),
         actor: actor.clone(),
         model: Reference::default(),
+        deleted_groups: BTreeSet::new(),
+        deleted_roles: BTreeSet::new(),
     };
     harness.build(&plan).await;
     harness.compare("built").await?;

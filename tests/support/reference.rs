@@ -49,6 +49,18 @@ pub enum RefTarget {
 }
 
 impl Reference {
+    /// `tenant` is `ancestor` or below it.
+    pub fn is_within(&self, tenant: usize, ancestor: usize) -> bool {
+        let mut at = Some(tenant);
+        while let Some(t) = at {
+            if t == ancestor {
+                return true;
+            }
+            at = self.tenants[t].1;
+        }
+        false
+    }
+
     fn covers_tenant(&self, scope: &RefScope, tenant: usize, user: usize) -> bool {
         match scope {
             RefScope::Owner => true,

@@ -306,6 +306,18 @@ async fn users_persons_and_access_requests(backend: Backend) {
         "the query matches the email, ignoring case"
     );
 
+    let got = admin
+        .get_user(as_admin(pb::GetUserRequest {
+            user_id: alice.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (got.email, got.origin.as_str()),
+        (alice.email.clone(), "manual")
+    );
+
     // Update: an expiry in the past makes the user inactive at once.
     let expired = admin
         .update_user(as_admin(pb::UpdateUserRequest {

@@ -471,63 +471,26 @@ pub async fn tenant_usage<C: ConnectionTrait>(
     db: &C,
     id: TenantId,
 ) -> Result<Vec<(u64, &'static str)>, StoreError> {
-    let counts = [
-        (
-            user::Entity::find()
-                .filter(user::Column::TenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "users",
-        ),
-        (
-            tenant::Entity::find()
-                .filter(tenant::Column::ParentId.eq(id.0))
-                .count(db)
-                .await?,
-            "child tenants",
-        ),
-        (
-            role_assignment::Entity::find()
-                .filter(role_assignment::Column::ScopeTenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "role assignments scoped to it",
-        ),
-        (
-            role::Entity::find()
-                .filter(role::Column::OwnerTenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "roles",
-        ),
-        (
-            group::Entity::find()
-                .filter(group::Column::OwnerTenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "groups",
-        ),
-        (
-            resource::Entity::find()
-                .filter(resource::Column::OwnerTenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "resources",
-        ),
-        (
-            person::Entity::find()
-                .filter(person::Column::TenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "persons",
-        ),
-        (
-            access_request::Entity::find()
-                .filter(access_request::Column::TenantId.eq(id.0))
-                .count(db)
-                .await?,
-            "access requests",
-        ),
+    macro_rules! counts {
+        ($($table:ident . $column:ident => $what:literal),* $(,)?) => {
+            [$((
+                $table::Entity::find()
+                    .filter($table::Column::$column.eq(id.0))
+                    .count(db)
+                    .await?,
+                $what,
+            )),*]
+        };
+    }
+    let counts = counts![
+        user.TenantId => "users",
+        tenant.ParentId => "child tenants",
+        role_assignment.ScopeTenantId => "role assignments scoped to it",
+        role.OwnerTenantId => "roles",
+        group.OwnerTenantId => "groups",
+        resource.OwnerTenantId => "resources",
+        person.TenantId => "persons",
+        access_request.TenantId => "access requests",
     ];
     Ok(counts.into_iter().filter(|(n, _)| *n > 0).collect())
 }

@@ -11,6 +11,7 @@ use crate::cache::{AccessCache, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target, TenantIndex};
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
 use crate::store::StoreError;
+use crate::telemetry::CheckCounters;
 
 /// Who a check is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,6 +76,7 @@ pub enum CheckError {
 pub struct Checker {
     cache: Arc<AccessCache>,
     min_revision_wait: Duration,
+    counters: CheckCounters,
 }
 
 impl Checker {
@@ -82,6 +84,19 @@ impl Checker {
         Checker {
             cache,
             min_revision_wait,
+            counters: CheckCounters::default(),
+        }
+    }
+
+    /// Counts every check's outcome into `counters` (shown at /metrics).
+    pub fn with_counters(self, counters: CheckCounters) -> Self {
+        Checker { counters, ..self }
+    }
+
+    fn count(&self, outcome: &Result<CheckOutcome, CheckError>) {
+        match outcome {
+            Ok(outcome) => self.counters.decided(outcome.decision),
+            Err(_) => self.counters.failed(),
         }
     }
 
@@ -106,9 +121,14 @@ impl Checker {
 
     /// Decides one check.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckOutcome, CheckError> {
-        let (access, revision) = self.access(request.subject, request.min_revision).await?;
-        let tenants = self.cache.tenants();
-        self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+        let outcome = async {
+            let (access, revision) = self.access(request.subject, request.min_revision).await?;
+            let tenants = self.cache.tenants();
+            self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+        }
+        .await;
+        self.count(&outcome);
+        outcome
     }
 
     /// Decides many checks, sharing what they have in common: one wait for the highest
@@ -146,6 +166,7 @@ impl Checker {
             };
             outcomes.push(self.decide(access.as_deref(), request, &tenants, now, revision));
         }
+        outcomes.iter().for_each(|outcome| self.count(outcome));
         outcomes
     }
 

@@ -1,29 +1,84 @@
-//! The binary: parse the command line, start tracing, serve until a signal.
+//! The binary, as a script: parse the command line and the configuration (a bad one
+//! exits 64), start logging and tracing, serve until a signal, drain, exit.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::sync::Arc;
 
 use rbac_sidecar::admin::{Admin, LegacyFile};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
-use rbac_sidecar::config::{Cli, Command, DatasetConfig, ImportConfig, ServeConfig};
+use rbac_sidecar::cli::run_check;
+use rbac_sidecar::config::{
+    Cli, Command, DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig,
+};
 use rbac_sidecar::server::{self, ServeError, Server};
 use rbac_sidecar::store::{DatasetSpec, Store};
+use rbac_sidecar::telemetry;
+
+/// The sysexits code of a bad command line or configuration.
+const EX_USAGE: u8 = 64;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let outcome = match Cli::parse().command {
-        Command::Serve(config) => serve(config).await,
-        Command::Dataset(config) => dataset(config).await,
-        Command::ImportLegacy(config) => return import_legacy(config).await,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            if !err.use_stderr() {
+                return ExitCode::SUCCESS; // --help, --version
+            }
+            if let Some(variable) = environment_source(&err) {
+                eprintln!("(the value came from the environment variable {variable})");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
     };
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Check(args) => run_check(args).await,
+        Command::Dataset(config) => {
+            plain_logs();
+            report(dataset(config).await)
+        }
+        Command::ImportLegacy(config) => {
+            plain_logs();
+            import_legacy(config).await
+        }
+    }
+}
+
+/// The environment variable a refused value came from, when it was not on the command
+/// line: clap names only the flag.
+fn environment_source(err: &clap::Error) -> Option<String> {
+    let clap::error::ContextValue::String(arg) = err.get(clap::error::ContextKind::InvalidArg)?
+    else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let given_as_flag =
+        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    let command = Cli::command();
+    let variable = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_arguments())
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    (!given_as_flag && std::env::var_os(&variable).is_some()).then_some(variable)
+}
+
+/// Readable logs filtered by RUST_LOG (`info` when unset or invalid), for the commands
+/// that have no logging flags. No traces are exported: nothing to shut down.
+fn plain_logs() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    if telemetry::init(LogFormat::Pretty, &filter, None).is_err() {
+        let _ = telemetry::init(LogFormat::Pretty, "info", None);
+    }
+}
+
+fn report(outcome: Result<(), ServeError>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -33,11 +88,54 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    let listener = server::bind(&config).await?;
-    let server = Server::start(&config).await?;
-    tracing::info!(listen = %config.listen, "serving gRPC");
-    server.serve(listener, shutdown_signal()).await
+/// Resolves the configuration, starts telemetry, serves until a signal and drains.
+async fn serve(args: ServeArgs) -> ExitCode {
+    let print_config = args.print_config;
+    let config = match args.resolve() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("rbac-sidecar: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    if print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    let tracing = match telemetry::init(
+        config.log_format,
+        &config.log_filter,
+        config.otlp_endpoint.as_deref(),
+    ) {
+        Ok(tracing) => tracing,
+        Err(err) => {
+            eprintln!("rbac-sidecar: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let outcome = run(&config).await;
+    if outcome.is_ok() {
+        tracing::info!("rbac-sidecar stopped");
+    }
+    let status = report(outcome);
+    tracing.shutdown().await;
+    status
+}
+
+async fn run(config: &ServeConfig) -> Result<(), ServeError> {
+    // Bound before the database is opened, so that probes connect while it loads.
+    let listeners = server::bind_all(config).await?;
+    let server = Server::start(config).await?;
+    tracing::info!(
+        listen = %config.listen,
+        admin_listen = config.admin_listen.map(tracing::field::display),
+        metrics_listen = config.metrics_listen.map(tracing::field::display),
+        tls = config.tls.is_some(),
+        mutual_tls = config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        bearer_token = config.auth_token.is_some(),
+        "serving gRPC"
+    );
+    server.serve(listeners, shutdown_signal()).await
 }
 
 /// Generates the world and prints what a load run needs, as JSON.
@@ -128,5 +226,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    tracing::info!("shutting down: draining in-flight calls");
 }

@@ -1,17 +1,23 @@
-//! Wiring: store, cache and follower, use-cases, gRPC router. Used by `main` and by the
-//! integration tests, so both run the same server.
+//! Wiring: store, cache and follower, use-cases, gRPC routers, TLS, the bearer token,
+//! telemetry, and the drain on shutdown. Used by `main` and by the integration tests,
+//! so both run the same server.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::admin::{Admin, AdminError};
-use crate::api::{self, Services};
+use crate::api::{self, Routers, Services, Transport};
 use crate::cache::{AccessCache, CacheConfig, FollowConfig};
 use crate::check::Checker;
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, TlsFiles};
 use crate::store::{Store, StoreError};
+use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +30,24 @@ pub enum ServeError {
     Router(#[from] api::RouterError),
     #[error("cannot listen on `{addr}`: {source}")]
     Listen {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot read `{}`: {source}", path.display())]
+    TlsFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the TLS certificate, key or client CA cannot be used: {0}")]
+    Tls(String),
+    #[error("AdminService is served apart (`admin_listen`) but no admin listener was given")]
+    NoAdminListener,
     #[error("gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("the metrics endpoint failed: {0}")]
+    Metrics(std::io::Error),
+    #[error("calls were still in flight {} ms after the shutdown signal; stopped anyway", .0.as_millis())]
+    DrainTimeout(Duration),
 }
 
 /// A started server's parts, for callers that want them in process (tests, tools).
@@ -36,17 +55,42 @@ pub struct Server {
     pub checker: Arc<Checker>,
     pub admin: Arc<Admin>,
     pub cache: Arc<AccessCache>,
-    routes: tonic::service::Routes,
+    pub metrics: Arc<Metrics>,
+    routers: Routers,
+    transport: Transport,
+    shutdown_grace: Duration,
     stop_following: watch::Sender<bool>,
 }
 
+/// The sockets a server serves on: gRPC, and when configured AdminService apart and
+/// the metrics endpoint.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub admin: Option<TcpListener>,
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    /// gRPC only.
+    fn from(grpc: TcpListener) -> Self {
+        Listeners {
+            grpc,
+            admin: None,
+            metrics: None,
+        }
+    }
+}
+
 impl Server {
-    /// Opens the store (running migrations), loads the cache, starts the follower and
-    /// bootstraps the administrator if asked.
+    /// Reads the TLS files, opens the store (running migrations), loads the cache,
+    /// starts the follower and bootstraps the administrator if asked.
     pub async fn start(config: &ServeConfig) -> Result<Server, ServeError> {
+        let tls = config.tls.as_ref().map(tls_config).transpose()?;
+        let metrics = Arc::new(Metrics::new());
         let store = Arc::new(Store::open(&config.database_url).await?);
         let cache_config = CacheConfig {
             max_bytes: config.cache_max_mib.saturating_mul(1024 * 1024),
+            counters: metrics.cache(),
             ..CacheConfig::default()
         };
         let cache = AccessCache::load(store, &cache_config).await?;
@@ -62,40 +106,157 @@ impl Server {
                 tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "bootstrap administrator created");
             }
         }
-        let checker = Arc::new(Checker::new(Arc::clone(&cache), config.min_revision_wait()));
-        let routes = api::router(Services {
-            checker: Arc::clone(&checker),
-            admin: Arc::clone(&admin),
-            batch_limit: config.batch_limit,
-        })
+        let checker = Arc::new(
+            Checker::new(Arc::clone(&cache), config.min_revision_wait())
+                .with_counters(metrics.checks()),
+        );
+        let routers = api::routers(
+            Services {
+                checker: Arc::clone(&checker),
+                admin: Arc::clone(&admin),
+                batch_limit: config.batch_limit,
+                max_request_bytes: config.max_request_bytes,
+            },
+            config.admin_listen.is_some(),
+        )
         .await?;
+        let transport = Transport {
+            tls,
+            auth_token: config.auth_token.clone(),
+            request_timeout: config.request_timeout(),
+            telemetry: RpcTelemetryLayer::new(
+                Arc::clone(&metrics),
+                &api::pb::SERVED_DESCRIPTOR_SETS,
+            ),
+        };
         Ok(Server {
             checker,
             admin,
             cache,
-            routes,
+            metrics,
+            routers,
+            transport,
+            shutdown_grace: config.shutdown_grace(),
             stop_following,
         })
     }
 
-    /// Serves gRPC on the listener until `shutdown` resolves, then stops the follower.
+    /// Serves until `shutdown` resolves. Then every listener closes (new connections are
+    /// refused), in-flight calls finish while the follower still applies the change log
+    /// (a call waiting for a revision can get it), and the follower stops. Calls still
+    /// running after the grace period are abandoned: [`ServeError::DrainTimeout`].
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let result = api::serve(self.routes, listener, shutdown).await;
+        let listeners = listeners.into();
+        if self.routers.admin.is_some() && listeners.admin.is_none() {
+            return Err(ServeError::NoAdminListener);
+        }
+        let (draining_tx, draining) = watch::channel(false);
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: refusing new calls, draining in-flight ones");
+            let _ = draining_tx.send(true);
+        });
+        let (drained_tx, drained) = watch::channel(false);
+
+        let transport = &self.transport;
+        let main = api::serve(
+            self.routers.main,
+            listeners.grpc,
+            transport,
+            turned_true(draining.clone()),
+        );
+        let admin = async {
+            match (self.routers.admin, listeners.admin) {
+                (Some(routes), Some(listener)) => {
+                    api::serve(routes, listener, transport, turned_true(draining.clone())).await
+                }
+                _ => Ok(()),
+            }
+        };
+        let grace = self.shutdown_grace;
+        let grpc = async {
+            let result = tokio::select! {
+                served = async { tokio::try_join!(main, admin) } => served.map(|_| ()).map_err(ServeError::from),
+                () = async {
+                    turned_true(draining.clone()).await;
+                    tokio::time::sleep(grace).await;
+                } => Err(ServeError::DrainTimeout(grace)),
+            };
+            let _ = drained_tx.send(true);
+            result
+        };
+        let endpoint = async {
+            let Some(listener) = listeners.metrics else {
+                return Ok(());
+            };
+            let state = EndpointState {
+                metrics: Arc::clone(&self.metrics),
+                cache: Arc::clone(&self.cache),
+                draining: draining.clone(),
+            };
+            telemetry::serve_endpoint(listener, state, turned_true(drained.clone()))
+                .await
+                .map_err(ServeError::Metrics)
+        };
+        let (grpc, endpoint) = tokio::join!(grpc, endpoint);
+        signal.abort();
         let _ = self.stop_following.send(true);
-        Ok(result?)
+        tracing::info!("drained; change-log follower stopped");
+        grpc.and(endpoint)
     }
 }
 
-/// Binds the configured address.
-pub async fn bind(config: &ServeConfig) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: config.listen,
+/// Resolves once the flag turns true (or its sender is gone).
+async fn turned_true(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
+}
+
+/// Reads the certificate, key and client CA, and checks rustls accepts them.
+fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| ServeError::TlsFile {
+            path: path.to_owned(),
             source,
         })
+    };
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read(&files.cert)?, read(&files.key)?));
+    if let Some(ca) = &files.client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    // Builds the acceptor now, so that bad PEM stops the start rather than the first call.
+    tonic::transport::Server::builder()
+        .tls_config(tls.clone())
+        .map_err(|e| ServeError::Tls(error_chain(&e)))?;
+    Ok(tls)
+}
+
+/// Binds the configured gRPC address.
+pub async fn bind(config: &ServeConfig) -> Result<TcpListener, ServeError> {
+    bind_addr(config.listen).await
+}
+
+/// Binds every configured address: gRPC, AdminService apart, metrics.
+pub async fn bind_all(config: &ServeConfig) -> Result<Listeners, ServeError> {
+    Ok(Listeners {
+        grpc: bind_addr(config.listen).await?,
+        admin: match config.admin_listen {
+            Some(addr) => Some(bind_addr(addr).await?),
+            None => None,
+        },
+        metrics: match config.metrics_listen {
+            Some(addr) => Some(bind_addr(addr).await?),
+            None => None,
+        },
+    })
+}
+
+async fn bind_addr(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })
 }

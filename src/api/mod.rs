@@ -1,16 +1,30 @@
-//! The tonic services: proto <-> model mapping, status codes and the actor from metadata.
-//! No authorization logic lives here.
+//! The tonic services: proto <-> model mapping, status codes and the actor from metadata;
+//! the routes of each gRPC port and how a port is served (TLS, the bearer token, the
+//! per-call deadline, telemetry, the drain on shutdown). No authorization logic lives here.
 
 mod admin;
 mod authorization;
+mod bearer;
 mod convert;
+mod deadline;
 mod status;
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::ServerTlsConfig;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::HealthServer;
 
 pub use admin::AdminApi;
 pub use authorization::AuthorizationApi;
+pub use bearer::BearerAuthLayer;
+pub use deadline::DeadlineLayer;
 
 /// Generated code of the public contract.
 pub mod pb {
@@ -30,6 +44,14 @@ pub mod pb {
 
     /// Every descriptor of the contract, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("rbac_descriptor");
+
+    /// The descriptors of every service a port serves: the contract, health, reflection.
+    pub const SERVED_DESCRIPTOR_SETS: [&[u8]; 4] = [
+        FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
 }
 
 use pb::rbac::v1::admin_service_server::AdminServiceServer;
@@ -37,12 +59,16 @@ use pb::rbac::v1::authorization_service_server::AuthorizationServiceServer;
 
 use crate::admin::Admin;
 use crate::check::Checker;
+use crate::config::BearerToken;
+use crate::telemetry::RpcTelemetryLayer;
 
 /// What the services need, built once at start.
 pub struct Services {
     pub checker: Arc<Checker>,
     pub admin: Arc<Admin>,
     pub batch_limit: usize,
+    /// Larger request messages fail with OUT_OF_RANGE.
+    pub max_request_bytes: usize,
 }
 
 /// Errors while building the gRPC router.
@@ -50,44 +76,144 @@ pub struct Services {
 #[error("cannot build server reflection: {0}")]
 pub struct RouterError(#[from] tonic_reflection::server::Error);
 
-/// The gRPC router: both services, health and reflection (v1 and v1alpha).
-pub async fn router(services: Services) -> Result<tonic::service::Routes, RouterError> {
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<AuthorizationServiceServer<AuthorizationApi>>()
-        .await;
-    health_reporter
-        .set_serving::<AdminServiceServer<AdminApi>>()
-        .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
-    let authorization = AuthorizationApi::new(Arc::clone(&services.checker), services.batch_limit);
-    let admin = AdminApi::new(Arc::clone(&services.admin));
-    Ok(tonic::service::Routes::new(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(AuthorizationServiceServer::new(authorization))
-        .add_service(AdminServiceServer::new(admin)))
+/// The routes of each gRPC port.
+pub struct Routers {
+    /// AuthorizationService, and AdminService unless it is apart; health and reflection.
+    pub main: Routes,
+    /// Some when AdminService is apart: it, health and reflection.
+    pub admin: Option<Routes>,
 }
 
-/// Serves the router on a listener until `shutdown` resolves, then drains in-flight calls.
+type AuthorizationServer = AuthorizationServiceServer<AuthorizationApi>;
+type AdminServer = AdminServiceServer<AdminApi>;
+
+/// Builds the routes of the main port and, when `admin_apart`, of the admin port. Each
+/// port's health and reflection name only the services that port serves.
+pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, RouterError> {
+    let limit = services.max_request_bytes;
+    let authorization = AuthorizationServer::new(AuthorizationApi::new(
+        Arc::clone(&services.checker),
+        services.batch_limit,
+    ))
+    .max_decoding_message_size(limit);
+    let admin = AdminServer::new(AdminApi::new(Arc::clone(&services.admin)))
+        .max_decoding_message_size(limit);
+    if admin_apart {
+        Ok(Routers {
+            main: port(limit, Some(authorization), None).await?,
+            admin: Some(port(limit, None, Some(admin)).await?),
+        })
+    } else {
+        Ok(Routers {
+            main: port(limit, Some(authorization), Some(admin)).await?,
+            admin: None,
+        })
+    }
+}
+
+/// One port's routes: the given services, health and reflection.
+async fn port(
+    limit: usize,
+    authorization: Option<AuthorizationServer>,
+    admin: Option<AdminServer>,
+) -> Result<Routes, RouterError> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    let mut served = vec![<HealthServer<()> as NamedService>::NAME];
+    if authorization.is_some() {
+        health_reporter.set_serving::<AuthorizationServer>().await;
+        served.push(AuthorizationServer::NAME);
+    }
+    if admin.is_some() {
+        health_reporter.set_serving::<AdminServer>().await;
+        served.push(AdminServer::NAME);
+    }
+    let reflection = || {
+        served.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(*name),
+        )
+    };
+    let reflection_v1 = reflection()
+        .with_service_name("grpc.reflection.v1.ServerReflection")
+        .build_v1()?
+        .max_decoding_message_size(limit);
+    let reflection_v1alpha = reflection()
+        .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+        .build_v1alpha()?
+        .max_decoding_message_size(limit);
+    let mut routes = Routes::new(health.max_decoding_message_size(limit))
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    if let Some(authorization) = authorization {
+        routes = routes.add_service(authorization);
+    }
+    if let Some(admin) = admin {
+        routes = routes.add_service(admin);
+    }
+    Ok(routes)
+}
+
+/// How every gRPC port is served: TLS, the bearer token, the per-call deadline, and
+/// the telemetry of each call.
+#[derive(Clone)]
+pub struct Transport {
+    /// Some: TLS only, with client certificates when it names a client CA.
+    pub tls: Option<ServerTlsConfig>,
+    pub auth_token: Option<BearerToken>,
+    pub request_timeout: Duration,
+    pub telemetry: RpcTelemetryLayer,
+}
+
+/// Serves the routes on a listener until `shutdown` resolves: then the listener is
+/// closed at once (new connections are refused), every connection is told to go away
+/// (HTTP/2 GOAWAY), and the call returns once the calls in flight have finished.
 pub async fn serve(
-    routes: tonic::service::Routes,
-    listener: tokio::net::TcpListener,
+    routes: Routes,
+    listener: TcpListener,
+    transport: &Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     // Nagle's algorithm would hold a response's last frame for the peer's delayed ACK
     // (~40 ms): set TCP_NODELAY on every accepted connection.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+    let incoming = ClosingIncoming {
+        listener: Some(TcpIncoming::from(listener).with_nodelay(Some(true))),
+        shutdown: Box::pin(shutdown),
+    };
+    let mut server =
+        tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Some(tls) = &transport.tls {
+        server = server.tls_config(tls.clone())?;
+    }
+    server
+        .layer(transport.telemetry.clone())
+        .layer(BearerAuthLayer::new(transport.auth_token.clone()))
+        .layer(DeadlineLayer::new(transport.request_timeout))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        // The server drains once `incoming` ends; its own signal would leave the listener
+        // open, queueing connections nobody accepts, until the last call finished.
+        .serve_with_incoming_shutdown(incoming, std::future::pending())
         .await
+}
+
+/// Accepted connections until `shutdown` resolves, then the end of the stream, with the
+/// listener closed.
+struct ClosingIncoming {
+    listener: Option<TcpIncoming>,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl tokio_stream::Stream for ClosingIncoming {
+    type Item = std::io::Result<TcpStream>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.listener.is_some() && self.shutdown.as_mut().poll(cx).is_ready() {
+            self.listener = None;
+        }
+        match self.listener.as_mut() {
+            Some(listener) => Pin::new(listener).poll_next(cx),
+            None => Poll::Ready(None),
+        }
+    }
 }

@@ -40,6 +40,7 @@ impl AccessCache {
         let mut next_compaction = tokio::time::Instant::now() + COMPACTION_INTERVAL;
         loop {
             if let Err(err) = self.catch_up().await {
+                self.counters.follow_errors.inc();
                 if self.connected.swap(false, Ordering::AcqRel) {
                     tracing::warn!(error = %err, "change log unreachable; serving cached users only");
                 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::engine::{EffectiveAccess, ResourceIndex, RoleFacts, TenantIndex};
 use crate::model::{GroupId, ResourceRef, RoleId, UserId};
 use crate::store::{self, Change, Store, StoreError};
+use crate::telemetry::CacheCounters;
 
 /// How the cache is sized and how the follower runs.
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// A safety net only: invalidation is exact.
     pub time_to_live: Duration,
+    /// Hits, misses, evictions and database errors (shown at /metrics).
+    pub counters: CacheCounters,
 }
 
 impl Default for CacheConfig {
@@ -33,6 +36,7 @@ impl Default for CacheConfig {
         CacheConfig {
             max_bytes: 256 * 1024 * 1024,
             time_to_live: Duration::from_secs(600),
+            counters: CacheCounters::default(),
         }
     }
 }
@@ -72,6 +76,7 @@ pub struct AccessCache {
     connected: AtomicBool,
     /// When the follower last read the log to its end (Unix milliseconds).
     caught_up_at_ms: AtomicI64,
+    counters: CacheCounters,
 }
 
 const STRIPES: usize = 64;
@@ -96,11 +101,18 @@ impl AccessCache {
         let revision = store.max_revision().await?;
         let tenants = store::tenants(store.db()).await?;
         let resources = store::resources(store.db()).await?;
+        let evictions = config.counters.evictions.clone();
         let users = Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(|_, access: &Arc<EffectiveAccess>| entry_weight(access))
             .time_to_live(config.time_to_live)
             .support_invalidation_closures()
+            .eviction_listener(move |_, _, cause| {
+                // Size or age; invalidations and replacements are not evictions.
+                if cause.was_evicted() {
+                    evictions.inc();
+                }
+            })
             .build();
         Ok(Arc::new(AccessCache {
             store,
@@ -120,6 +132,7 @@ impl AccessCache {
             written: Notify::new(),
             connected: AtomicBool::new(true),
             caught_up_at_ms: AtomicI64::new(follower::unix_ms()),
+            counters: config.counters.clone(),
         }))
     }
 
@@ -169,12 +182,14 @@ impl AccessCache {
     /// The effective access of a user; None for an unknown user.
     pub async fn access(&self, user: UserId) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
         if let Some(access) = self.users.get(&user) {
+            self.counters.hits.inc();
             return Ok(Some(access));
         }
+        self.counters.misses.inc();
         let generations = self.generations(user);
-        let txn = self.store.begin_read().await?;
-        let loaded = store::load_access(&txn, user).await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        let loaded = self.load_access(user).await.inspect_err(|_| {
+            self.counters.load_errors.inc();
+        })?;
         let Some(access) = loaded.map(|access| Arc::new(self.share_roles(access))) else {
             return Ok(None);
         };
@@ -186,6 +201,13 @@ impl AccessCache {
             self.users.insert(user, Arc::clone(&access));
         }
         Ok(Some(access))
+    }
+
+    async fn load_access(&self, user: UserId) -> Result<Option<EffectiveAccess>, StoreError> {
+        let txn = self.store.begin_read().await?;
+        let loaded = store::load_access(&txn, user).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(loaded)
     }
 
     /// Replaces each role of a freshly loaded entry by the shared copy with the same facts.

@@ -57,6 +57,13 @@ pub struct AccessCache {
     store: Arc<Store>,
     users: Cache<UserId, Arc<EffectiveAccess>>,
     object_ids: Cache<Uuid, UserId>,
+    /// User ids and Azure object ids known not to exist, so that repeated checks for
+    /// them do not reach the database. Any user change forgets them all: a user created
+    /// with a remembered object id must be seen at once.
+    unknown: Cache<Unknown, ()>,
+    /// Bumped whenever `unknown` is forgotten, so that a miss read before is not inserted
+    /// after.
+    unknown_generation: AtomicU64,
     tenants: ArcSwap<TenantIndex>,
     resources: RwLock<ResourceIndex>,
     /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
@@ -77,6 +84,13 @@ pub struct AccessCache {
     /// When the follower last read the log to its end (Unix milliseconds).
     caught_up_at_ms: AtomicI64,
     counters: CacheCounters,
+}
+
+/// A subject with no user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Unknown {
+    User(UserId),
+    AzureObject(Uuid),
 }
 
 const STRIPES: usize = 64;
@@ -121,6 +135,11 @@ impl AccessCache {
                 .max_capacity(1_000_000)
                 .time_to_live(config.time_to_live)
                 .build(),
+            unknown: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(config.time_to_live)
+                .build(),
+            unknown_generation: AtomicU64::new(0),
             tenants: ArcSwap::from_pointee(TenantIndex::build(tenants)),
             resources: RwLock::new(resources.into_iter().collect()),
             entry_guard: RwLock::new(()),
@@ -185,12 +204,18 @@ impl AccessCache {
             self.counters.hits.inc();
             return Ok(Some(access));
         }
+        if self.unknown.contains_key(&Unknown::User(user)) {
+            self.counters.hits.inc();
+            return Ok(None);
+        }
         self.counters.misses.inc();
         let generations = self.generations(user);
+        let unknown_generation = self.unknown_generation.load(Ordering::Acquire);
         let loaded = self.load_access(user).await.inspect_err(|_| {
             self.counters.load_errors.inc();
         })?;
         let Some(access) = loaded.map(|access| Arc::new(self.share_roles(access))) else {
+            self.remember_unknown(Unknown::User(user), unknown_generation);
             return Ok(None);
         };
         let _guard = self
@@ -247,12 +272,36 @@ impl AccessCache {
                 _ => self.object_ids.invalidate(&azure_object_id),
             }
         }
+        let unknown = Unknown::AzureObject(azure_object_id);
+        if self.unknown.contains_key(&unknown) {
+            self.counters.hits.inc();
+            return Ok(None);
+        }
+        let unknown_generation = self.unknown_generation.load(Ordering::Acquire);
         let Some(user) = store::find_user_by_object_id(self.store.db(), azure_object_id).await?
         else {
+            self.remember_unknown(unknown, unknown_generation);
             return Ok(None);
         };
         self.object_ids.insert(azure_object_id, user.id);
         self.access(user.id).await
+    }
+
+    /// Remembers a subject with no user, unless users changed since it was looked up.
+    fn remember_unknown(&self, unknown: Unknown, looked_up_at: u64) {
+        let _guard = self
+            .entry_guard
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.unknown_generation.load(Ordering::Acquire) == looked_up_at {
+            self.unknown.insert(unknown, ());
+        }
+    }
+
+    /// Forgets every remembered unknown subject; the caller holds the entry guard.
+    fn forget_unknown(&self) {
+        self.unknown_generation.fetch_add(1, Ordering::AcqRel);
+        self.unknown.invalidate_all();
     }
 
     /// Applies what one write touched: exact invalidation, and index reloads.
@@ -296,6 +345,7 @@ impl AccessCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.user_generations[stripe(user)].fetch_add(1, Ordering::AcqRel);
         self.users.invalidate(&user);
+        self.forget_unknown();
     }
 
     fn invalidate_where(
@@ -322,6 +372,7 @@ impl AccessCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.users.invalidate_all();
         self.object_ids.invalidate_all();
+        self.forget_unknown();
     }
 
     async fn reload_tenants(&self) -> Result<(), StoreError> {

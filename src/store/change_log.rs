@@ -12,7 +12,8 @@ use super::{Store, StoreError};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
-    /// The user's status, tenant, direct assignments or group memberships.
+    /// The user's existence, status, tenant, direct assignments or group memberships.
+    /// Replicas also forget every subject they remembered as unknown.
     User { id: Uuid },
     /// The role's permissions, or the role itself.
     Role { id: Uuid },

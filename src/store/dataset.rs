@@ -249,6 +249,11 @@ impl Store {
         insert_all(&write, assignments, 12).await?;
 
         write.record(Change::Tenants);
+        // The users are new, so no cached entry names them; one user change is enough for
+        // replicas to forget the subjects they remembered as unknown.
+        if let Some(id) = user_ids.first() {
+            write.record(Change::User { id: *id });
+        }
         let (revision, _) = write
             .commit(super::AuditRecord {
                 impersonator: None,

@@ -9,6 +9,7 @@ use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{Effect, Principal, Scope, catalogue, unix_now};
 use rbac_sidecar::store::Store;
+use rbac_sidecar::telemetry::CacheCounters;
 
 use crate::support::ADMIN;
 
@@ -101,5 +102,90 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
         checker.check(&request).await.unwrap().decision,
         Decision::Denied,
         "the missed deny is seen"
+    );
+}
+
+/// A subject with no user is remembered, so repeated checks for it do not reach the
+/// database, and forgotten as soon as any user changes, so a user created for it is seen
+/// at once.
+#[tokio::test]
+async fn an_unknown_subject_is_remembered_until_a_user_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
+    let a = AccessCache::load(
+        Arc::new(Store::open(&url).await.unwrap()),
+        &CacheConfig::default(),
+    )
+    .await
+    .unwrap();
+    let admin = Admin::new(Arc::clone(&a));
+    admin.bootstrap(ADMIN.parse().unwrap()).await.unwrap();
+    let actor = admin
+        .actor(ActorRef::AzureObject(ADMIN.parse().unwrap()), "test")
+        .await
+        .unwrap();
+    let new_tenant = NewTenant {
+        name: "msp".into(),
+        parent: None,
+        is_msp: true,
+    };
+    let (msp, _) = admin.create_tenant(&actor, new_tenant).await.unwrap();
+
+    // Replica B, which follows only when asked, is asked about a stranger twice.
+    let counters = CacheCounters::default();
+    let config = CacheConfig {
+        counters: counters.clone(),
+        ..CacheConfig::default()
+    };
+    let b = AccessCache::load(Arc::new(Store::open(&url).await.unwrap()), &config)
+        .await
+        .unwrap();
+    let checker = Checker::new(Arc::clone(&b), std::time::Duration::from_millis(100));
+    let stranger = uuid::Uuid::new_v4();
+    let request = CheckRequest {
+        subject: Subject::AzureObject(stranger),
+        permission: catalogue().id("computers.view").unwrap(),
+        target: TargetRef::Tenant(msp.id),
+        explain: false,
+        min_revision: 0,
+    };
+    for _ in 0..2 {
+        let outcome = checker.check(&request).await.unwrap();
+        assert_eq!(outcome.decision, Decision::UserInactive);
+    }
+    assert_eq!(
+        counters.hits.get(),
+        1,
+        "the second check was answered from memory"
+    );
+
+    // A creates the user and grants them; once B has followed, B sees them.
+    let new_user = Identity {
+        tenant_id: msp.id,
+        email: "new@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        azure_object_id: stranger.to_string(),
+    };
+    let (user, _) = admin.create_user(&actor, new_user).await.unwrap();
+    let new_role = NewRole {
+        name: "r".into(),
+        description: String::new(),
+        owner: None,
+        permissions: vec!["computers.view".into()],
+    };
+    let (role, _, _) = admin.create_role(&actor, new_role).await.unwrap();
+    let grant = NewAssignment {
+        role_id: role.id,
+        principal: Principal::User(user.id),
+        scope: Scope::Owner,
+        effect: Effect::Allow,
+    };
+    let (_, granted_at, _) = admin.create_assignment(&actor, grant).await.unwrap();
+    b.catch_up().await.unwrap();
+    assert_eq!(b.applied_revision(), granted_at);
+    assert_eq!(
+        checker.check(&request).await.unwrap().decision,
+        Decision::Allowed
     );
 }

@@ -3,25 +3,34 @@
 
 use std::sync::Arc;
 
-use rbac_sidecar::admin::{ActorRef, Admin, Identity, NewAssignment, NewRole, NewTenant};
+use rbac_sidecar::admin::{Actor, ActorRef, Admin, Identity, NewAssignment, NewRole, NewTenant};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
-use rbac_sidecar::model::{Effect, Principal, Scope, catalogue, unix_now};
+use rbac_sidecar::model::{Effect, Principal, Scope, Tenant, catalogue, unix_now};
 use rbac_sidecar::store::Store;
 use rbac_sidecar::telemetry::CacheCounters;
 
 use crate::support::ADMIN;
 
-#[tokio::test]
-async fn a_replica_behind_a_compacted_log_resyncs() {
+/// Replica A on a fresh SQLite file (kept while the directory lives): its cache, an
+/// admin over it, the bootstrap administrator as actor, and an MSP tenant.
+async fn replica_a() -> (
+    tempfile::TempDir,
+    String,
+    Arc<AccessCache>,
+    Admin,
+    Actor,
+    Tenant,
+) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
-    let config = CacheConfig::default();
-    // Replica A writes; replica B is never told, and follows only when asked.
-    let a = AccessCache::load(Arc::new(Store::open(&url).await.unwrap()), &config)
-        .await
-        .unwrap();
+    let a = AccessCache::load(
+        Arc::new(Store::open(&url).await.unwrap()),
+        &CacheConfig::default(),
+    )
+    .await
+    .unwrap();
     let admin = Admin::new(Arc::clone(&a));
     admin.bootstrap(ADMIN.parse().unwrap()).await.unwrap();
     let actor = admin
@@ -34,6 +43,14 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
         is_msp: true,
     };
     let (msp, _) = admin.create_tenant(&actor, new_tenant).await.unwrap();
+    (dir, url, a, admin, actor, msp)
+}
+
+#[tokio::test]
+async fn a_replica_behind_a_compacted_log_resyncs() {
+    // Replica A writes; replica B is never told, and follows only when asked.
+    let (_dir, url, a, admin, actor, msp) = replica_a().await;
+    let config = CacheConfig::default();
     let new_user = Identity {
         tenant_id: msp.id,
         email: "tech@example.com".into(),
@@ -110,26 +127,7 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
 /// at once.
 #[tokio::test]
 async fn an_unknown_subject_is_remembered_until_a_user_is_created() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
-    let a = AccessCache::load(
-        Arc::new(Store::open(&url).await.unwrap()),
-        &CacheConfig::default(),
-    )
-    .await
-    .unwrap();
-    let admin = Admin::new(Arc::clone(&a));
-    admin.bootstrap(ADMIN.parse().unwrap()).await.unwrap();
-    let actor = admin
-        .actor(ActorRef::AzureObject(ADMIN.parse().unwrap()), "test")
-        .await
-        .unwrap();
-    let new_tenant = NewTenant {
-        name: "msp".into(),
-        parent: None,
-        is_msp: true,
-    };
-    let (msp, _) = admin.create_tenant(&actor, new_tenant).await.unwrap();
+    let (_dir, url, _a, admin, actor, msp) = replica_a().await;
 
     // Replica B, which follows only when asked, is asked about a stranger twice.
     let counters = CacheCounters::default();

@@ -382,7 +382,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         .create_role_assignment(as_admin(grant.clone()))
         .await
         .unwrap();
-    let audit_before = refused_audit_rows(&server.url).await;
+    let audit_before = world::refused_audit_rows(&server.url).await;
 
     // Widen their own assignment to Owner scope.
     let owner = pb::CreateRoleAssignmentRequest {
@@ -516,25 +516,11 @@ async fn a_tenant_administrator_cannot_escalate() {
         .await
         .unwrap();
     assert_eq!(
-        refused_audit_rows(&server.url).await,
+        world::refused_audit_rows(&server.url).await,
         audit_before + 8,
         "every refusal is audited"
     );
     server.stop().await;
-}
-
-async fn refused_audit_rows(url: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let db = Database::connect(url).await.unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM audit_events WHERE outcome = 'refused'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
 }
 
 #[tokio::test]

@@ -2,22 +2,12 @@
 //! an exit status a script can branch on.
 
 use crate::security::{Pki, tls_sidecar};
-use crate::sidecar::{Launch, Sidecar, World, command, write};
+use crate::sidecar::{Launch, Sidecar, World, run, write};
 use crate::support::{ADMIN, free_port};
 
-/// Runs `rbac-sidecar check ARGS`: exit code, stdout, stderr.
+/// Runs `rbac-sidecar check ARGS` with `env`: exit code, stdout, stderr.
 fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut command = command();
-    command.arg("check").args(args);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run("check", args, env)
 }
 
 #[tokio::test]

@@ -5,21 +5,11 @@
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 use tonic::Code;
 
-use crate::sidecar::{Launch, Sidecar, admin_check, command, write};
+use crate::sidecar::{Launch, Sidecar, admin_check, run, write};
 
-/// Runs `rbac-sidecar serve ARGS --print-config` with `env`: exit code, stdout, stderr.
+/// Runs `rbac-sidecar serve ARGS` with `env`: exit code, stdout, stderr.
 fn serve(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut command = command();
-    command.arg("serve").args(args);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run("serve", args, env)
 }
 
 fn resolved(printed: &str) -> toml::Table {

@@ -30,6 +30,21 @@ pub fn command() -> Command {
     command
 }
 
+/// Runs `rbac-sidecar SUBCOMMAND ARGS` with `env` to its end: exit code, stdout, stderr.
+pub fn run(subcommand: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = command();
+    command.arg(subcommand).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// How a test client reaches a server: plain, TLS, or TLS with a client certificate.
 #[derive(Clone, Default)]
 pub struct ClientTls {

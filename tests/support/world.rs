@@ -210,3 +210,18 @@ pub fn impersonating<T>(actor: &str, user_id: &str, message: T) -> tonic::Reques
         .insert("x-impersonate-user-id", user_id.parse().unwrap());
     request
 }
+
+/// How many refused admin calls the server's database has audited.
+pub async fn refused_audit_rows(url: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_events WHERE outcome = 'refused'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}

@@ -196,13 +196,9 @@ impl Admin {
         Ok(roles)
     }
 
-    /// Every role's name by id, for showing assignments.
-    pub async fn role_names(&self) -> Result<HashMap<RoleId, String>, AdminError> {
-        Ok(store::roles(self.store.db())
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r.name))
-            .collect())
+    /// The names of these roles, for showing assignments.
+    pub async fn role_names(&self, ids: &[RoleId]) -> Result<HashMap<RoleId, String>, AdminError> {
+        Ok(store::role_names(self.store.db(), ids).await?)
     }
 
     /// A role the actor may see.

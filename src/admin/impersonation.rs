@@ -47,7 +47,7 @@ impl Admin {
         target: UserId,
         action: &'static str,
     ) -> Result<Actor, AdminError> {
-        let as_target = self
+        let (_, as_target) = self
             .audited(&actor, action, format!("impersonating {target}"), async {
                 self.impersonation_target(&actor, target).await
             })
@@ -62,7 +62,7 @@ impl Admin {
         &self,
         actor: &Actor,
         target: UserId,
-    ) -> Result<std::sync::Arc<crate::engine::EffectiveAccess>, AdminError> {
+    ) -> Result<(User, std::sync::Arc<crate::engine::EffectiveAccess>), AdminError> {
         if actor.impersonator.is_some() {
             return Err(AdminError::PermissionDenied(
                 "an impersonated user cannot impersonate in turn".into(),
@@ -87,7 +87,7 @@ impl Admin {
                 ))
             })?;
         self.require_not_more_powerful(actor, Some(&access))?;
-        Ok(access)
+        Ok((user, access))
     }
 
     /// Checks that the actor may impersonate the user and audits the start.
@@ -97,8 +97,7 @@ impl Admin {
         target: UserId,
     ) -> Result<User, AdminError> {
         self.audited(actor, "StartImpersonation", target.to_string(), async {
-            self.impersonation_target(actor, target).await?;
-            let user = self.existing_user(target).await?;
+            let (user, _) = self.impersonation_target(actor, target).await?;
             let record = store::AuditRecord {
                 actor: Some(target),
                 impersonator: Some(actor.id()),

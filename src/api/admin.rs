@@ -54,10 +54,6 @@ fn role_id(field: &'static str, value: &str) -> Result<RoleId, Status> {
     RoleId::parse(field, value).map_err(|e| invalid(e.to_string()))
 }
 
-fn page_size(value: u32) -> u64 {
-    u64::from(value)
-}
-
 impl AdminApi {
     pub fn new(admin: Arc<Admin>) -> Self {
         AdminApi { admin }
@@ -389,7 +385,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
                 })
             })?,
             after: optional(&r.page_token, |v| convert::user_id("page_token", v))?,
-            page_size: page_size(r.page_size),
+            page_size: u64::from(r.page_size),
         };
         let (users, next) = self.admin.list_users(&actor, query).await?;
         Ok(Response::new(pb::ListUsersResponse {
@@ -807,7 +803,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
             effect: convert::effect(r.effect)?,
         };
         let (assignment, revision, warnings) = self.admin.create_assignment(&actor, new).await?;
-        let role_name = self.admin.role_names().await?.remove(&assignment.role_id);
+        let role_name = self
+            .admin
+            .role_names(&[assignment.role_id])
+            .await?
+            .remove(&assignment.role_id);
         Ok(Response::new(pb::RoleAssignment {
             warnings,
             created_by_user_id: actor.id().to_string(),
@@ -845,10 +845,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
             after: optional(&r.page_token, |v| {
                 AssignmentId::parse("page_token", v).map_err(|e| invalid(e.to_string()))
             })?,
-            page_size: page_size(r.page_size),
+            page_size: u64::from(r.page_size),
         };
         let (assignments, next) = self.admin.list_assignments(&actor, query).await?;
-        let names = self.admin.role_names().await?;
+        let role_ids: Vec<RoleId> = assignments.iter().map(|a| a.assignment.role_id).collect();
+        let names = self.admin.role_names(&role_ids).await?;
         Ok(Response::new(pb::ListRoleAssignmentsResponse {
             role_assignments: assignments
                 .iter()
@@ -975,7 +976,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
             since: (r.since_unix != 0).then_some(r.since_unix),
             until: (r.until_unix != 0).then_some(r.until_unix),
             after: optional(&r.page_token, page_token)?,
-            limit: page_size(r.page_size),
+            limit: u64::from(r.page_size),
         };
         let page = self.admin.list_audit_events(&actor, filter).await?;
         let next_page_token = page

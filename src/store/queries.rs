@@ -317,6 +317,20 @@ pub async fn find_role<C: ConnectionTrait>(db: &C, id: RoleId) -> Result<Option<
     Ok(roles_from(db, rows).await?.pop())
 }
 
+/// The names of these roles, without their permissions.
+pub async fn role_names<C: ConnectionTrait>(
+    db: &C,
+    ids: &[RoleId],
+) -> Result<HashMap<RoleId, String>, StoreError> {
+    Ok(role::Entity::find()
+        .filter(role::Column::Id.is_in(ids.iter().map(|r| r.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (RoleId(row.id), row.name))
+        .collect())
+}
+
 pub async fn roles<C: ConnectionTrait>(db: &C) -> Result<Vec<Role>, StoreError> {
     let rows = role::Entity::find().all(db).await?;
     roles_from(db, rows).await

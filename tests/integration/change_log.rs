@@ -7,7 +7,7 @@ use rbac_sidecar::admin::{Actor, ActorRef, Admin, Identity, NewAssignment, NewRo
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
-use rbac_sidecar::model::{Effect, Principal, Scope, Tenant, catalogue, unix_now};
+use rbac_sidecar::model::{Effect, Principal, Role, Scope, Tenant, User, catalogue, unix_now};
 use rbac_sidecar::store::Store;
 use rbac_sidecar::telemetry::CacheCounters;
 
@@ -46,33 +46,45 @@ async fn replica_a() -> (
     (dir, url, a, admin, actor, msp)
 }
 
-#[tokio::test]
-async fn a_replica_behind_a_compacted_log_resyncs() {
-    // Replica A writes; replica B is never told, and follows only when asked.
-    let (_dir, url, a, admin, actor, msp) = replica_a().await;
-    let config = CacheConfig::default();
+/// A user of the tenant with this Azure object id, given a new role with
+/// `computers.view` at Owner scope: the user, the role, and the revision of the grant.
+async fn viewer(
+    admin: &Admin,
+    actor: &Actor,
+    tenant: &Tenant,
+    azure_object_id: uuid::Uuid,
+) -> (User, Role, u64) {
     let new_user = Identity {
-        tenant_id: msp.id,
-        email: "tech@example.com".into(),
+        tenant_id: tenant.id,
+        email: format!("{azure_object_id}@example.com"),
         first_name: String::new(),
         last_name: String::new(),
-        azure_object_id: uuid::Uuid::new_v4().to_string(),
+        azure_object_id: azure_object_id.to_string(),
     };
-    let (tech, _) = admin.create_user(&actor, new_user).await.unwrap();
+    let (user, _) = admin.create_user(actor, new_user).await.unwrap();
     let new_role = NewRole {
         name: "r".into(),
         description: String::new(),
         owner: None,
         permissions: vec!["computers.view".into()],
     };
-    let (role, _, _) = admin.create_role(&actor, new_role).await.unwrap();
+    let (role, _, _) = admin.create_role(actor, new_role).await.unwrap();
     let grant = NewAssignment {
         role_id: role.id,
-        principal: Principal::User(tech.id),
+        principal: Principal::User(user.id),
         scope: Scope::Owner,
         effect: Effect::Allow,
     };
-    admin.create_assignment(&actor, grant).await.unwrap();
+    let (_, granted_at, _) = admin.create_assignment(actor, grant).await.unwrap();
+    (user, role, granted_at)
+}
+
+#[tokio::test]
+async fn a_replica_behind_a_compacted_log_resyncs() {
+    // Replica A writes; replica B is never told, and follows only when asked.
+    let (_dir, url, a, admin, actor, msp) = replica_a().await;
+    let config = CacheConfig::default();
+    let (tech, role, _) = viewer(&admin, &actor, &msp, uuid::Uuid::new_v4()).await;
 
     let b = AccessCache::load(Arc::new(Store::open(&url).await.unwrap()), &config)
         .await
@@ -158,28 +170,7 @@ async fn an_unknown_subject_is_remembered_until_a_user_is_created() {
     );
 
     // A creates the user and grants them; once B has followed, B sees them.
-    let new_user = Identity {
-        tenant_id: msp.id,
-        email: "new@example.com".into(),
-        first_name: String::new(),
-        last_name: String::new(),
-        azure_object_id: stranger.to_string(),
-    };
-    let (user, _) = admin.create_user(&actor, new_user).await.unwrap();
-    let new_role = NewRole {
-        name: "r".into(),
-        description: String::new(),
-        owner: None,
-        permissions: vec!["computers.view".into()],
-    };
-    let (role, _, _) = admin.create_role(&actor, new_role).await.unwrap();
-    let grant = NewAssignment {
-        role_id: role.id,
-        principal: Principal::User(user.id),
-        scope: Scope::Owner,
-        effect: Effect::Allow,
-    };
-    let (_, granted_at, _) = admin.create_assignment(&actor, grant).await.unwrap();
+    let (_, _, granted_at) = viewer(&admin, &actor, &msp, stranger).await;
     b.catch_up().await.unwrap();
     assert_eq!(b.applied_revision(), granted_at);
     assert_eq!(

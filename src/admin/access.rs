@@ -2,12 +2,15 @@
 
 use std::collections::HashMap;
 
+use sea_orm::ConnectionTrait;
+
 use crate::model::{
     AssignmentId, Effect, Group, GroupId, PermissionSet, Principal, ResourceRef, Role,
     RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
+use super::rules::reaches;
 use super::{Actor, Admin, AdminError, required_text};
 
 /// A custom role to create.
@@ -98,14 +101,22 @@ fn difference(new: &PermissionSet, old: &PermissionSet) -> PermissionSet {
 }
 
 impl Admin {
-    async fn existing_role(&self, id: RoleId) -> Result<Role, AdminError> {
-        store::find_role(self.store.db(), id)
+    async fn existing_role<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: RoleId,
+    ) -> Result<Role, AdminError> {
+        store::find_role(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("role `{id}` does not exist")))
     }
 
-    pub(super) async fn existing_group(&self, id: GroupId) -> Result<Group, AdminError> {
-        store::find_group(self.store.db(), id)
+    pub(super) async fn existing_group<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: GroupId,
+    ) -> Result<Group, AdminError> {
+        store::find_group(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))
     }
@@ -125,11 +136,12 @@ impl Admin {
                 built_in: false,
                 permissions: permission_set(&new.permissions)?,
             };
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             if let Some(tenant) = role.owner {
-                self.existing_tenant(tenant).await?;
+                self.existing_tenant(write.txn(), tenant).await?;
             }
             self.require_role_edit(actor, &role, &role.permissions)?;
-            let mut write = self.store.begin_write().await?;
             write.save_role(&role).await?;
             let revision = self
                 .commit(
@@ -155,19 +167,28 @@ impl Admin {
         update: RoleUpdate,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
         self.audited(actor, "UpdateRole", update.role_id.to_string(), async {
-            let old = self.existing_role(update.role_id).await?;
+            let name = required_text("name", &update.name, 200)?;
+            let permissions = permission_set(&update.permissions)?;
+            // Read inside the write: a rename carrying an old permission list must not
+            // undo a removal committed meanwhile, since `permissions` replace the set.
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_role(write.txn(), update.role_id).await?;
             let role = Role {
-                name: required_text("name", &update.name, 200)?,
+                name,
                 description: update.description.trim().to_owned(),
-                permissions: permission_set(&update.permissions)?,
+                permissions,
                 ..old.clone()
             };
-            self.require_role_edit(
-                actor,
-                &old,
-                &difference(&role.permissions, &old.permissions),
-            )?;
-            let mut write = self.store.begin_write().await?;
+            let added = difference(&role.permissions, &old.permissions);
+            let removed = difference(&old.permissions, &role.permissions);
+            self.require_role_edit(actor, &old, &added)?;
+            let mut widened = Vec::new();
+            for assignment in store::role_assignments(write.txn(), role.id).await? {
+                widened.extend(reaches(write.txn(), &assignment, added, true, None).await?);
+                widened.extend(reaches(write.txn(), &assignment, removed, false, None).await?);
+            }
+            self.judge(actor, &widened)?;
             write.save_role(&role).await?;
             let revision = self
                 .commit(
@@ -175,7 +196,7 @@ impl Admin {
                     actor,
                     "UpdateRole",
                     role.id.to_string(),
-                    None,
+                    Some(catalogue().keys(&old.permissions).join(" ")),
                     catalogue().keys(&role.permissions).join(" "),
                 )
                 .await?;
@@ -204,7 +225,7 @@ impl Admin {
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
         self.audited(actor, "GetRole", id.to_string(), async {
-            let role = self.existing_role(id).await?;
+            let role = self.existing_role(self.store.db(), id).await?;
             self.require_see_role(actor, &role)?;
             Ok(role)
         })
@@ -221,9 +242,11 @@ impl Admin {
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
         self.audited(actor, "DeleteRole", id.to_string(), async {
-            let role = self.existing_role(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let role = self.existing_role(write.txn(), id).await?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;
-            let assignments = store::role_assignments(self.store.db(), id).await?;
+            let assignments = store::role_assignments(write.txn(), id).await?;
             if !assignments.is_empty() && !remove_assignments {
                 return Err(AdminError::FailedPrecondition(format!(
                     "role `{}` is held by {} role assignments; delete them, or set `remove_assignments` to delete them with the role",
@@ -231,17 +254,13 @@ impl Admin {
                     assignments.len()
                 )));
             }
+            let mut widened = Vec::new();
             for assignment in &assignments {
-                self.require_assign(actor, assignment, &role).await?;
+                self.require_assign(write.txn(), actor, assignment, &role)
+                    .await?;
+                widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
             }
-            let mut write = self.store.begin_write().await?;
-            let current = store::role_assignments(write.txn(), id).await?;
-            if current != assignments {
-                return Err(AdminError::FailedPrecondition(format!(
-                    "role `{}` was assigned or unassigned meanwhile; retry",
-                    role.name
-                )));
-            }
+            self.judge(actor, &widened)?;
             for assignment in &assignments {
                 write.delete_assignment(assignment).await?;
             }
@@ -265,22 +284,10 @@ impl Admin {
         .await
     }
 
-    pub(super) fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
-        if self.can_see_role(actor, role) {
-            Ok(())
-        } else {
-            Err(AdminError::PermissionDenied(format!(
-                "actor `{}` cannot see role `{}`: it belongs to a tenant where they do not hold `rbac.roles.manage`",
-                actor.id(),
-                role.name
-            )))
-        }
-    }
-
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
         self.audited(actor, "GetGroup", id.to_string(), async {
-            let group = self.existing_group(id).await?;
+            let group = self.existing_group(self.store.db(), id).await?;
             self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
             Ok(group)
         })
@@ -313,14 +320,16 @@ impl Admin {
         description: &str,
     ) -> Result<(Group, u64), AdminError> {
         self.audited(actor, "UpdateGroup", id.to_string(), async {
-            let old = self.existing_group(id).await?;
+            let name = required_text("name", name, 200)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_group(write.txn(), id).await?;
             self.require_manage_group(actor, &old)?;
             let group = Group {
-                name: required_text("name", name, 200)?,
+                name,
                 description: description.trim().to_owned(),
                 ..old.clone()
             };
-            let mut write = self.store.begin_write().await?;
             write.update_group(&group).await?;
             let revision = self
                 .commit(
@@ -341,20 +350,19 @@ impl Admin {
     /// delete each of its assignments (a deny through it may be what holds members back).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
         self.audited(actor, "DeleteGroup", id.to_string(), async {
-            let group = self.existing_group(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let group = self.existing_group(write.txn(), id).await?;
             self.require_manage_group(actor, &group)?;
-            let assignments = store::group_assignments(self.store.db(), id).await?;
+            let assignments = store::group_assignments(write.txn(), id).await?;
+            let mut widened = Vec::new();
             for assignment in &assignments {
-                let role = self.existing_role(assignment.role_id).await?;
-                self.require_assign(actor, assignment, &role).await?;
+                let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                self.require_assign(write.txn(), actor, assignment, &role)
+                    .await?;
+                widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
             }
-            let mut write = self.store.begin_write().await?;
-            if store::group_assignments(write.txn(), id).await? != assignments {
-                return Err(AdminError::FailedPrecondition(format!(
-                    "group `{}` gained or lost assignments meanwhile; retry",
-                    group.name
-                )));
-            }
+            self.judge(actor, &widened)?;
             for assignment in &assignments {
                 write.delete_assignment(assignment).await?;
             }
@@ -383,7 +391,7 @@ impl Admin {
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
         self.audited(actor, "ListGroupMembers", id.to_string(), async {
-            let group = self.existing_group(id).await?;
+            let group = self.existing_group(self.store.db(), id).await?;
             self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
         })
@@ -397,7 +405,7 @@ impl Admin {
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
         self.audited(actor, "ListUserGroups", id.to_string(), async {
-            let user = self.existing_user(id).await?;
+            let user = self.existing_user(self.store.db(), id).await?;
             self.require_on_tenant(actor, "users.view", user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)
         })
@@ -491,11 +499,12 @@ impl Admin {
                 description: new.description.trim().to_owned(),
                 owner: new.owner,
             };
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             if let Some(tenant) = group.owner {
-                self.existing_tenant(tenant).await?;
+                self.existing_tenant(write.txn(), tenant).await?;
             }
             self.require_manage_group(actor, &group)?;
-            let mut write = self.store.begin_write().await?;
             write.insert_group(&group).await?;
             let revision = self
                 .commit(
@@ -526,16 +535,18 @@ impl Admin {
             "RemoveGroupMember"
         };
         self.audited(actor, action, format!("{group_id} {user_id}"), async {
-            let group = self.existing_group(group_id).await?;
-            let user = self.existing_user(user_id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let group = self.existing_group(write.txn(), group_id).await?;
+            let user = self.existing_user(write.txn(), user_id).await?;
             if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
                 return Err(AdminError::FailedPrecondition(format!(
                     "group `{}` belongs to a tenant, so only users of that tenant may join; user `{}` is of tenant `{}`",
                     group.name, user.email, user.tenant_id
                 )));
             }
-            self.require_membership_change(actor, &group, &user).await?;
-            let mut write = self.store.begin_write().await?;
+            self.require_membership_change(write.txn(), actor, &group, &user, member)
+                .await?;
             if member {
                 write.add_group_member(group_id, user_id).await?;
             } else {
@@ -548,10 +559,14 @@ impl Admin {
     }
 
     /// Checks that a scope names things that exist and fit.
-    async fn validate_scope(&self, scope: &Scope) -> Result<(), AdminError> {
+    async fn validate_scope<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        scope: &Scope,
+    ) -> Result<(), AdminError> {
         match scope {
             Scope::Msp(tenant) => {
-                let tenant = self.existing_tenant(*tenant).await?;
+                let tenant = self.existing_tenant(db, *tenant).await?;
                 if !tenant.is_msp {
                     return Err(AdminError::FailedPrecondition(format!(
                         "tenant `{}` is not an MSP, so it cannot be an MSP scope; use a tenant scope",
@@ -560,10 +575,10 @@ impl Admin {
                 }
             }
             Scope::Tenant(tenant) => {
-                self.existing_tenant(*tenant).await?;
+                self.existing_tenant(db, *tenant).await?;
             }
             Scope::TenantTag(tag) => {
-                self.existing_tag(*tag).await?;
+                self.existing_tag(db, *tag).await?;
             }
             Scope::Resource(resource) => self.existing_resource(resource)?,
             Scope::Owner | Scope::UsersTenant => {}
@@ -591,8 +606,10 @@ impl Admin {
             "CreateRoleAssignment",
             new.role_id.to_string(),
             async {
-                let role = self.existing_role(new.role_id).await?;
-                self.validate_scope(&new.scope).await?;
+                let (mut write, actor) = self.begin(actor).await?;
+                let actor = &actor;
+                let role = self.existing_role(write.txn(), new.role_id).await?;
+                self.validate_scope(write.txn(), &new.scope).await?;
                 let assignment = RoleAssignment {
                     id: AssignmentId::random(),
                     role_id: new.role_id,
@@ -600,8 +617,11 @@ impl Admin {
                     scope: new.scope,
                     effect: new.effect,
                 };
-                let warnings = self.require_assign(actor, &assignment, &role).await?;
-                let mut write = self.store.begin_write().await?;
+                let warnings = self
+                    .require_assign(write.txn(), actor, &assignment, &role)
+                    .await?;
+                let widened = reaches(write.txn(), &assignment, role.permissions, true, None).await?;
+                self.judge(actor, &widened)?;
                 write
                     .insert_assignment(&assignment, Some(actor.id()))
                     .await?;
@@ -631,14 +651,18 @@ impl Admin {
         id: AssignmentId,
     ) -> Result<u64, AdminError> {
         self.audited(actor, "DeleteRoleAssignment", id.to_string(), async {
-            let assignment = store::find_assignment(self.store.db(), id)
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let assignment = store::find_assignment(write.txn(), id)
                 .await?
                 .ok_or_else(|| {
                     AdminError::NotFound(format!("role assignment `{id}` does not exist"))
                 })?;
-            let role = self.existing_role(assignment.role_id).await?;
-            self.require_assign(actor, &assignment, &role).await?;
-            let mut write = self.store.begin_write().await?;
+            let role = self.existing_role(write.txn(), assignment.role_id).await?;
+            self.require_assign(write.txn(), actor, &assignment, &role)
+                .await?;
+            let widened = reaches(write.txn(), &assignment, role.permissions, false, None).await?;
+            self.judge(actor, &widened)?;
             write.delete_assignment(&assignment).await?;
             self.commit(
                 write,

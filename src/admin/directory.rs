@@ -2,12 +2,15 @@
 
 use uuid::Uuid;
 
-use crate::engine::{Target, TenantIndex};
+use sea_orm::ConnectionTrait;
+
+use crate::engine::{Reach, Target};
 use crate::model::{
     ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue,
 };
 use crate::store;
 
+use super::rules::reaches;
 use super::{Actor, Admin, AdminError, required_text};
 
 /// A tenant to create.
@@ -37,14 +40,22 @@ fn describe_tenant(tenant: &Tenant) -> String {
 }
 
 impl Admin {
-    pub(super) async fn existing_tenant(&self, id: TenantId) -> Result<Tenant, AdminError> {
-        store::find_tenant(self.store.db(), id)
+    pub(super) async fn existing_tenant<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: TenantId,
+    ) -> Result<Tenant, AdminError> {
+        store::find_tenant(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("tenant `{id}` does not exist")))
     }
 
-    pub(super) async fn existing_tag(&self, id: TagId) -> Result<Tag, AdminError> {
-        store::find_tag(self.store.db(), id)
+    pub(super) async fn existing_tag<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: TagId,
+    ) -> Result<Tag, AdminError> {
+        store::find_tag(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("tag `{id}` does not exist")))
     }
@@ -57,8 +68,10 @@ impl Admin {
     ) -> Result<(Tenant, u64), AdminError> {
         self.audited(actor, "CreateTenant", new.name.clone(), async {
             let name = required_text("name", &new.name, 200)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             if let Some(parent) = new.parent {
-                self.existing_tenant(parent).await?;
+                self.existing_tenant(write.txn(), parent).await?;
             }
             self.require_on_owner(actor, "tenants.manage", new.parent)?;
             let tenant = Tenant {
@@ -68,7 +81,6 @@ impl Admin {
                 is_msp: new.is_msp,
                 tags: Vec::new(),
             };
-            let mut write = self.store.begin_write().await?;
             write.insert_tenant(&tenant).await?;
             let revision = self
                 .commit(
@@ -88,7 +100,7 @@ impl Admin {
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
         self.audited(actor, "GetTenant", id.to_string(), async {
-            let tenant = self.existing_tenant(id).await?;
+            let tenant = self.existing_tenant(self.store.db(), id).await?;
             self.require_on_tenant(actor, "tenants.view", id)?;
             Ok(tenant)
         })
@@ -131,11 +143,13 @@ impl Admin {
                 .as_deref()
                 .map(|n| required_text("name", n, 200))
                 .transpose()?;
-            let old = self.existing_tenant(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_tenant(write.txn(), id).await?;
             self.require_on_tenant(actor, "tenants.manage", id)?;
             if let Some(parent) = update.parent {
                 if let Some(parent) = parent {
-                    self.existing_tenant(parent).await?;
+                    self.existing_tenant(write.txn(), parent).await?;
                 }
                 self.require_on_owner(actor, "tenants.manage", parent)?;
             }
@@ -144,15 +158,19 @@ impl Admin {
                 parent: update.parent.unwrap_or(old.parent),
                 ..old.clone()
             };
-            let mut write = self.store.begin_write().await?;
-            if let Some(parent) = tenant.parent.filter(|_| update.parent.is_some()) {
-                // Judged on the tree inside this write, so concurrent moves cannot loop.
-                let tree = TenantIndex::build(store::tenants(write.txn()).await?);
+            if let Some(parent) = tenant.parent.filter(|_| tenant.parent != old.parent) {
+                // The tree is this write's (the replica caught up under the lock), so
+                // concurrent moves cannot loop.
+                let tree = self.cache.tenants();
                 if parent == id || tree.is_within(parent, id) {
                     return Err(AdminError::FailedPrecondition(format!(
                         "tenant `{id}` cannot move under `{parent}`, which is itself or below it: the tree would loop"
                     )));
                 }
+            }
+            if tenant.parent != old.parent {
+                let widened = self.move_reaches(write.txn(), &old, tenant.parent).await?;
+                self.judge(actor, &widened)?;
             }
             write.update_tenant(&tenant).await?;
             let revision = self
@@ -170,12 +188,55 @@ impl Admin {
         .await
     }
 
+    /// What moving a tenant lets newly reach anyone: the allows at MSP scopes of its new
+    /// ancestors, and the lifted denies at MSP scopes of ancestors it leaves, each over the
+    /// tenant's whole subtree.
+    async fn move_reaches<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &Tenant,
+        new_parent: Option<TenantId>,
+    ) -> Result<Vec<Reach>, AdminError> {
+        let tree = self.cache.tenants();
+        let chain = |parent: Option<TenantId>| -> Vec<TenantId> {
+            parent
+                .into_iter()
+                .chain(parent.and_then(|p| tree.get(p)).into_iter().flat_map(|n| n.ancestors.iter().copied()))
+                .collect()
+        };
+        let before = chain(tenant.parent);
+        let after = chain(new_parent);
+        let msp_scopes = |from: &[TenantId], without: &[TenantId]| -> Vec<Scope> {
+            from.iter()
+                .filter(|t| !without.contains(t))
+                .map(|t| Scope::Msp(*t))
+                .collect()
+        };
+        let subtree = Scope::Msp(tenant.id);
+        let mut widened = Vec::new();
+        for (scopes, starts) in [
+            (msp_scopes(&after, &before), true),
+            (msp_scopes(&before, &after), false),
+        ] {
+            for assignment in store::assignments_at(db, &scopes).await? {
+                let Some(role) = store::find_role(db, assignment.role_id).await? else {
+                    continue;
+                };
+                widened.extend(
+                    reaches(db, &assignment, role.permissions, starts, Some(&subtree)).await?,
+                );
+            }
+        }
+        Ok(widened)
+    }
+
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
     pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
         self.audited(actor, "DeleteTenant", id.to_string(), async {
-            let tenant = self.existing_tenant(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let tenant = self.existing_tenant(write.txn(), id).await?;
             self.require_on_tenant(actor, "tenants.manage", id)?;
-            let mut write = self.store.begin_write().await?;
             let usage = store::tenant_usage(write.txn(), id).await?;
             if !usage.is_empty() {
                 let uses: Vec<String> = usage
@@ -216,9 +277,10 @@ impl Admin {
     ) -> Result<(Tag, u64), AdminError> {
         self.audited(actor, "UpdateTag", id.to_string(), async {
             let name = required_text("name", name, 200)?;
-            let old = self.existing_tag(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_tag(write.txn(), id).await?;
             self.require_at(actor, "tags.manage", &Scope::Owner)?;
-            let mut write = self.store.begin_write().await?;
             if store::find_tag_by_name(write.txn(), &name)
                 .await?
                 .is_some_and(|other| other.id != id)
@@ -248,9 +310,10 @@ impl Admin {
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
         self.audited(actor, "DeleteTag", id.to_string(), async {
-            let tag = self.existing_tag(id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let tag = self.existing_tag(write.txn(), id).await?;
             self.require_at(actor, "tags.manage", &Scope::Owner)?;
-            let mut write = self.store.begin_write().await?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
             if tenants + assignments > 0 {
                 return Err(AdminError::FailedPrecondition(format!(
@@ -269,12 +332,13 @@ impl Admin {
     pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
         self.audited(actor, "CreateTag", name.to_owned(), async {
             let name = required_text("name", name, 200)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             self.require_at(actor, "tags.manage", &Scope::Owner)?;
             let tag = Tag {
                 id: TagId::random(),
                 name,
             };
-            let mut write = self.store.begin_write().await?;
             if store::find_tag_by_name(write.txn(), &tag.name)
                 .await?
                 .is_some()
@@ -316,11 +380,27 @@ impl Admin {
             "RemoveTenantTag"
         };
         self.audited(actor, action, format!("{tenant} {tag}"), async {
-            self.existing_tenant(tenant).await?;
-            self.existing_tag(tag).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let carrier = self.existing_tenant(write.txn(), tenant).await?;
+            self.existing_tag(write.txn(), tag).await?;
             self.require_on_tenant(actor, "tenants.manage", tenant)?;
             self.require_at(actor, "rbac.assign-tag-scope", &Scope::TenantTag(tag))?;
-            let mut write = self.store.begin_write().await?;
+            if carrier.tags.contains(&tag) != tagged {
+                // The tag's allows start to reach the tenant, or its denies stop to.
+                let mut widened = Vec::new();
+                for assignment in store::assignments_at(write.txn(), &[Scope::TenantTag(tag)]).await? {
+                    let Some(role) = store::find_role(write.txn(), assignment.role_id).await? else {
+                        continue;
+                    };
+                    let on_tenant = Scope::Tenant(tenant);
+                    widened.extend(
+                        reaches(write.txn(), &assignment, role.permissions, tagged, Some(&on_tenant))
+                            .await?,
+                    );
+                }
+                self.judge(actor, &widened)?;
+            }
             if tagged {
                 write.add_tenant_tag(tenant, tag).await?;
             } else {
@@ -349,8 +429,10 @@ impl Admin {
     ) -> Result<u64, AdminError> {
         self.audited(actor, "UpsertResource", resource.to_string(), async {
             required_text("id", &resource.id, 512)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             if let Some(tenant) = owner {
-                self.existing_tenant(tenant).await?;
+                self.existing_tenant(write.txn(), tenant).await?;
             }
             let key = resource.kind.manage_permission();
             self.require_on_owner(actor, key, owner)?;
@@ -361,7 +443,6 @@ impl Admin {
                 };
                 self.require_on(actor, key, &target, &format!("resource `{resource}`"))?;
             }
-            let mut write = self.store.begin_write().await?;
             write.upsert_resource(&resource, owner).await?;
             let owner_text = owner.map_or("global".to_owned(), |t| t.to_string());
             self.commit(

@@ -1,5 +1,6 @@
 //! Instance preferences, and impersonation under DESIGN.md's rules.
 
+use crate::engine::{Refusal, RefusalReason};
 use crate::model::{Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
@@ -18,9 +19,10 @@ impl Admin {
         preferences: Preferences,
     ) -> Result<(Preferences, u64), AdminError> {
         self.audited(actor, "UpdatePreferences", "preferences".into(), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             self.require_at(actor, "preferences.manage", &Scope::Owner)?;
-            let old = self.preferences().await?;
-            let mut write = self.store.begin_write().await?;
+            let old = store::preferences(write.txn()).await?;
             write.save_preferences(&preferences).await?;
             let revision = self
                 .commit(
@@ -64,17 +66,18 @@ impl Admin {
         target: UserId,
     ) -> Result<(User, std::sync::Arc<crate::engine::EffectiveAccess>), AdminError> {
         if actor.impersonator.is_some() {
-            return Err(AdminError::PermissionDenied(
-                "an impersonated user cannot impersonate in turn".into(),
-            ));
+            return Err(AdminError::PermissionDenied(Refusal::new(
+                RefusalReason::ImpersonationDisabled,
+                "an impersonated user cannot impersonate in turn",
+            )));
         }
         if !self.preferences().await?.impersonation_enabled {
-            return Err(AdminError::PermissionDenied(
-                "impersonation is turned off for this instance (preference `impersonation_enabled`)"
-                    .into(),
-            ));
+            return Err(AdminError::PermissionDenied(Refusal::new(
+                RefusalReason::ImpersonationDisabled,
+                "impersonation is turned off for this instance (preference `impersonation_enabled`)",
+            )));
         }
-        let user = self.existing_user(target).await?;
+        let user = self.existing_user(self.store.db(), target).await?;
         self.require_on_tenant(actor, "users.impersonate", user.tenant_id)?;
         let access = self
             .cache

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::cache::AccessCache;
-use crate::engine::EffectiveAccess;
+use crate::engine::{EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{InvalidId, UserId, unix_now};
-use crate::store::{AuditRecord, Store, StoreError, Write};
+use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
 pub use access::{AssignmentQuery, NewAssignment, NewGroup, NewRole, RoleUpdate};
 pub use audit::AuditPage;
@@ -60,7 +60,7 @@ pub enum AdminError {
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("{0}")]
-    PermissionDenied(String),
+    PermissionDenied(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -101,13 +101,40 @@ impl Admin {
                     ActorRef::AzureObject(id) => format!("azure object id `{id}`"),
                     ActorRef::User(id) => format!("user id `{id}`"),
                 };
-                let err = AdminError::PermissionDenied(format!(
-                    "actor with {who} is unknown, disabled or expired"
+                let err = AdminError::PermissionDenied(Refusal::new(
+                    RefusalReason::InactiveActor,
+                    format!("actor with {who} is unknown, disabled or expired"),
                 ));
                 self.audit_refusal(None, action, &who, &err).await;
                 Err(err)
             }
         }
+    }
+
+    /// Starts a write and what it is judged on (the invariants' linearizability): takes
+    /// the write lock, catches this replica up to the newest revision through the write's
+    /// own transaction, and reloads the actor's access there. Rules checked after this see
+    /// exactly the state the write commits on; no revoke committed before is missed.
+    async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor), AdminError> {
+        let write = self.store.begin_write().await?;
+        self.cache.catch_up_with(write.txn()).await?;
+        let access = store::load_access(write.txn(), actor.id())
+            .await?
+            .filter(|access| access.user.is_active(unix_now()))
+            .ok_or_else(|| {
+                AdminError::PermissionDenied(Refusal::new(
+                    RefusalReason::InactiveActor,
+                    format!(
+                        "actor `{}` was deleted, disabled or expired meanwhile",
+                        actor.id()
+                    ),
+                ))
+            })?;
+        let actor = Actor {
+            access: Arc::new(access),
+            impersonator: actor.impersonator,
+        };
+        Ok((write, actor))
     }
 
     /// Runs an admin call, auditing it if it is refused.
@@ -184,10 +211,13 @@ impl Admin {
                 detail: String::new(),
             })
             .await?;
-        if let Err(err) = self.cache.apply(&changes).await {
-            // The follower will apply it again; until then nothing stale may answer.
-            tracing::warn!(error = %err, revision, "could not apply a local write; cache dropped");
-            self.cache.invalidate_all();
+        match self.cache.apply(&changes).await {
+            Ok(()) => self.cache.applied_own_write(revision),
+            Err(err) => {
+                // The follower will apply it again; until then nothing stale may answer.
+                tracing::warn!(error = %err, revision, "could not apply a local write; cache dropped");
+                self.cache.invalidate_all();
+            }
         }
         self.cache.notify_written();
         Ok(revision)

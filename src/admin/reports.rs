@@ -20,7 +20,7 @@ impl Admin {
         target: TargetRef,
     ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
         self.audited(actor, "CheckUserAccess", user.to_string(), async {
-            let subject = self.existing_user(user).await?;
+            let subject = self.existing_user(self.store.db(), user).await?;
             self.require_on_tenant(actor, "rbac.assignments.view", subject.tenant_id)?;
             if target == TargetRef::None {
                 return Err(AdminError::InvalidArgument(

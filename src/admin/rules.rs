@@ -1,20 +1,87 @@
 //! Who may change what (DESIGN.md): each rule is the actor's own access, decided by the
-//! engine, and a refusal names the permission and the scope that were missing.
+//! engine on the state inside the write, and a refusal names the permission and the
+//! scope that were missing. What a write lets newly reach anyone is judged by
+//! `engine::judge_reach` (grant only what you hold; never raise yourself).
 
-use crate::engine::{self, Decision, Target, holds_at, resolve_users_tenant};
+use sea_orm::ConnectionTrait;
+
+use crate::engine::{
+    self, Decision, Reach, Refusal, RefusalReason, Target, Widening, assignable, holds_at,
+    judge_reach, scope_kind_permission,
+};
 use crate::model::{
-    Group, PermissionSet, Principal, Role, RoleAssignment, Scope, TenantId, User, catalogue,
-    unix_now,
+    Effect, Group, PermissionSet, Principal, Role, RoleAssignment, Scope, TenantId, User,
+    catalogue, unix_now,
 };
 use crate::store;
 
 use super::{Actor, Admin, AdminError};
 
 fn denied(actor: &Actor, key: &str, place: impl std::fmt::Display) -> AdminError {
-    AdminError::PermissionDenied(format!("actor `{}` needs `{key}` on {place}", actor.id()))
+    AdminError::PermissionDenied(
+        Refusal::new(
+            RefusalReason::MissingPermission,
+            format!("actor `{}` needs `{key}` on {place}", actor.id()),
+        )
+        .at(key, place),
+    )
+}
+
+/// The users an assignment reaches now: its user, or its group's members.
+pub(super) async fn reached_users<C: ConnectionTrait>(
+    db: &C,
+    principal: Principal,
+) -> Result<Vec<User>, AdminError> {
+    Ok(match principal {
+        Principal::User(id) => store::find_user(db, id).await?.into_iter().collect(),
+        Principal::Group(id) => store::group_members(db, id).await?,
+    })
+}
+
+/// What an assignment lets newly reach its users when `permissions` of it start to apply
+/// (an allow) or stop to (a deny), over its whole scope or only `over`; nothing for the
+/// other two cases, which only restrict.
+pub(super) async fn reaches<C: ConnectionTrait>(
+    db: &C,
+    assignment: &RoleAssignment,
+    permissions: PermissionSet,
+    starts: bool,
+    over: Option<&Scope>,
+) -> Result<Vec<Reach>, AdminError> {
+    let widening = match (assignment.effect, starts) {
+        (Effect::Allow, true) => Widening::NewAllow,
+        (Effect::Deny, false) => Widening::LiftedDeny,
+        _ => return Ok(Vec::new()),
+    };
+    if permissions.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(reached_users(db, assignment.principal)
+        .await?
+        .iter()
+        .map(|user| Reach {
+            user: user.into(),
+            permissions,
+            scope: assignment.scope.clone(),
+            over: over.cloned(),
+            widening,
+        })
+        .collect())
 }
 
 impl Admin {
+    /// Judges everything a write lets newly reach anyone against the actor's access.
+    pub(super) fn judge(&self, actor: &Actor, reaches: &[Reach]) -> Result<(), AdminError> {
+        let tenants = self.cache.tenants();
+        let resources = self.cache.resources();
+        let now = unix_now();
+        for reach in reaches {
+            judge_reach(&actor.access, reach, &tenants, &resources, now)
+                .map_err(AdminError::PermissionDenied)?;
+        }
+        Ok(())
+    }
+
     /// The actor holds `key` on the tenant (an ordinary check).
     pub(super) fn require_on_tenant(
         &self,
@@ -128,8 +195,28 @@ impl Admin {
         })
     }
 
-    /// Editing roles: never built-in ones; public ones need the system permission; the
-    /// actor must hold every permission they add, where the role can be used.
+    pub(super) fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
+        if self.can_see_role(actor, role) {
+            return Ok(());
+        }
+        let owner = role.owner.map(|t| format!("tenant `{t}`")).unwrap_or_default();
+        Err(AdminError::PermissionDenied(
+            Refusal::new(
+                RefusalReason::MissingPermission,
+                format!(
+                    "actor `{}` cannot see role `{}`: it belongs to {owner}, where they do not hold `rbac.roles.manage`",
+                    actor.id(),
+                    role.name
+                ),
+            )
+            .at("rbac.roles.manage", owner),
+        ))
+    }
+
+    /// Editing roles: never built-in ones; public ones need the system permission, a
+    /// tenant's `rbac.roles.manage` there; and the actor must hold every permission they
+    /// add where the role can be used (its owner tenant; Owner scope for a public role or
+    /// a system permission). What the edit lets reach the role's holders is judged apart.
     pub(super) fn require_role_edit(
         &self,
         actor: &Actor,
@@ -137,9 +224,12 @@ impl Admin {
         added: &PermissionSet,
     ) -> Result<(), AdminError> {
         if role.built_in {
-            return Err(AdminError::PermissionDenied(format!(
-                "built-in role `{}` is read-only for everyone; copy it into a custom role instead",
-                role.name
+            return Err(AdminError::PermissionDenied(Refusal::new(
+                RefusalReason::BuiltInRole,
+                format!(
+                    "built-in role `{}` is read-only for everyone; copy it into a custom role instead",
+                    role.name
+                ),
             )));
         }
         match role.owner {
@@ -148,35 +238,44 @@ impl Admin {
         }
         for permission in added.iter() {
             let key = &catalogue().get(permission).key;
-            let needed = match role.owner {
-                Some(tenant) if !catalogue().is_system(permission) => {
-                    self.require_on_tenant(actor, key, tenant)
-                }
-                _ => self.require_at(actor, key, &Scope::Owner),
+            let scope = match role.owner {
+                Some(tenant) if !catalogue().is_system(permission) => Scope::Tenant(tenant),
+                _ => Scope::Owner,
             };
-            needed.map_err(|_| {
-                AdminError::PermissionDenied(format!(
-                    "actor `{}` cannot put `{key}` into role `{}`: nobody grants a permission they do not hold{}",
-                    actor.id(),
-                    role.name,
-                    role.owner.map_or(" at Owner scope".to_owned(), |t| format!(" on tenant `{t}`")),
-                ))
-            })?;
+            if self.require_at(actor, key, &scope).is_err() {
+                let reason = if catalogue().is_system(permission) {
+                    RefusalReason::SystemPermission
+                } else {
+                    RefusalReason::MissingPermission
+                };
+                return Err(AdminError::PermissionDenied(
+                    Refusal::new(
+                        reason,
+                        format!(
+                            "actor `{}` cannot put `{key}` into role `{}`: nobody grants a permission they do not hold at {scope}",
+                            actor.id(),
+                            role.name,
+                        ),
+                    )
+                    .at(key, scope),
+                ));
+            }
         }
         Ok(())
     }
 
     /// Creating or deleting an assignment (DESIGN.md): the scope-kind permission at a
-    /// containing scope, a visible role, a managed principal, and the cross-tenant
-    /// permission for roles with system permissions. Returns the warnings to show.
-    pub(super) async fn require_assign(
+    /// containing scope, a visible role assignable there, a managed principal, and the
+    /// cross-tenant permission for roles with system permissions. Returns the warnings to
+    /// show. What a new allow or a removed deny lets reach its users is judged apart.
+    pub(super) async fn require_assign<C: ConnectionTrait>(
         &self,
+        db: &C,
         actor: &Actor,
         assignment: &RoleAssignment,
         role: &Role,
     ) -> Result<Vec<String>, AdminError> {
-        let db = self.store.db();
-        let (principal_tenant, group_owner) = match assignment.principal {
+        let (principal_tenant, group) = match assignment.principal {
             Principal::User(id) => {
                 let user = store::find_user(db, id)
                     .await?
@@ -192,18 +291,35 @@ impl Admin {
         };
         self.require_scope_kind(actor, &assignment.scope, principal_tenant)?;
         self.require_see_role(actor, role)?;
-        match (assignment.principal, group_owner) {
-            (Principal::User(_), _) => {
+        if let Some(owner) = role.owner {
+            let fits = assignable(
+                owner,
+                &assignment.scope,
+                principal_tenant,
+                &self.cache.tenants(),
+                &self.cache.resources(),
+            );
+            if !fits {
+                return Err(AdminError::PermissionDenied(Refusal::new(
+                    RefusalReason::OutsideAssignableScope,
+                    format!(
+                        "role `{}` belongs to tenant `{owner}`, so it can be assigned only at scopes inside that tenant's subtree, not at {}",
+                        role.name, assignment.scope
+                    ),
+                )));
+            }
+        }
+        match group {
+            None => {
                 if let Some(tenant) = principal_tenant {
                     self.require_on_tenant(actor, "users.manage", tenant)?;
                 }
             }
-            (Principal::Group(_), Some(group)) => self.require_manage_group(actor, &group)?,
-            (Principal::Group(_), None) => {}
+            Some(group) => self.require_manage_group(actor, &group)?,
         }
         let mut warnings = Vec::new();
         if role.permissions.intersects(&catalogue().system()) {
-            self.require_at(actor, "rbac.assign-cross-tenant-roles", &Scope::Owner)?;
+            self.require_system(actor)?;
             if assignment.scope != Scope::Owner {
                 let keys = catalogue().keys(&PermissionSet::from_iter(
                     role.permissions
@@ -221,6 +337,23 @@ impl Admin {
         Ok(warnings)
     }
 
+    /// `rbac.assign-cross-tenant-roles`, for anything that hands out system permissions.
+    fn require_system(&self, actor: &Actor) -> Result<(), AdminError> {
+        let key = "rbac.assign-cross-tenant-roles";
+        self.require_at(actor, key, &Scope::Owner).map_err(|_| {
+            AdminError::PermissionDenied(
+                Refusal::new(
+                    RefusalReason::SystemPermission,
+                    format!(
+                        "actor `{}` needs `{key}` to hand out a role with system permissions",
+                        actor.id()
+                    ),
+                )
+                .at(key, Scope::Owner),
+            )
+        })
+    }
+
     /// The permission for the scope's kind, held over the whole scope.
     fn require_scope_kind(
         &self,
@@ -228,17 +361,11 @@ impl Admin {
         scope: &Scope,
         principal_tenant: Option<TenantId>,
     ) -> Result<(), AdminError> {
-        match scope {
-            Scope::Owner => self.require_at(actor, "rbac.assign-owner-scope", scope),
-            Scope::Msp(_) => self.require_at(actor, "rbac.assign-msp-scope", scope),
-            Scope::TenantTag(_) => self.require_at(actor, "rbac.assign-tag-scope", scope),
-            Scope::Tenant(_) | Scope::Resource(_) => {
-                self.require_at(actor, "rbac.assign-tenant-scope", scope)
-            }
-            Scope::UsersTenant => match principal_tenant {
-                Some(tenant) => self.require_on_tenant(actor, "users.manage", tenant),
-                None => self.require_at(actor, "users.manage", &Scope::Owner),
-            },
+        let key = scope_kind_permission(scope);
+        match (scope, principal_tenant) {
+            (Scope::UsersTenant, Some(tenant)) => self.require_on_tenant(actor, key, tenant),
+            (Scope::UsersTenant, None) => self.require_at(actor, key, &Scope::Owner),
+            (scope, _) => self.require_at(actor, key, scope),
         }
     }
 
@@ -251,28 +378,38 @@ impl Admin {
         self.require_on_owner(actor, "rbac.groups.manage", group.owner)
     }
 
-    /// Changing a group's members changes what the members hold: the actor must be able
-    /// to make every one of the group's assignments, judged for that member.
-    pub(super) async fn require_membership_change(
+    /// Changing a group's members changes what the member holds: the right to manage the
+    /// group and the member, and every allow of the group that a new member gains (or
+    /// deny a leaving member loses) judged as a grant to them.
+    pub(super) async fn require_membership_change<C: ConnectionTrait>(
         &self,
+        db: &C,
         actor: &Actor,
         group: &Group,
         member: &User,
+        joins: bool,
     ) -> Result<(), AdminError> {
         self.require_manage_group(actor, group)?;
         self.require_on_tenant(actor, "users.manage", member.tenant_id)?;
-        let db = self.store.db();
+        let mut widened = Vec::new();
         for assignment in store::group_assignments(db, group.id).await? {
             let Some(role) = store::find_role(db, assignment.role_id).await? else {
                 continue;
             };
-            let scope = resolve_users_tenant(&assignment.scope, member.tenant_id);
-            self.require_scope_kind(actor, &scope, Some(member.tenant_id))?;
-            if role.permissions.intersects(&catalogue().system()) {
-                self.require_at(actor, "rbac.assign-cross-tenant-roles", &Scope::Owner)?;
-            }
+            let widening = match (assignment.effect, joins) {
+                (Effect::Allow, true) => Widening::NewAllow,
+                (Effect::Deny, false) => Widening::LiftedDeny,
+                _ => continue,
+            };
+            widened.push(Reach {
+                user: member.into(),
+                permissions: role.permissions,
+                scope: assignment.scope,
+                over: None,
+                widening,
+            });
         }
-        Ok(())
+        self.judge(actor, &widened)
     }
 
     /// Acting on a user who holds a system permission the actor lacks is an escalation.
@@ -299,14 +436,42 @@ impl Admin {
         };
         for permission in catalogue().system().iter() {
             if holds(target, permission) && !holds(&actor.access, permission) {
-                return Err(AdminError::PermissionDenied(format!(
-                    "actor `{}` cannot act on `{}`, who holds the system permission `{}` that the actor lacks",
-                    actor.id(),
-                    target.user_id(),
-                    catalogue().get(permission).key
-                )));
+                let key = &catalogue().get(permission).key;
+                return Err(AdminError::PermissionDenied(
+                    Refusal::new(
+                        RefusalReason::SystemPermission,
+                        format!(
+                            "actor `{}` cannot act on `{}`, who holds the system permission `{key}` that the actor lacks",
+                            actor.id(),
+                            target.user_id(),
+                        ),
+                    )
+                    .at(key, Scope::Owner),
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Every allow the user holds, as reaches: what making an inactive user active (or
+    /// keeping them active longer) hands back to them.
+    pub(super) fn reaches_of_user(&self, access: &crate::engine::EffectiveAccess) -> Vec<Reach> {
+        let user = crate::engine::UserFacts {
+            disabled: false,
+            expires_at: None,
+            ..access.user.clone()
+        };
+        access
+            .grants
+            .iter()
+            .filter(|g| g.effect == Effect::Allow)
+            .map(|grant| Reach {
+                user: user.clone(),
+                permissions: access.role_of(grant).permissions,
+                scope: grant.scope.clone(),
+                over: None,
+                widening: Widening::NewAllow,
+            })
+            .collect()
     }
 }

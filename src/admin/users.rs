@@ -1,5 +1,8 @@
 //! Users, the persons they may be promoted from, and access requests.
 
+use sea_orm::ConnectionTrait;
+
+use crate::engine::EffectiveAccess;
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
     UserOrigin, parse_uuid, unix_now,
@@ -90,8 +93,12 @@ fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, AdminError>
 }
 
 impl Admin {
-    pub(super) async fn existing_user(&self, id: UserId) -> Result<User, AdminError> {
-        store::find_user(self.store.db(), id)
+    pub(super) async fn existing_user<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: UserId,
+    ) -> Result<User, AdminError> {
+        store::find_user(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))
     }
@@ -105,9 +112,10 @@ impl Admin {
     ) -> Result<(User, u64), AdminError> {
         self.audited(actor, "CreateUser", new.email.clone(), async {
             let user = new_user(&new, UserOrigin::Manual)?;
-            self.existing_tenant(new.tenant_id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            self.existing_tenant(write.txn(), new.tenant_id).await?;
             self.require_on_tenant(actor, "users.manage", new.tenant_id)?;
-            let mut write = self.store.begin_write().await?;
             self.insert_user(&mut write, &user).await?;
             let revision = self
                 .commit(
@@ -146,7 +154,7 @@ impl Admin {
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         self.audited(actor, "GetUser", id.to_string(), async {
-            let user = self.existing_user(id).await?;
+            let user = self.existing_user(self.store.db(), id).await?;
             self.require_on_tenant(actor, "users.view", user.tenant_id)?;
             Ok(user)
         })
@@ -189,9 +197,14 @@ impl Admin {
         disabled: bool,
     ) -> Result<(User, u64), AdminError> {
         self.audited(actor, "SetUserDisabled", user_id.to_string(), async {
-            let mut user = self.require_manage_user(actor, user_id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let (mut user, access) = self.require_manage_user(write.txn(), actor, user_id).await?;
+            if user.disabled && !disabled {
+                // Enabling hands back every allow the user holds.
+                self.judge(actor, &self.reaches_of_user(&access))?;
+            }
             let before = format!("disabled={}", user.disabled);
-            let mut write = self.store.begin_write().await?;
             write.set_user_disabled(user_id, disabled).await?;
             user.disabled = disabled;
             let after = format!("disabled={disabled}");
@@ -217,15 +230,24 @@ impl Admin {
         update: UserUpdate,
     ) -> Result<(User, u64), AdminError> {
         self.audited(actor, "UpdateUser", update.user_id.to_string(), async {
-            let old = self.require_manage_user(actor, update.user_id).await?;
+            let email = email(&update.email)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let (old, access) = self
+                .require_manage_user(write.txn(), actor, update.user_id)
+                .await?;
             let user = User {
-                email: email(&update.email)?,
+                email,
                 first_name: update.first_name.trim().to_owned(),
                 last_name: update.last_name.trim().to_owned(),
                 expires_at: update.expires_at,
                 ..old.clone()
             };
-            let mut write = self.store.begin_write().await?;
+            let later = |at: Option<i64>| at.unwrap_or(i64::MAX);
+            if later(user.expires_at) > later(old.expires_at) {
+                // A later expiry keeps, or makes, every allow of the user live longer.
+                self.judge(actor, &self.reaches_of_user(&access))?;
+            }
             write.update_user(&user).await?;
             let revision = self
                 .commit(
@@ -251,8 +273,9 @@ impl Admin {
                     "nobody deletes themselves; ask another administrator".into(),
                 ));
             }
-            let user = self.require_manage_user(actor, id).await?;
-            let mut write = self.store.begin_write().await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
             write.delete_user(id).await?;
             self.commit(
                 write,
@@ -269,12 +292,20 @@ impl Admin {
 
     /// Acting on a user: `users.manage` on their tenant, and the user holds no system
     /// permission the actor lacks.
-    async fn require_manage_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
-        let user = self.existing_user(id).await?;
+    async fn require_manage_user<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        id: UserId,
+    ) -> Result<(User, EffectiveAccess), AdminError> {
+        let user = self.existing_user(db, id).await?;
         self.require_on_tenant(actor, "users.manage", user.tenant_id)?;
-        let target = self.cache.access(id).await?;
-        self.require_not_more_powerful(actor, target.as_deref())?;
-        Ok(user)
+        let access = store::load_access(db, id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))?;
+        // Judged as if active: a disabled administrator is still one to be enabled.
+        self.require_not_more_powerful(actor, Some(&access.as_active()))?;
+        Ok((user, access))
     }
 
     /// Creates or updates the person with this Azure object id: `persons.manage` on their
@@ -287,9 +318,10 @@ impl Admin {
         self.audited(actor, "UpsertPerson", identity.email.clone(), async {
             let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
             let email = email(&identity.email)?;
-            self.existing_tenant(identity.tenant_id).await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            self.existing_tenant(write.txn(), identity.tenant_id).await?;
             self.require_on_tenant(actor, "persons.manage", identity.tenant_id)?;
-            let mut write = self.store.begin_write().await?;
             let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
             if let Some(old) = &old {
                 self.require_on_tenant(actor, "persons.manage", old.tenant_id)?;
@@ -336,7 +368,9 @@ impl Admin {
         id: PersonId,
     ) -> Result<(User, u64), AdminError> {
         self.audited(actor, "PromotePerson", id.to_string(), async {
-            let mut person = store::find_person(self.store.db(), id)
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let mut person = store::find_person(write.txn(), id)
                 .await?
                 .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
             self.require_on_tenant(actor, "users.manage", person.tenant_id)?;
@@ -351,7 +385,6 @@ impl Admin {
                 expires_at: None,
                 origin: UserOrigin::Person,
             };
-            let mut write = self.store.begin_write().await?;
             self.insert_user(&mut write, &user).await?;
             person.user_id = Some(user.id);
             write.save_person(&person).await?;
@@ -377,7 +410,8 @@ impl Admin {
         identity: Identity,
     ) -> Result<(AccessRequest, u64), AdminError> {
         let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
-        self.existing_tenant(identity.tenant_id).await?;
+        self.existing_tenant(self.store.db(), identity.tenant_id)
+            .await?;
         let request = AccessRequest {
             id: AccessRequestId::random(),
             tenant_id: candidate.tenant_id,
@@ -448,7 +482,8 @@ impl Admin {
         };
         self.audited(actor, action, id.to_string(), async {
             // Read inside the write, so that two decisions cannot both see it pending.
-            let mut write = self.store.begin_write().await?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
             let mut request = store::find_access_request(write.txn(), id)
                 .await?
                 .ok_or_else(|| {

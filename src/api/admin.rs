@@ -62,25 +62,36 @@ impl AdminApi {
     /// The actor named in the request's metadata, checked active, and the user they act
     /// as when they impersonate.
     async fn actor<T>(&self, request: &Request<T>, action: &'static str) -> Result<Actor, Status> {
-        let actor = match (
-            metadata(request, ACTOR_OBJECT_ID)?,
-            metadata(request, ACTOR_USER_ID)?,
-        ) {
-            (Some(object_id), _) => ActorRef::AzureObject(
-                parse_uuid(ACTOR_OBJECT_ID, &object_id)
-                    .map_err(|e| Status::unauthenticated(e.to_string()))?,
-            ),
-            (None, Some(user_id)) => ActorRef::User(
-                crate::model::UserId::parse(ACTOR_USER_ID, &user_id)
-                    .map_err(|e| Status::unauthenticated(e.to_string()))?,
-            ),
+        let object_id = metadata(request, ACTOR_OBJECT_ID)?
+            .map(|id| {
+                parse_uuid(ACTOR_OBJECT_ID, &id).map_err(|e| Status::unauthenticated(e.to_string()))
+            })
+            .transpose()?;
+        let user_id = metadata(request, ACTOR_USER_ID)?
+            .map(|id| {
+                crate::model::UserId::parse(ACTOR_USER_ID, &id)
+                    .map_err(|e| Status::unauthenticated(e.to_string()))
+            })
+            .transpose()?;
+        let actor = match (object_id, user_id) {
+            (Some(object_id), None) => self.admin.actor(ActorRef::AzureObject(object_id), action).await?,
+            (None, Some(user_id)) => self.admin.actor(ActorRef::User(user_id), action).await?,
+            (Some(object_id), Some(user_id)) => {
+                // Both may be sent, but they must name one user: a call has one actor.
+                let actor = self.admin.actor(ActorRef::AzureObject(object_id), action).await?;
+                if actor.id() != user_id {
+                    return Err(Status::invalid_argument(format!(
+                        "metadata `{ACTOR_OBJECT_ID}` and `{ACTOR_USER_ID}` name two different users; a call has one actor, so send one of them"
+                    )));
+                }
+                actor
+            }
             (None, None) => {
                 return Err(Status::unauthenticated(format!(
                     "admin calls must name their actor in metadata `{ACTOR_OBJECT_ID}` or `{ACTOR_USER_ID}`"
                 )));
             }
         };
-        let actor = self.admin.actor(actor, action).await?;
         match metadata(request, IMPERSONATE_USER_ID)? {
             None => Ok(actor),
             Some(target) => {

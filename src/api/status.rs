@@ -1,9 +1,13 @@
 //! Errors become gRPC statuses here, and only here. Anything unexpected is logged and
 //! becomes a generic status, never the debug text of its cause. Never an allow.
 
-use tonic::Status;
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::admin::AdminError;
+use crate::engine::Refusal;
 use crate::check::CheckError;
 use crate::store::StoreError;
 
@@ -40,9 +44,29 @@ pub fn from_admin(err: &AdminError) -> Status {
         AdminError::NotFound(_) => Status::not_found(message),
         AdminError::AlreadyExists(_) => Status::already_exists(message),
         AdminError::FailedPrecondition(_) => Status::failed_precondition(message),
-        AdminError::PermissionDenied(_) => Status::permission_denied(message),
+        AdminError::PermissionDenied(refusal) => refused(refusal),
         AdminError::Store(err) => from_store(err),
     }
+}
+
+/// The error domain of every `google.rpc.ErrorInfo` this service sends.
+pub const ERROR_DOMAIN: &str = "rbac.v1";
+
+/// PERMISSION_DENIED with the person's message and a `google.rpc.ErrorInfo` a program
+/// can read: the reason, and the permission and scope that were missing.
+fn refused(refusal: &Refusal) -> Status {
+    let mut metadata = HashMap::new();
+    if let Some(permission) = &refusal.permission {
+        metadata.insert("permission".to_owned(), permission.clone());
+    }
+    if let Some(scope) = &refusal.scope {
+        metadata.insert("scope".to_owned(), scope.clone());
+    }
+    Status::with_error_details(
+        Code::PermissionDenied,
+        refusal.message.clone(),
+        ErrorDetails::with_error_info(refusal.reason.as_str(), ERROR_DOMAIN, metadata),
+    )
 }
 
 impl From<AdminError> for Status {

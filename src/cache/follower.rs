@@ -12,7 +12,9 @@ use tokio::sync::watch;
 
 use super::AccessCache;
 use crate::model::unix_now;
-use crate::store::{CHANGE_CHANNEL, StoreError};
+use sea_orm::ConnectionTrait;
+
+use crate::store::{CHANGE_CHANNEL, StoreError, changes_after, max_revision, oldest_revision};
 
 /// Revisions read from the log per round.
 const BATCH: u64 = 500;
@@ -91,24 +93,31 @@ impl AccessCache {
         if !self.connected.load(Ordering::Acquire) {
             self.resync("change log reachable again").await?;
         }
+        self.catch_up_with(self.store.db()).await?;
+        self.caught_up_at_ms.store(unix_ms(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Applies every revision after the applied one, reading through `db`: a write calls
+    /// it inside its transaction, after its lock, so that it is judged on the newest state.
+    pub async fn catch_up_with<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
         loop {
             let applied = self.applied_revision();
-            let batches = self.store.changes_after(applied, BATCH).await?;
+            let batches = changes_after(db, applied, BATCH).await?;
             if batches.first().is_some_and(|b| b.revision > applied + 1)
-                && self.store.oldest_revision().await? > applied + 1
+                && oldest_revision(db).await? > applied + 1
             {
                 // Revisions between were compacted away: what they touched is unknown.
-                self.resync("change log compacted past this replica")
+                self.resync_with(db, "change log compacted past this replica")
                     .await?;
                 continue;
             }
             let done = (batches.len() as u64) < BATCH;
             for batch in batches {
-                self.apply(&batch.changes).await?;
-                self.applied.send_replace(batch.revision);
+                self.apply_with(db, &batch.changes).await?;
+                self.advance_applied(batch.revision);
             }
             if done {
-                self.caught_up_at_ms.store(unix_ms(), Ordering::Release);
                 return Ok(());
             }
         }
@@ -117,13 +126,17 @@ impl AccessCache {
     /// Drops the whole cache and reloads the indexes, then follows from the newest
     /// revision: used whenever changes may have been missed.
     async fn resync(&self, why: &str) -> Result<(), StoreError> {
-        let revision = self.store.max_revision().await?;
-        self.invalidate_all();
-        self.reload_tenants().await?;
-        self.reload_resources().await?;
-        self.applied
-            .send_replace(revision.max(self.applied_revision()));
+        self.resync_with(self.store.db(), why).await?;
         self.connected.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn resync_with<C: ConnectionTrait>(&self, db: &C, why: &str) -> Result<(), StoreError> {
+        let revision = max_revision(db).await?;
+        self.invalidate_all();
+        self.reload_tenants(db).await?;
+        self.reload_resources(db).await?;
+        self.advance_applied(revision);
         tracing::info!(revision, why, "cache dropped and indexes reloaded");
         Ok(())
     }

@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use crate::engine::{EffectiveAccess, ResourceIndex, RoleFacts, TenantIndex};
 use crate::model::{GroupId, ResourceRef, RoleId, UserId};
+use sea_orm::ConnectionTrait;
+
 use crate::store::{self, Change, Store, StoreError};
 use crate::telemetry::CacheCounters;
 
@@ -306,6 +308,15 @@ impl AccessCache {
 
     /// Applies what one write touched: exact invalidation, and index reloads.
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        self.apply_with(self.store.db(), changes).await
+    }
+
+    /// Applies changes, reading the indexes through `db`.
+    async fn apply_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        changes: &[Change],
+    ) -> Result<(), StoreError> {
         for change in changes {
             match change {
                 Change::User { id } => self.invalidate_user(UserId(*id)),
@@ -317,7 +328,7 @@ impl AccessCache {
                     let group = GroupId(*id);
                     self.invalidate_where(move |_, a| a.in_group(group));
                 }
-                Change::Tenants => self.reload_tenants().await?,
+                Change::Tenants => self.reload_tenants(db).await?,
                 Change::Resource {
                     resource_type,
                     resource_id,
@@ -325,12 +336,33 @@ impl AccessCache {
                     let kind = resource_type
                         .parse()
                         .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
-                    self.reload_resource(ResourceRef::new(kind, resource_id))
+                    self.reload_resource(db, ResourceRef::new(kind, resource_id))
                         .await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Marks `revision` applied, unless a newer one already is: the follower and local
+    /// writes both advance it, never backwards.
+    fn advance_applied(&self, revision: u64) {
+        self.applied.send_if_modified(|applied| {
+            let newer = revision > *applied;
+            if newer {
+                *applied = revision;
+            }
+            newer
+        });
+    }
+
+    /// After a local write commits at `revision` and its changes were applied: when every
+    /// revision before it was applied too, so is it, and a check at that revision on this
+    /// replica (read-your-own-writes) is answered at once.
+    pub fn applied_own_write(&self, revision: u64) {
+        if self.applied_revision() + 1 == revision {
+            self.advance_applied(revision);
+        }
     }
 
     /// Called after a local write commits, so the follower catches up at once.
@@ -375,16 +407,20 @@ impl AccessCache {
         self.forget_unknown();
     }
 
-    async fn reload_tenants(&self) -> Result<(), StoreError> {
+    async fn reload_tenants<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
         let _serial = self.reload_lock.lock().await;
-        let tenants = store::tenants(self.store.db()).await?;
+        let tenants = store::tenants(db).await?;
         self.tenants.store(Arc::new(TenantIndex::build(tenants)));
         Ok(())
     }
 
-    async fn reload_resource(&self, resource: ResourceRef) -> Result<(), StoreError> {
+    async fn reload_resource<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        resource: ResourceRef,
+    ) -> Result<(), StoreError> {
         let _serial = self.reload_lock.lock().await;
-        let owner = store::find_resource(self.store.db(), &resource).await?;
+        let owner = store::find_resource(db, &resource).await?;
         self.resources
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -392,9 +428,9 @@ impl AccessCache {
         Ok(())
     }
 
-    async fn reload_resources(&self) -> Result<(), StoreError> {
+    async fn reload_resources<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
         let _serial = self.reload_lock.lock().await;
-        let resources = store::resources(self.store.db()).await?;
+        let resources = store::resources(db).await?;
         *self
             .resources
             .write()

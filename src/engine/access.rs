@@ -142,6 +142,18 @@ impl EffectiveAccess {
         }
     }
 
+    /// The same access with the user active: what they would hold once enabled.
+    pub fn as_active(&self) -> EffectiveAccess {
+        EffectiveAccess {
+            user: UserFacts {
+                disabled: false,
+                expires_at: None,
+                ..self.user.clone()
+            },
+            ..self.clone()
+        }
+    }
+
     pub fn user_id(&self) -> UserId {
         self.user.id
     }

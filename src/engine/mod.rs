@@ -4,9 +4,13 @@
 mod access;
 mod containment;
 mod decision;
+mod escalation;
 mod tenant_index;
 
 pub use access::{AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts};
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
+pub use escalation::{
+    Reach, Refusal, RefusalReason, Widening, assignable, judge_reach, scope_kind_permission,
+};
 pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
 pub use tenant_index::{ResourceIndex, TenantIndex, TenantNode};

@@ -47,34 +47,40 @@ impl Store {
         after: u64,
         limit: u64,
     ) -> Result<Vec<ChangeBatch>, StoreError> {
-        let rows = change_log::Entity::find()
-            .filter(change_log::Column::Revision.gt(to_i64(after)))
-            .order_by_asc(change_log::Column::Revision)
-            .limit(limit)
-            .all(self.db())
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let changes = serde_json::from_str(&row.changes).map_err(|e| {
-                    StoreError::Corrupt(format!("change log revision {}: {e}", row.revision))
-                })?;
-                Ok(ChangeBatch {
-                    revision: u64::try_from(row.revision).unwrap_or_default(),
-                    changes,
-                })
-            })
-            .collect()
+        changes_after(self.db(), after, limit).await
     }
+}
+
+/// Up to `limit` revisions after `after`, oldest first, read through `db` (a write's
+/// transaction catches up through its own connection).
+pub async fn changes_after<C: ConnectionTrait>(
+    db: &C,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<ChangeBatch>, StoreError> {
+    let rows = change_log::Entity::find()
+        .filter(change_log::Column::Revision.gt(to_i64(after)))
+        .order_by_asc(change_log::Column::Revision)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let changes = serde_json::from_str(&row.changes).map_err(|e| {
+                StoreError::Corrupt(format!("change log revision {}: {e}", row.revision))
+            })?;
+            Ok(ChangeBatch {
+                revision: u64::try_from(row.revision).unwrap_or_default(),
+                changes,
+            })
+        })
+        .collect()
 }
 
 impl Store {
     /// The oldest revision still in the log (0 when empty).
     pub async fn oldest_revision(&self) -> Result<u64, StoreError> {
-        let oldest = change_log::Entity::find()
-            .order_by_asc(change_log::Column::Revision)
-            .one(self.db())
-            .await?;
-        Ok(oldest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+        oldest_revision(self.db()).await
     }
 
     /// Deletes revisions older than `older_than_unix` (seconds), always keeping the
@@ -90,7 +96,17 @@ impl Store {
     }
 }
 
-pub(super) async fn max_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+/// The oldest revision still in the log (0 when empty).
+pub async fn oldest_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    let oldest = change_log::Entity::find()
+        .order_by_asc(change_log::Column::Revision)
+        .one(db)
+        .await?;
+    Ok(oldest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+}
+
+/// The newest revision in the log (0 when empty).
+pub async fn max_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
     let newest = change_log::Entity::find()
         .order_by_desc(change_log::Column::Revision)
         .one(db)

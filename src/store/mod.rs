@@ -19,7 +19,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use audit::{AuditEvent, AuditFilter, audit_events};
-pub use change_log::{Change, ChangeBatch};
+pub use change_log::{Change, ChangeBatch, changes_after, max_revision, oldest_revision};
 pub use dataset::{Dataset, DatasetSpec, Xorshift};
 pub use queries::*;
 pub use writes::AuditRecord;

@@ -682,6 +682,41 @@ pub async fn assignments<C: ConnectionTrait>(
         .collect()
 }
 
+/// Every assignment scoped to one of these scopes (with no User's Tenant or Owner among
+/// them): what a tenant move or a tag change makes reach other tenants.
+pub async fn assignments_at<C: ConnectionTrait>(
+    db: &C,
+    scopes: &[Scope],
+) -> Result<Vec<RoleAssignment>, StoreError> {
+    if scopes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for scope in scopes {
+        let (kind, tenant, tag, resource_type, resource_id) = scope_columns(scope);
+        let mut one = Condition::all().add(role_assignment::Column::ScopeKind.eq(kind));
+        if let Some(tenant) = tenant {
+            one = one.add(role_assignment::Column::ScopeTenantId.eq(tenant));
+        }
+        if let Some(tag) = tag {
+            one = one.add(role_assignment::Column::ScopeTagId.eq(tag));
+        }
+        if let (Some(kind), Some(id)) = (resource_type, resource_id) {
+            one = one
+                .add(role_assignment::Column::ScopeResourceType.eq(kind))
+                .add(role_assignment::Column::ScopeResourceId.eq(id));
+        }
+        any = any.add(one);
+    }
+    role_assignment::Entity::find()
+        .filter(any)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(assignment_from)
+        .collect()
+}
+
 /// Every assignment of a role.
 pub async fn role_assignments<C: ConnectionTrait>(
     db: &C,

@@ -467,7 +467,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
     refused!(
         server,
         attempts,
-        "`rbac.assign-msp-scope`",
+        "cannot grant `computers.view`",
         a.add_group_member(boss(pb::AddGroupMemberRequest {
             group_id: contoso_group.id.clone(),
             user_id: colleague.id.clone()
@@ -662,9 +662,11 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "an unowned group's assignments need Owner scope"
     );
 
-    // What the boss may do: their own tenant's users and roles.
+    // What the boss may do: their own tenant's users and roles, granting what they hold
+    // (not `computers.view`, which a deny takes from them).
+    let helpdesk = owned_role(admin, Some(&contoso.id), &["users.view"]).await;
     a.create_role_assignment(boss(assignment(
-        &contoso_role.id,
+        &helpdesk.id,
         ToUser(colleague.id.clone()),
         tenant_scope(),
     )))

@@ -573,6 +573,21 @@ async fn tagging_a_tenant_needs_the_tag_scope_permission() {
         .create_role_assignment(as_admin(assign(&tag_assigner, tag_scope)))
         .await
         .unwrap();
+    // Tagging would now hand the manager its own tag assignment on the customer.
+    assert_status(
+        server
+            .admin
+            .add_tenant_tag(as_actor(manager_id, tagging()))
+            .await,
+        Code::PermissionDenied,
+        "nobody raises their own access",
+    );
+    let msp_scope = pb::scope::Kind::MspTenantId(msp.id.clone());
+    server
+        .admin
+        .create_role_assignment(as_admin(assign(&tag_assigner, msp_scope)))
+        .await
+        .unwrap();
     server
         .admin
         .add_tenant_tag(as_actor(manager_id, tagging()))

@@ -10,6 +10,7 @@ mod conformance;
 mod differential;
 mod escalation;
 mod grpcurl;
+mod invariants;
 mod legacy_import;
 mod scenario;
 mod status;

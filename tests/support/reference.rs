@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
-    AssignmentId, GroupId, Principal, ResourceRef, RoleId, TagId, TenantId, UserId,
+    AssignmentId, GroupId, Principal, ResourceRef, RoleId, TagId, TenantId, UserId, catalogue,
 };
 
 /// The permissions the worlds use: plain ones, an msp_only one and a system one.
@@ -18,6 +18,14 @@ pub const POOL: [&str; 5] = [
 ];
 pub const SYSTEM: &str = "billing.view";
 pub const MSP_ONLY: &str = "tenants.manage";
+
+/// The catalogue's flags of a key (data, not logic): system permissions ignore scope,
+/// msp_only ones reach only users of MSP tenants.
+fn flags(permission: &str) -> (bool, bool) {
+    let c = catalogue();
+    let p = c.get(c.id(permission).expect("a catalogue key"));
+    (p.system, p.msp_only)
+}
 
 /// The reference: the world as plain values, decided by reading DESIGN.md literally.
 #[derive(Default)]
@@ -100,7 +108,8 @@ impl Reference {
         if disabled {
             return Decision::UserInactive;
         }
-        if permission == MSP_ONLY && !self.tenants[tenant].2 {
+        let (system, msp_only) = flags(permission);
+        if msp_only && !self.tenants[tenant].2 {
             return Decision::NotGranted;
         }
         let mut allowed = false;
@@ -115,7 +124,7 @@ impl Reference {
             if !reaches || !self.roles[*role].1.contains(permission) {
                 continue;
             }
-            if permission == SYSTEM || self.covers(scope, target, user) {
+            if system || self.covers(scope, target, user) {
                 if *deny {
                     return Decision::Denied;
                 }

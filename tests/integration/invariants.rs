@@ -175,9 +175,10 @@ impl World {
             name: "msp admin".into(),
             description: String::new(),
             owner: None,
+            // Every plain permission, and a system one without the right to hand it out.
             permissions: POOL
                 .iter()
-                .filter(|p| !is_system(p))
+                .filter(|p| !is_system(p) || **p == "billing.view")
                 .map(|p| (*p).to_owned())
                 .collect(),
         };

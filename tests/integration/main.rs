@@ -9,6 +9,7 @@ mod change_log;
 mod conformance;
 mod differential;
 mod escalation;
+mod escalation_regressions;
 mod grpcurl;
 mod invariants;
 mod legacy_import;

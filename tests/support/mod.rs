@@ -99,6 +99,7 @@ pub struct TestServer {
     pub url: String,
     pub authz: AuthorizationServiceClient<Channel>,
     pub admin: AdminServiceClient<Channel>,
+    store: std::sync::Arc<rbac_sidecar::store::Store>,
     stop: oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<()>,
     db: TestDb,
@@ -120,6 +121,7 @@ impl TestServer {
         let listener = server::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let server = Server::start(&config).await.expect("server starts");
+        let store = std::sync::Arc::clone(server.cache.store());
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             server
@@ -138,10 +140,43 @@ impl TestServer {
             url,
             authz: AuthorizationServiceClient::new(channel.clone()),
             admin: AdminServiceClient::new(channel),
+            store,
             stop,
             handle,
             db,
         }
+    }
+
+    /// The server's own store: a test that holds its write lock holds the server's.
+    pub fn store(&self) -> std::sync::Arc<rbac_sidecar::store::Store> {
+        std::sync::Arc::clone(&self.store)
+    }
+
+    /// Returns once some write waits for the write lock. PostgreSQL shows a writer of
+    /// another process waiting for the advisory lock; a writer in this process waits on
+    /// the store's own lock, and SQLite shows nothing, so there it waits half a second.
+    pub async fn wait_for_a_blocked_writer(&self, backend: Backend, same_process: bool) {
+        use sea_orm::{ConnectionTrait, Statement};
+        if backend == Backend::Sqlite || same_process {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            return;
+        }
+        let db = Database::connect(&self.url).await.expect("connect");
+        for _ in 0..200 {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                ))
+                .await
+                .expect("pg_locks")
+                .expect("a row");
+            if row.try_get::<i64>("", "n").expect("count") > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no write waited for the lock within 10 s");
     }
 
     /// Stops the server and removes its database.

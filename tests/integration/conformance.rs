@@ -1,5 +1,6 @@
-//! Every scenario of `../shared/conformance/` run twice: against the engine in memory,
-//! and end to end over gRPC against a running server (SQLite, and PostgreSQL).
+//! Every scenario of `tests/conformance/` (and of `RBAC_CONFORMANCE_DIRS`) run twice:
+//! against the engine in memory, and end to end over gRPC against a running server
+//! (SQLite, and PostgreSQL).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

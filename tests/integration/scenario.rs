@@ -1,4 +1,4 @@
-//! The conformance scenario format of `../shared/conformance/README.md`, read as data.
+//! The conformance scenario format of `tests/conformance/README.md`, read as data.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -236,32 +236,38 @@ pub struct Disabling {
     pub disabled: bool,
 }
 
-/// `../shared/conformance` beside the checkout, or `RBAC_CONFORMANCE_DIR`.
-pub fn directory() -> PathBuf {
-    std::env::var_os("RBAC_CONFORMANCE_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
-        PathBuf::from,
-    )
+/// Where scenarios are read from: the repository's `tests/conformance/`, then every
+/// directory listed (colon-separated) in `RBAC_CONFORMANCE_DIRS`.
+pub fn directories() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")];
+    if let Some(extra) = std::env::var_os("RBAC_CONFORMANCE_DIRS") {
+        dirs.extend(std::env::split_paths(&extra).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs
 }
 
-/// Every scenario file, by file name. Fails when there are none: a suite that reads no
-/// scenario proves nothing.
+/// Every scenario file, by file name; a later directory's file of the same name replaces
+/// an earlier one. Fails when there are none: a suite that reads no scenario proves
+/// nothing.
 pub fn load_all() -> BTreeMap<String, Scenario> {
-    let dir = directory();
     let mut scenarios = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-        let path = entry.expect("directory entry").path();
-        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            let text = std::fs::read_to_string(&path).expect("read scenario");
-            let scenario: Scenario =
-                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            scenarios.insert(
-                path.file_name().unwrap().to_string_lossy().into_owned(),
-                scenario,
-            );
+    for dir in directories() {
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let text = std::fs::read_to_string(&path).expect("read scenario");
+                let scenario: Scenario = serde_yaml::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                scenarios.insert(
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    scenario,
+                );
+            }
         }
     }
-    assert!(!scenarios.is_empty(), "no scenario in {}", dir.display());
+    assert!(!scenarios.is_empty(), "no scenario in {:?}", directories());
     scenarios
 }
 

@@ -142,8 +142,9 @@ impl World {
                 }
             }
         }
-        // Users: 0 system admin, 1 MSP admin, 2 tenant admin, 3 group owner, then plain.
-        for tenant in [0, 0, 2, 4, 2, 3, 5, 1] {
+        // Users: 0 system admin, 1 MSP admin, 2 tenant admin, 3 group owner, 4 role editor
+        // (holds what it edits in, but no scope-kind permission), 5 to 8 plain, 9 tagger.
+        for tenant in [0, 0, 2, 4, 3, 2, 3, 5, 0, 1] {
             let new = Identity {
                 tenant_id: w.tenants[tenant],
                 email: format!("{}@example.com", uuid::Uuid::new_v4()),
@@ -200,7 +201,46 @@ impl World {
             let (group, _) = a.create_group(&root, new).await.expect("group");
             w.groups.push(group.id);
         }
+        let editor_role = NewRole {
+            name: "role editor".into(),
+            description: String::new(),
+            owner: None,
+            permissions: vec![
+                "computers.view".into(),
+                "computers.manage".into(),
+                "rbac.roles.manage".into(),
+            ],
+        };
+        let (role_editor, _, _) = a.create_role(&root, editor_role).await.expect("role");
+        let public_role = |name: &str, permissions: &[&str]| NewRole {
+            name: name.into(),
+            description: String::new(),
+            owner: None,
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let (tenant_manager, _, _) = a
+            .create_role(&root, public_role("tenant manager", &["tenants.manage"]))
+            .await
+            .expect("role");
+        let tagging = public_role(
+            "tagger",
+            &["tenants.manage", "rbac.assign-tag-scope", "computers.view"],
+        );
+        let (tagger, _, _) = a.create_role(&root, tagging).await.expect("role");
+        // Each line gives some write only the invariants' judgement can refuse: the role
+        // editor edits a role held where it holds no scope-kind permission (and an
+        // msp_only one it holds only on its MSP's own tenant); the tenant admin may enable
+        // user 5, who holds what the tenant admin does not; the tagger may tag a tenant
+        // with a tag whose allows it does not hold.
         for (role, user, scope) in [
+            (role_editor.id, 4, Scope::Msp(w.tenants[0])),
+            (tenant_manager.id, 4, Scope::Tenant(w.tenants[0])),
+            (w.roles[1], 8, Scope::Tenant(w.tenants[3])),
+            (w.roles[1], 6, Scope::Tenant(w.tenants[3])),
+            (role_editor.id, 5, Scope::Tenant(w.tenants[0])),
+            (tagger.id, 9, Scope::Msp(w.tenants[1])),
+            (tagger.id, 9, Scope::TenantTag(w.tags[1])),
+            (role_editor.id, 7, Scope::TenantTag(w.tags[1])),
             (system_admin, 0, Scope::Owner),
             (msp_admin.id, 1, Scope::Msp(w.tenants[0])),
             (tenant_admin, 2, Scope::Tenant(w.tenants[2])),
@@ -576,11 +616,13 @@ async fn run(seed: u64, worlds: usize) -> Tally {
         let mut before = allowed(&world.reference().await);
         for step in 0..WRITES_PER_WORLD {
             // Administrators more often than plain users, who are mostly refused.
-            let actor_index = match world.rng.below(10) {
+            let actor_index = match world.rng.below(12) {
                 0 | 1 => 0,
                 2 | 3 => 1,
                 4 | 5 => 2,
                 6 => 3,
+                7 => 4,
+                8 => 9,
                 _ => world.rng.below(world.users.len()),
             };
             let user = world.users[actor_index];

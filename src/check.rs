@@ -55,6 +55,8 @@ pub struct CheckOutcome {
     pub decision: Decision,
     pub revision: u64,
     pub explanation: Vec<Explained>,
+    /// With explain: the answer in one sentence for a person.
+    pub reason: String,
 }
 
 /// Why a check could not be answered. Never an allow.
@@ -212,10 +214,16 @@ impl Checker {
                 .collect(),
             None => Vec::new(),
         };
+        let reason = if request.explain {
+            reason(access, request.permission, verdict.decision, now)
+        } else {
+            String::new()
+        };
         Ok(CheckOutcome {
             decision: verdict.decision,
             revision,
             explanation,
+            reason,
         })
     }
 
@@ -269,6 +277,40 @@ impl Checker {
                 }),
                 None => Err(CheckError::ResourceNotFound(resource.clone())),
             },
+        }
+    }
+}
+
+/// Why a check was answered as it was, for a person reading an explanation.
+fn reason(
+    access: Option<&EffectiveAccess>,
+    permission: crate::model::PermissionId,
+    decision: Decision,
+    now: i64,
+) -> String {
+    let key = &crate::model::catalogue().get(permission).key;
+    match (decision, access) {
+        (Decision::UserInactive, None) => {
+            "no user has this id or Azure object id: create the user, or check the id".into()
+        }
+        (Decision::UserInactive, Some(access)) if access.user.disabled => {
+            "the user is disabled, and a disabled user is denied everything".into()
+        }
+        (Decision::UserInactive, Some(access)) => format!(
+            "the user expired at {} (Unix seconds; now {now}), and an expired user is denied everything",
+            access.user.expires_at.unwrap_or_default()
+        ),
+        (Decision::Denied, _) => {
+            format!("a deny of `{key}` applies here, and a deny always wins")
+        }
+        (Decision::Allowed, _) => format!("an allow of `{key}` applies here and no deny does"),
+        (Decision::NotGranted, _) if crate::model::catalogue().get(permission).msp_only => {
+            format!(
+                "`{key}` is for users of MSP tenants only, or no assignment of the user grants it here"
+            )
+        }
+        (Decision::NotGranted, _) => {
+            format!("no assignment of the user, direct or through a group, grants `{key}` here")
         }
     }
 }

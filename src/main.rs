@@ -135,6 +135,13 @@ async fn run(config: &ServeConfig) -> Result<(), ServeError> {
         bearer_token = config.auth_token.is_some(),
         "serving gRPC"
     );
+    let admin_addr = config.admin_listen.unwrap_or(config.listen);
+    if config.insecure_admin_without_auth && !admin_addr.ip().is_loopback() {
+        tracing::warn!(
+            admin = %admin_addr,
+            "INSECURE: AdminService is served off the loopback with neither a bearer token nor mutual TLS; anyone who reaches it can act as any administrator. For demos only (--insecure-admin-without-auth)"
+        );
+    }
     server.serve(listeners, shutdown_signal()).await
 }
 
@@ -142,6 +149,10 @@ async fn run(config: &ServeConfig) -> Result<(), ServeError> {
 async fn dataset(config: DatasetConfig) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
     let store = Store::open(&config.database_url).await?;
+    let existing = rbac_sidecar::store::tenants(store.db()).await?.len();
+    if existing > 0 && !config.into_non_empty {
+        return Err(ServeError::DatasetIntoNonEmpty(existing));
+    }
     let spec = DatasetSpec {
         tenants: config.tenants,
         users: config.users,
@@ -163,8 +174,8 @@ async fn dataset(config: DatasetConfig) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Imports a legacy export and prints the report. Exit status 1 when something could
-/// not be imported (nothing is then written, unless `--skip-unmapped`).
+/// Imports a legacy export and prints the report. Exit status 1 when something was not
+/// imported: nothing is then written, or with `--skip-unmapped` only the mappable users.
 async fn import_legacy(config: ImportConfig) -> ExitCode {
     let file: LegacyFile = match std::fs::read_to_string(&config.file)
         .map_err(|e| e.to_string())
@@ -189,8 +200,14 @@ async fn import_legacy(config: ImportConfig) -> ExitCode {
     match imported.await {
         Ok(report) => {
             print!("{report}");
-            if report.unmapped.is_empty() || (config.skip_unmapped && !config.dry_run) {
+            if report.unmapped.is_empty() {
                 ExitCode::SUCCESS
+            } else if config.skip_unmapped && !config.dry_run {
+                eprintln!(
+                    "{} users could not be mapped and were not imported; the others were",
+                    report.unmapped.len()
+                );
+                ExitCode::FAILURE
             } else {
                 eprintln!(
                     "{} users could not be mapped; fix them or pass --skip-unmapped",

@@ -42,6 +42,10 @@ pub enum ServeError {
     Tls(String),
     #[error("AdminService is served apart (`admin_listen`) but no admin listener was given")]
     NoAdminListener,
+    #[error(
+        "the database already has {0} tenants; a synthetic world would be mixed into it. Point --database-url at an empty database, or pass --into-non-empty"
+    )]
+    DatasetIntoNonEmpty(usize),
     #[error("gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("the metrics endpoint failed: {0}")]

@@ -360,7 +360,8 @@ impl Admin {
                 let role = self.existing_role(write.txn(), assignment.role_id).await?;
                 self.require_assign(write.txn(), actor, assignment, &role)
                     .await?;
-                widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
+                widened
+                    .extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
             }
             self.judge(actor, &widened)?;
             for assignment in &assignments {
@@ -620,7 +621,8 @@ impl Admin {
                 let warnings = self
                     .require_assign(write.txn(), actor, &assignment, &role)
                     .await?;
-                let widened = reaches(write.txn(), &assignment, role.permissions, true, None).await?;
+                let widened =
+                    reaches(write.txn(), &assignment, role.permissions, true, None).await?;
                 self.judge(actor, &widened)?;
                 write
                     .insert_assignment(&assignment, Some(actor.id()))

@@ -201,7 +201,12 @@ impl Admin {
         let chain = |parent: Option<TenantId>| -> Vec<TenantId> {
             parent
                 .into_iter()
-                .chain(parent.and_then(|p| tree.get(p)).into_iter().flat_map(|n| n.ancestors.iter().copied()))
+                .chain(
+                    parent
+                        .and_then(|p| tree.get(p))
+                        .into_iter()
+                        .flat_map(|n| n.ancestors.iter().copied()),
+                )
                 .collect()
         };
         let before = chain(tenant.parent);
@@ -389,14 +394,23 @@ impl Admin {
             if carrier.tags.contains(&tag) != tagged {
                 // The tag's allows start to reach the tenant, or its denies stop to.
                 let mut widened = Vec::new();
-                for assignment in store::assignments_at(write.txn(), &[Scope::TenantTag(tag)]).await? {
-                    let Some(role) = store::find_role(write.txn(), assignment.role_id).await? else {
+                for assignment in
+                    store::assignments_at(write.txn(), &[Scope::TenantTag(tag)]).await?
+                {
+                    let Some(role) = store::find_role(write.txn(), assignment.role_id).await?
+                    else {
                         continue;
                     };
                     let on_tenant = Scope::Tenant(tenant);
                     widened.extend(
-                        reaches(write.txn(), &assignment, role.permissions, tagged, Some(&on_tenant))
-                            .await?,
+                        reaches(
+                            write.txn(),
+                            &assignment,
+                            role.permissions,
+                            tagged,
+                            Some(&on_tenant),
+                        )
+                        .await?,
                     );
                 }
                 self.judge(actor, &widened)?;

@@ -199,7 +199,10 @@ impl Admin {
         if self.can_see_role(actor, role) {
             return Ok(());
         }
-        let owner = role.owner.map(|t| format!("tenant `{t}`")).unwrap_or_default();
+        let owner = role
+            .owner
+            .map(|t| format!("tenant `{t}`"))
+            .unwrap_or_default();
         Err(AdminError::PermissionDenied(
             Refusal::new(
                 RefusalReason::MissingPermission,

@@ -199,7 +199,9 @@ impl Admin {
         self.audited(actor, "SetUserDisabled", user_id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
-            let (mut user, access) = self.require_manage_user(write.txn(), actor, user_id).await?;
+            let (mut user, access) = self
+                .require_manage_user(write.txn(), actor, user_id)
+                .await?;
             if user.disabled && !disabled {
                 // Enabling hands back every allow the user holds.
                 self.judge(actor, &self.reaches_of_user(&access))?;
@@ -320,7 +322,8 @@ impl Admin {
             let email = email(&identity.email)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
-            self.existing_tenant(write.txn(), identity.tenant_id).await?;
+            self.existing_tenant(write.txn(), identity.tenant_id)
+                .await?;
             self.require_on_tenant(actor, "persons.manage", identity.tenant_id)?;
             let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
             if let Some(old) = &old {

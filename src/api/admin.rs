@@ -74,11 +74,18 @@ impl AdminApi {
             })
             .transpose()?;
         let actor = match (object_id, user_id) {
-            (Some(object_id), None) => self.admin.actor(ActorRef::AzureObject(object_id), action).await?,
+            (Some(object_id), None) => {
+                self.admin
+                    .actor(ActorRef::AzureObject(object_id), action)
+                    .await?
+            }
             (None, Some(user_id)) => self.admin.actor(ActorRef::User(user_id), action).await?,
             (Some(object_id), Some(user_id)) => {
                 // Both may be sent, but they must name one user: a call has one actor.
-                let actor = self.admin.actor(ActorRef::AzureObject(object_id), action).await?;
+                let actor = self
+                    .admin
+                    .actor(ActorRef::AzureObject(object_id), action)
+                    .await?;
                 if actor.id() != user_id {
                     return Err(Status::invalid_argument(format!(
                         "metadata `{ACTOR_OBJECT_ID}` and `{ACTOR_USER_ID}` name two different users; a call has one actor, so send one of them"

@@ -216,6 +216,7 @@ pub fn check_response_to_pb(outcome: CheckOutcome) -> pb::CheckAccessResponse {
                 decisive: e.decisive,
             })
             .collect(),
+        reason: outcome.reason,
     }
 }
 

@@ -7,8 +7,8 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::admin::AdminError;
-use crate::engine::Refusal;
 use crate::check::CheckError;
+use crate::engine::Refusal;
 use crate::store::StoreError;
 
 pub fn from_store(err: &StoreError) -> Status {

@@ -39,7 +39,7 @@ pub struct CheckArgs {
     /// Answer only once the server has applied this change-log revision.
     #[arg(long, value_name = "REVISION", default_value_t = 0)]
     pub min_revision: u64,
-    /// The server; https:// for TLS.
+    /// The server: `host:port` or http://host:port, or https://host:port for TLS.
     #[arg(
         long,
         env = "RBAC_SERVER",
@@ -214,9 +214,18 @@ fn read(path: &Path) -> Result<Vec<u8>, CheckCommandError> {
 
 async fn connect(args: &CheckArgs) -> Result<Channel, CheckCommandError> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    let mut endpoint = Endpoint::from_shared(args.server.clone())
+    // `host:port`, as every other address of this service is written, means plaintext.
+    let url = if args.server.contains("://") {
+        args.server.clone()
+    } else {
+        format!("http://{}", args.server)
+    };
+    let mut endpoint = Endpoint::from_shared(url)
         .map_err(|e| {
-            CheckCommandError::Usage(format!("`--server` `{}` is not a URL: {e}", args.server))
+            CheckCommandError::Usage(format!(
+                "`--server` `{}` is not an address: {e}",
+                args.server
+            ))
         })?
         .connect_timeout(timeout)
         .timeout(timeout);
@@ -276,10 +285,7 @@ fn render(args: &CheckArgs, answer: &pb::CheckAccessResponse) -> String {
         return text;
     }
     if answer.explanation.is_empty() {
-        text.push_str(match answer.decision() {
-            pb::Decision::UserInactive => "  the user is unknown, disabled or expired\n",
-            _ => "  no assignment applies\n",
-        });
+        text.push_str(&format!("  {}\n", answer.reason));
         return text;
     }
     let rows: Vec<[String; 5]> = answer
@@ -377,6 +383,7 @@ mod tests {
             decision: pb::Decision::Allowed as i32,
             revision: 12,
             explanation: Vec::new(),
+            reason: String::new(),
         };
         assert_eq!(
             render(&args, &answer),
@@ -407,6 +414,7 @@ mod tests {
                     true,
                 ),
             ],
+            reason: "a deny of `computers.manage` applies here".into(),
         };
         assert_eq!(
             render(&args, &answer),
@@ -425,10 +433,11 @@ mod tests {
             decision: pb::Decision::NotGranted as i32,
             revision: 3,
             explanation: Vec::new(),
+            reason: "no assignment of the user grants `billing.manage` here".into(),
         };
         assert_eq!(
             render(&args, &answer),
-            "NOT GRANTED  billing.manage (system-wide) for user u-1 (revision 3)\n  no assignment applies\n"
+            "NOT GRANTED  billing.manage (system-wide) for user u-1 (revision 3)\n  no assignment of the user grants `billing.manage` here\n"
         );
     }
 

@@ -39,9 +39,11 @@ pub enum Command {
 pub struct ImportConfig {
     /// The legacy export: JSON with `preferences` and `users` (see the README).
     pub file: std::path::PathBuf,
+    /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://rbac.db?mode=rwc"
     )]
     pub database_url: String,
@@ -56,9 +58,11 @@ pub struct ImportConfig {
 /// The size of a synthetic world (defaults: the scale of the performance targets).
 #[derive(Clone, Debug, Args)]
 pub struct DatasetConfig {
+    /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://rbac.db?mode=rwc"
     )]
     pub database_url: String,
@@ -71,4 +75,8 @@ pub struct DatasetConfig {
     pub assignments: usize,
     #[arg(long, default_value_t = 1_000)]
     pub groups: usize,
+    /// Write into a database that already has tenants (a service's own, say). Without
+    /// it, such a database is refused.
+    #[arg(long)]
+    pub into_non_empty: bool,
 }

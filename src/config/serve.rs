@@ -171,6 +171,19 @@ pub struct ServeSettings {
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
+
+    /// For a demo only: serve AdminService on a non-loopback address with neither the
+    /// bearer token nor mutual TLS, where anyone who reaches it can act as any
+    /// administrator. Without it, such a start is refused [default: false].
+    #[arg(
+        long,
+        env = "RBAC_INSECURE_ADMIN_WITHOUT_AUTH",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_admin_without_auth: Option<bool>,
 }
 
 impl ServeSettings {
@@ -219,6 +232,9 @@ impl ServeSettings {
             log_format: self.log_format.or(lower.log_format),
             log_filter: self.log_filter.or(lower.log_filter),
             otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
+            insecure_admin_without_auth: self
+                .insecure_admin_without_auth
+                .or(lower.insecure_admin_without_auth),
         }
     }
 }
@@ -352,6 +368,8 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub otlp_endpoint: Option<String>,
+    /// AdminService may be served unauthenticated on a non-loopback address (a demo).
+    pub insecure_admin_without_auth: bool,
 }
 
 impl ServeConfig {
@@ -376,6 +394,7 @@ impl ServeConfig {
             log_format: LogFormat::Pretty,
             log_filter: "info".to_owned(),
             otlp_endpoint: None,
+            insecure_admin_without_auth: false,
         }
     }
 
@@ -455,7 +474,26 @@ impl ServeConfig {
                 ));
             }
         }
+        // The actor is plain metadata: only the token or a client certificate says who may
+        // send it, so off the loopback one of them must guard AdminService.
+        let insecure_admin_without_auth = s.insecure_admin_without_auth.unwrap_or(false);
+        let admin_addr = admin_listen.unwrap_or(listen);
+        let guarded = auth_token.is_some() || tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        if !admin_addr.ip().is_loopback() && !guarded && !insecure_admin_without_auth {
+            let key = if admin_listen.is_some() {
+                "admin_listen"
+            } else {
+                "listen"
+            };
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "would serve AdminService on `{admin_addr}`, which is not a loopback address, with neither a bearer token nor mutual TLS: anyone who reaches it could act as any administrator. Set --auth-token-file or --tls-client-ca, or keep AdminService on the loopback with --admin-listen 127.0.0.1:50052; for a demo only, --insecure-admin-without-auth"
+                ),
+            ));
+        }
         let config = ServeConfig {
+            insecure_admin_without_auth,
             bootstrap_admin_object_id: s.bootstrap_admin_object_id,
             batch_limit: at_least_one("batch_limit", s.batch_limit, defaults.batch_limit)?,
             min_revision_wait_ms: s
@@ -518,6 +556,7 @@ impl ServeConfig {
             log_format: Some(self.log_format),
             log_filter: Some(self.log_filter.clone()),
             otlp_endpoint: self.otlp_endpoint.clone(),
+            insecure_admin_without_auth: Some(self.insecure_admin_without_auth),
         };
         let mut text = String::new();
         if self.auth_token.is_some() {

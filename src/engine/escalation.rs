@@ -126,9 +126,8 @@ pub fn assignable(
 ) -> bool {
     let subtree = Scope::Msp(owner);
     match scope {
-        Scope::UsersTenant => principal_tenant.is_some_and(|tenant| {
-            contains(&subtree, &Scope::Tenant(tenant), tenants, resources)
-        }),
+        Scope::UsersTenant => principal_tenant
+            .is_some_and(|tenant| contains(&subtree, &Scope::Tenant(tenant), tenants, resources)),
         other => contains(&subtree, other, tenants, resources),
     }
 }
@@ -182,7 +181,10 @@ pub fn judge_reach(
             } else {
                 (
                     RefusalReason::MissingPermission,
-                    format!("nobody grants what they do not hold there; the actor needs `{}` on {place}", entry.key),
+                    format!(
+                        "nobody grants what they do not hold there; the actor needs `{}` on {place}",
+                        entry.key
+                    ),
                 )
             };
             return Err(Refusal::new(

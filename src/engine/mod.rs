@@ -9,8 +9,8 @@ mod tenant_index;
 
 pub use access::{AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts};
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
+pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
 pub use escalation::{
     Reach, Refusal, RefusalReason, Widening, assignable, judge_reach, scope_kind_permission,
 };
-pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
 pub use tenant_index::{ResourceIndex, TenantIndex, TenantNode};

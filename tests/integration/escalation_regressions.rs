@@ -60,7 +60,12 @@ fn ta<T>(message: T) -> tonic::Request<T> {
 /// A refusal: PERMISSION_DENIED with an ErrorInfo of domain `rbac.v1` and this reason.
 fn assert_refused<T: std::fmt::Debug>(result: Result<T, tonic::Status>, reason: &str) {
     let status = result.expect_err("the call must be refused");
-    assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+    assert_eq!(
+        status.code(),
+        Code::PermissionDenied,
+        "{}",
+        status.message()
+    );
     let info = status
         .get_details_error_info()
         .expect("a google.rpc.ErrorInfo detail");
@@ -205,8 +210,11 @@ async fn a_role_edit_cannot_hand_out_a_system_permission(backend: Backend) {
     .await
     .unwrap();
     assert_refused(
-        a.update_role(ta(role_update(&viewer, &["computers.view", "billing.view"])))
-            .await,
+        a.update_role(ta(role_update(
+            &viewer,
+            &["computers.view", "billing.view"],
+        )))
+        .await,
         "SYSTEM_PERMISSION",
     );
     let response = e
@@ -468,7 +476,12 @@ async fn a_write_never_commits_on_rights_a_committed_revoke_removed(
         .await
         .unwrap();
     let status = attempt.await.unwrap().expect_err("judged on the revoke");
-    assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+    assert_eq!(
+        status.code(),
+        Code::PermissionDenied,
+        "{}",
+        status.message()
+    );
     let authz = &mut e.server.authz;
     assert_eq!(
         decision(authz, &e.ta.id, "users.manage", &e.c1.id).await,

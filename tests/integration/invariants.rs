@@ -54,7 +54,9 @@ const SCOPE_KINDS: [&str; 5] = [
 const WRITES_PER_WORLD: usize = 40;
 
 fn is_system(key: &str) -> bool {
-    catalogue().get(catalogue().id(key).expect("pool key")).system
+    catalogue()
+        .get(catalogue().id(key).expect("pool key"))
+        .system
 }
 
 /// One world's objects, by the index the oracle knows them by.
@@ -337,7 +339,7 @@ impl World {
         let a = Arc::clone(&self.admin);
         let custom = self.roles[..4].to_vec();
         match self.rng.below(11) {
-            0 | 1 | 2 => {
+            0..=2 => {
                 let new = self.random_assignment();
                 ("assign", a.create_assignment(actor, new).await.map(drop))
             }
@@ -359,7 +361,10 @@ impl World {
                 ("edit role", a.update_role(actor, update).await.map(drop))
             }
             5 => {
-                let (group, user) = (self.pick(&self.groups.clone()), self.pick(&self.users.clone()));
+                let (group, user) = (
+                    self.pick(&self.groups.clone()),
+                    self.pick(&self.users.clone()),
+                );
                 let join = self.chance(60);
                 let result = a.set_group_member(actor, group, user, join).await;
                 ("membership", result.map(drop))
@@ -375,7 +380,10 @@ impl World {
                 ("move", a.update_tenant(actor, update).await.map(drop))
             }
             7 => {
-                let (tenant, tag) = (self.pick(&self.tenants.clone()), self.pick(&self.tags.clone()));
+                let (tenant, tag) = (
+                    self.pick(&self.tenants.clone()),
+                    self.pick(&self.tags.clone()),
+                );
                 let tagged = self.chance(50);
                 let result = a.set_tenant_tag(actor, tenant, tag, tagged).await;
                 ("tag", result.map(drop))
@@ -434,8 +442,12 @@ impl World {
     async fn reference(&self) -> Reference {
         let db = &self.db;
         let all_tenants = store::tenants(db).await.expect("tenants");
-        let tenant_index: HashMap<TenantId, usize> =
-            self.tenants.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+        let tenant_index: HashMap<TenantId, usize> = self
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (*t, i))
+            .collect();
         let tag_index: HashMap<TagId, usize> =
             self.tags.iter().enumerate().map(|(i, t)| (*t, i)).collect();
         let mut model = Reference {
@@ -445,12 +457,21 @@ impl World {
         for id in &self.tenants {
             let t = all_tenants.iter().find(|t| t.id == *id).expect("tenant");
             let parent = t.parent.map(|p| tenant_index[&p]);
-            let tags = t.tags.iter().filter_map(|g| tag_index.get(g).copied()).collect();
+            let tags = t
+                .tags
+                .iter()
+                .filter_map(|g| tag_index.get(g).copied())
+                .collect();
             model.tenants.push((t.id, parent, t.is_msp, tags));
         }
         for id in &self.users {
-            let u = store::find_user(db, *id).await.expect("user").expect("user");
-            model.users.push((u.id, tenant_index[&u.tenant_id], u.disabled));
+            let u = store::find_user(db, *id)
+                .await
+                .expect("user")
+                .expect("user");
+            model
+                .users
+                .push((u.id, tenant_index[&u.tenant_id], u.disabled));
         }
         for id in &self.groups {
             let members: BTreeSet<usize> = store::group_members(db, *id)
@@ -490,7 +511,10 @@ impl World {
                 Scope::TenantTag(g) => RefScope::Tag(tag_index[g]),
                 Scope::UsersTenant => RefScope::UsersTenant,
                 Scope::Resource(r) => RefScope::Resource(
-                    self.resources.iter().position(|x| x == r).expect("resource"),
+                    self.resources
+                        .iter()
+                        .position(|x| x == r)
+                        .expect("resource"),
                 ),
             };
             let deny = assignment.effect == Effect::Deny;
@@ -611,7 +635,10 @@ async fn run(seed: u64, worlds: usize) -> Tally {
             (server, root) = start_server().await;
         }
         let db = server.cache.store().db().clone();
-        let world_seed = seed.wrapping_add(index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let world_seed = seed
+            .wrapping_add(index as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            | 1;
         let mut world = World::build(Arc::clone(&server.admin), root.clone(), db, world_seed).await;
         let mut before = allowed(&world.reference().await);
         for step in 0..WRITES_PER_WORLD {
@@ -626,11 +653,7 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                 _ => world.rng.below(world.users.len()),
             };
             let user = world.users[actor_index];
-            let Ok(actor) = world
-                .admin
-                .actor(ActorRef::User(user), "test")
-                .await
-            else {
+            let Ok(actor) = world.admin.actor(ActorRef::User(user), "test").await else {
                 // A disabled actor is refused before any rule: not a write.
                 continue;
             };
@@ -641,7 +664,9 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                     tally.accepted += 1;
                     counts.0 += 1;
                     let after = allowed(&world.reference().await);
-                    let what = format!("seed {world_seed}, world {index}, write {step} ({kind}) by user {actor_index}");
+                    let what = format!(
+                        "seed {world_seed}, world {index}, write {step} ({kind}) by user {actor_index}"
+                    );
                     if let Err(broken) = check_invariants(actor_index, &before, &after, &what) {
                         panic!("{broken}");
                     }

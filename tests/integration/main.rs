@@ -14,6 +14,7 @@ mod grpcurl;
 mod invariants;
 mod legacy_import;
 mod scenario;
+mod self_contained;
 mod status;
 #[path = "../support/mod.rs"]
 mod support;

@@ -226,6 +226,28 @@ async fn admin_calls_need_a_known_active_actor() {
 }
 
 #[tokio::test]
+async fn an_explained_check_of_an_unknown_user_says_no_such_user_exists() {
+    let mut server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let answer = server
+        .authz
+        .check_access(pb::CheckAccessRequest {
+            subject: Some(pb::check_access_request::Subject::UserId(
+                "7f4c0a38-3c5e-4a9a-8d8f-2f5b1b0c9e77".into(),
+            )),
+            permission: "billing.view".into(),
+            target: None,
+            explain: true,
+            min_revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.decision, pb::Decision::UserInactive as i32);
+    assert!(answer.reason.contains("no user has this id"), "{answer:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_writes_change_nothing() {
     let mut server = TestServer::start(Backend::Sqlite).await.unwrap();
     let msp = new_tenant(&mut server, "msp", None, true).await;

@@ -93,7 +93,7 @@ async fn check_prints_the_decision_and_its_explanation() {
     assert_eq!(code, 1);
     assert!(
         out.starts_with("NOT GRANTED  computers.manage")
-            && out.contains("\n  no assignment applies\n"),
+            && out.contains("\n  no assignment of the user, direct or through a group, grants `computers.manage` here\n"),
         "{out}"
     );
 

@@ -155,6 +155,21 @@ fn a_bad_configuration_exits_64_naming_what_is_wrong() {
             vec![],
             vec!["`log_filter`".into()],
         ),
+        // AdminService off the loopback with nothing to say who may name an actor.
+        (
+            vec!["--admin-listen", "0.0.0.0:0"],
+            vec![],
+            vec![
+                "`admin_listen` (--admin-listen) would serve AdminService on `0.0.0.0:0`".into(),
+                "--auth-token-file or --tls-client-ca".into(),
+                "--insecure-admin-without-auth".into(),
+            ],
+        ),
+        (
+            vec![],
+            vec![("RBAC_ADMIN_LISTEN", "[::]:0")],
+            vec!["not a loopback address".into()],
+        ),
     ];
     // Should a case be accepted, the start still fails at once: no database can open here.
     let safety = [
@@ -197,5 +212,32 @@ async fn the_server_runs_with_what_the_file_says() {
     assert!(
         refused.message().contains("at most 2 checks"),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn admin_service_off_the_loopback_needs_a_guard_or_a_loud_opt_out() {
+    let exposed = format!("0.0.0.0:{}", crate::support::free_port());
+    // A token guards it.
+    let guarded = Sidecar::start(Launch::default().args(&[
+        "--admin-listen",
+        &exposed,
+        "--auth-token",
+        "a-token-of-thirty-two-characters-at-least",
+    ]))
+    .await;
+    drop(guarded);
+    // The demo opt-out starts, and says loudly what it means.
+    let exposed = format!("0.0.0.0:{}", crate::support::free_port());
+    let demo = Sidecar::start(Launch::default().args(&[
+        "--admin-listen",
+        &exposed,
+        "--insecure-admin-without-auth",
+    ]))
+    .await;
+    let log = demo.output();
+    assert!(
+        log.contains("INSECURE: AdminService is served off the loopback"),
+        "{log}"
     );
 }

@@ -141,7 +141,20 @@ impl Checker {
         requests: &[CheckRequest],
     ) -> Vec<Result<CheckOutcome, CheckError>> {
         let wanted = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
-        let waited = self.cache.wait_for(wanted, self.min_revision_wait).await;
+        let mut waited = self.cache.wait_for(wanted, self.min_revision_wait).await;
+        let mut newest = None;
+        if let Err(RevisionNotReached::Unwritten { newest: n, .. }) = waited {
+            // Items asking for a revision nobody wrote fail alone, without a wait; the
+            // others wait only for what exists.
+            newest = Some(n);
+            let reachable = requests
+                .iter()
+                .map(|r| r.min_revision)
+                .filter(|r| *r <= n)
+                .max()
+                .unwrap_or(0);
+            waited = self.cache.wait_for(reachable, self.min_revision_wait).await;
+        }
         let revision = self.cache.applied_revision();
         let tenants = self.cache.tenants();
         let now = unix_now();
@@ -149,11 +162,23 @@ impl Checker {
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
             if request.min_revision > revision {
-                outcomes.push(Err(CheckError::RevisionNotReached(RevisionNotReached {
-                    wanted: request.min_revision,
-                    applied: revision,
-                    waited_ms: waited.as_ref().err().map_or(0, |e| e.waited_ms),
-                })));
+                let err = match newest {
+                    Some(newest) if request.min_revision > newest => {
+                        RevisionNotReached::Unwritten {
+                            wanted: request.min_revision,
+                            newest,
+                        }
+                    }
+                    _ => RevisionNotReached::Timeout {
+                        wanted: request.min_revision,
+                        applied: revision,
+                        waited_ms: match &waited {
+                            Err(RevisionNotReached::Timeout { waited_ms, .. }) => *waited_ms,
+                            _ => 0,
+                        },
+                    },
+                };
+                outcomes.push(Err(CheckError::RevisionNotReached(err)));
                 continue;
             }
             let access = match subjects.get(&request.subject) {

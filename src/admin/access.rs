@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use sea_orm::ConnectionTrait;
 
 use crate::model::{
-    AssignmentId, Effect, Group, GroupId, PermissionSet, Principal, ResourceRef, Role,
-    RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
+    AssignmentId, DESCRIPTION_MAX, Effect, Group, GroupId, NAME_MAX, PermissionSet, Principal,
+    ResourceRef, Role, RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
+    optional_text, required_text, shown,
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::rules::reaches;
-use super::{Actor, Admin, AdminError, required_text};
+use super::{Actor, Admin, AdminError};
 
 /// A custom role to create.
 #[derive(Clone, Debug)]
@@ -73,7 +74,12 @@ fn permission_set(keys: &[String]) -> Result<PermissionSet, AdminError> {
     if !unknown.is_empty() {
         return Err(AdminError::InvalidArgument(format!(
             "unknown permission keys: `{}`; ListPermissions shows the catalogue",
-            unknown.join("`, `")
+            unknown
+                .iter()
+                .take(5)
+                .map(|k| shown(k))
+                .collect::<Vec<_>>()
+                .join("`, `")
         )));
     }
     Ok(keys.iter().filter_map(|k| catalogue().id(k)).collect())
@@ -130,8 +136,8 @@ impl Admin {
         self.audited(actor, "CreateRole", new.name.clone(), async {
             let role = Role {
                 id: RoleId::random(),
-                name: required_text("name", &new.name, 200)?,
-                description: new.description.trim().to_owned(),
+                name: required_text("name", &new.name, NAME_MAX)?,
+                description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
                 owner: new.owner,
                 built_in: false,
                 permissions: permission_set(&new.permissions)?,
@@ -167,7 +173,7 @@ impl Admin {
         update: RoleUpdate,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
         self.audited(actor, "UpdateRole", update.role_id.to_string(), async {
-            let name = required_text("name", &update.name, 200)?;
+            let name = required_text("name", &update.name, NAME_MAX)?;
             let permissions = permission_set(&update.permissions)?;
             // Read inside the write: a rename carrying an old permission list must not
             // undo a removal committed meanwhile, since `permissions` replace the set.
@@ -176,7 +182,7 @@ impl Admin {
             let old = self.existing_role(write.txn(), update.role_id).await?;
             let role = Role {
                 name,
-                description: update.description.trim().to_owned(),
+                description: optional_text("description", &update.description, DESCRIPTION_MAX)?,
                 permissions,
                 ..old.clone()
             };
@@ -320,14 +326,14 @@ impl Admin {
         description: &str,
     ) -> Result<(Group, u64), AdminError> {
         self.audited(actor, "UpdateGroup", id.to_string(), async {
-            let name = required_text("name", name, 200)?;
+            let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let old = self.existing_group(write.txn(), id).await?;
             self.require_manage_group(actor, &old)?;
             let group = Group {
                 name,
-                description: description.trim().to_owned(),
+                description: optional_text("description", description, DESCRIPTION_MAX)?,
                 ..old.clone()
             };
             write.update_group(&group).await?;
@@ -496,8 +502,8 @@ impl Admin {
         self.audited(actor, "CreateGroup", new.name.clone(), async {
             let group = Group {
                 id: GroupId::random(),
-                name: required_text("name", &new.name, 200)?,
-                description: new.description.trim().to_owned(),
+                name: required_text("name", &new.name, NAME_MAX)?,
+                description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
                 owner: new.owner,
             };
             let (mut write, actor) = self.begin(actor).await?;

@@ -6,12 +6,13 @@ use sea_orm::ConnectionTrait;
 
 use crate::engine::{Reach, Target};
 use crate::model::{
-    ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue,
+    NAME_MAX, RESOURCE_ID_MAX, ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId,
+    UserOrigin, catalogue, required_text,
 };
 use crate::store;
 
 use super::rules::reaches;
-use super::{Actor, Admin, AdminError, required_text};
+use super::{Actor, Admin, AdminError};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ impl Admin {
         new: NewTenant,
     ) -> Result<(Tenant, u64), AdminError> {
         self.audited(actor, "CreateTenant", new.name.clone(), async {
-            let name = required_text("name", &new.name, 200)?;
+            let name = required_text("name", &new.name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             if let Some(parent) = new.parent {
@@ -141,7 +142,7 @@ impl Admin {
             let name = update
                 .name
                 .as_deref()
-                .map(|n| required_text("name", n, 200))
+                .map(|n| required_text("name", n, NAME_MAX))
                 .transpose()?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -281,7 +282,7 @@ impl Admin {
         name: &str,
     ) -> Result<(Tag, u64), AdminError> {
         self.audited(actor, "UpdateTag", id.to_string(), async {
-            let name = required_text("name", name, 200)?;
+            let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let old = self.existing_tag(write.txn(), id).await?;
@@ -336,7 +337,7 @@ impl Admin {
     /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
     pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
         self.audited(actor, "CreateTag", name.to_owned(), async {
-            let name = required_text("name", name, 200)?;
+            let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             self.require_at(actor, "tags.manage", &Scope::Owner)?;
@@ -442,7 +443,7 @@ impl Admin {
         owner: Option<TenantId>,
     ) -> Result<u64, AdminError> {
         self.audited(actor, "UpsertResource", resource.to_string(), async {
-            required_text("id", &resource.id, 512)?;
+            required_text("id", &resource.id, RESOURCE_ID_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             if let Some(tenant) = owner {

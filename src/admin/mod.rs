@@ -17,14 +17,14 @@ use uuid::Uuid;
 
 use crate::cache::AccessCache;
 use crate::engine::{EffectiveAccess, Refusal, RefusalReason};
-use crate::model::{InvalidId, UserId, unix_now};
+use crate::model::{InvalidId, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
 pub use access::{AssignmentQuery, NewAssignment, NewGroup, NewRole, RoleUpdate};
 pub use audit::AuditPage;
 pub use directory::{NewTenant, TenantUpdate};
 pub use legacy::{ImportReport, LegacyFile};
-pub use users::{Expiry, Identity, UserQuery, UserUpdate};
+pub use users::{Expiry, Identity, MAX_PENDING_ACCESS_REQUESTS, UserQuery, UserUpdate};
 
 /// How a request names its actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +61,8 @@ pub enum AdminError {
     FailedPrecondition(String),
     #[error("{0}")]
     PermissionDenied(Refusal),
+    #[error("{0}")]
+    ResourceExhausted(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -163,7 +165,8 @@ impl Admin {
             actor: actor.map(Actor::id),
             impersonator: actor.and_then(|a| a.impersonator),
             action,
-            target: target.to_owned(),
+            // A refused call's target is the caller's text, not yet validated.
+            target: shown(target),
             before: None,
             after: None,
             outcome: "refused",
@@ -224,18 +227,8 @@ impl Admin {
     }
 }
 
-/// A non-empty, trimmed, bounded text field.
-fn required_text(field: &str, value: &str, max: usize) -> Result<String, AdminError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AdminError::InvalidArgument(format!(
-            "`{field}` must not be empty"
-        )));
+impl From<TextError> for AdminError {
+    fn from(err: TextError) -> Self {
+        AdminError::InvalidArgument(err.to_string())
     }
-    if value.chars().count() > max {
-        return Err(AdminError::InvalidArgument(format!(
-            "`{field}` must be at most {max} characters"
-        )));
-    }
-    Ok(value.to_owned())
 }

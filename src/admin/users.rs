@@ -4,12 +4,16 @@ use sea_orm::ConnectionTrait;
 
 use crate::engine::EffectiveAccess;
 use crate::model::{
-    AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
-    UserOrigin, parse_uuid, unix_now,
+    AccessRequest, AccessRequestId, AccessRequestStatus, EMAIL_MAX, PERSON_NAME_MAX, Person,
+    PersonId, QUERY_MAX, TenantId, User, UserId, UserOrigin, optional_text, parse_uuid,
+    required_text, unix_now,
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, required_text};
+use super::{Actor, Admin, AdminError};
+
+/// Access requests that may wait for a decision at once: anyone may submit one.
+pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -68,7 +72,7 @@ impl Expiry {
 }
 
 fn email(value: &str) -> Result<String, AdminError> {
-    let email = required_text("email", value, 320)?;
+    let email = required_text("email", value, EMAIL_MAX)?;
     if !email.contains('@') {
         return Err(AdminError::InvalidArgument(format!(
             "`email` must be an address such as `name@example.com`, got `{email}`"
@@ -84,8 +88,8 @@ fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, AdminError>
         tenant_id: identity.tenant_id,
         azure_object_id: parse_uuid("azure_object_id", &identity.azure_object_id)?,
         email: email(&identity.email)?,
-        first_name: identity.first_name.trim().to_owned(),
-        last_name: identity.last_name.trim().to_owned(),
+        first_name: optional_text("first_name", &identity.first_name, PERSON_NAME_MAX)?,
+        last_name: optional_text("last_name", &identity.last_name, PERSON_NAME_MAX)?,
         disabled: false,
         expires_at: None,
         origin,
@@ -167,6 +171,11 @@ impl Admin {
         actor: &Actor,
         query: UserQuery,
     ) -> Result<(Vec<User>, Option<UserId>), AdminError> {
+        let text = optional_text(
+            "query",
+            query.text.as_deref().unwrap_or_default(),
+            QUERY_MAX,
+        )?;
         let tenants = self.tenants_where(actor, "users.view", query.tenant);
         let limit = match query.page_size {
             0 => DEFAULT_PAGE,
@@ -174,7 +183,7 @@ impl Admin {
         };
         let filter = UserFilter {
             tenants,
-            query: query.text.filter(|t| !t.trim().is_empty()),
+            query: (!text.is_empty()).then_some(text),
             disabled: query.disabled,
             origin: query.origin,
             after: query.after,
@@ -240,8 +249,8 @@ impl Admin {
                 .await?;
             let user = User {
                 email,
-                first_name: update.first_name.trim().to_owned(),
-                last_name: update.last_name.trim().to_owned(),
+                first_name: optional_text("first_name", &update.first_name, PERSON_NAME_MAX)?,
+                last_name: optional_text("last_name", &update.last_name, PERSON_NAME_MAX)?,
                 expires_at: update.expires_at,
                 ..old.clone()
             };
@@ -334,8 +343,8 @@ impl Admin {
                 tenant_id: identity.tenant_id,
                 azure_object_id,
                 email,
-                first_name: identity.first_name.trim().to_owned(),
-                last_name: identity.last_name.trim().to_owned(),
+                first_name: optional_text("first_name", &identity.first_name, PERSON_NAME_MAX)?,
+                last_name: optional_text("last_name", &identity.last_name, PERSON_NAME_MAX)?,
                 user_id: old.as_ref().and_then(|p| p.user_id),
             };
             write.save_person(&person).await?;
@@ -434,6 +443,12 @@ impl Admin {
             return Err(AdminError::AlreadyExists(format!(
                 "azure object id `{}` is already a user; sign in instead",
                 request.azure_object_id
+            )));
+        }
+        // Anyone may ask, with no actor: a bound keeps that from filling the disk.
+        if store::pending_access_requests(write.txn()).await? >= MAX_PENDING_ACCESS_REQUESTS {
+            return Err(AdminError::ResourceExhausted(format!(
+                "{MAX_PENDING_ACCESS_REQUESTS} access requests already wait for a decision; try again once administrators have decided some"
             )));
         }
         if store::pending_access_request(write.txn(), request.azure_object_id)

@@ -986,11 +986,15 @@ impl pb::admin_service_server::AdminService for AdminApi {
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         let actor = self.actor(&request, "ListAuditEvents").await?;
         let r = request.into_inner();
-        let text = |value: String| (!value.is_empty()).then_some(value);
+        let text = |field, value: String| {
+            crate::model::optional_text(field, &value, crate::model::QUERY_MAX)
+                .map(|v| (!v.is_empty()).then_some(v))
+                .map_err(|e| invalid(e.to_string()))
+        };
         let filter = AuditFilter {
             actor: optional(&r.actor_user_id, |v| convert::user_id("actor_user_id", v))?,
-            action: text(r.action),
-            outcome: text(r.outcome),
+            action: text("action", r.action)?,
+            outcome: text("outcome", r.outcome)?,
             since: (r.since_unix != 0).then_some(r.since_unix),
             until: (r.until_unix != 0).then_some(r.until_unix),
             after: optional(&r.page_token, page_token)?,

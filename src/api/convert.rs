@@ -44,7 +44,8 @@ pub fn tag_id(field: &'static str, value: &str) -> Result<TagId, Status> {
 pub fn permission(key: &str) -> Result<PermissionId, Status> {
     catalogue().id(key).ok_or_else(|| {
         invalid(format!(
-            "unknown permission `{key}`; AdminService/ListPermissions shows the catalogue"
+            "unknown permission `{}`; AdminService/ListPermissions shows the catalogue",
+            crate::model::shown(key)
         ))
     })
 }

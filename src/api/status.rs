@@ -7,6 +7,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::admin::AdminError;
+use crate::cache::RevisionNotReached;
 use crate::check::CheckError;
 use crate::engine::Refusal;
 use crate::store::StoreError;
@@ -32,7 +33,12 @@ pub fn from_check(err: &CheckError) -> Status {
         CheckError::TenantNotFound(_) | CheckError::ResourceNotFound(_) => {
             Status::not_found(err.to_string())
         }
-        CheckError::RevisionNotReached(_) => Status::unavailable(err.to_string()),
+        CheckError::RevisionNotReached(RevisionNotReached::Timeout { .. }) => {
+            Status::unavailable(err.to_string())
+        }
+        CheckError::RevisionNotReached(RevisionNotReached::Unwritten { .. }) => {
+            Status::failed_precondition(err.to_string())
+        }
         CheckError::Store(err) => from_store(err),
     }
 }
@@ -45,6 +51,7 @@ pub fn from_admin(err: &AdminError) -> Status {
         AdminError::AlreadyExists(_) => Status::already_exists(message),
         AdminError::FailedPrecondition(_) => Status::failed_precondition(message),
         AdminError::PermissionDenied(refusal) => refused(refusal),
+        AdminError::ResourceExhausted(_) => Status::resource_exhausted(message),
         AdminError::Store(err) => from_store(err),
     }
 }

@@ -113,9 +113,17 @@ impl AccessCache {
                 continue;
             }
             let done = (batches.len() as u64) < BATCH;
-            for batch in batches {
-                self.apply_with(db, &batch.changes).await?;
-                self.advance_applied(batch.revision);
+            // A burst of revisions is applied as one: each index reloaded once, each
+            // entry invalidated once, then the newest revision marked applied.
+            let mut changes = Vec::new();
+            for change in batches.iter().flat_map(|b| &b.changes) {
+                if !changes.contains(change) {
+                    changes.push(change.clone());
+                }
+            }
+            self.apply_with(db, &changes).await?;
+            if let Some(last) = batches.last() {
+                self.advance_applied(last.revision);
             }
             if done {
                 return Ok(());

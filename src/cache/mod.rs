@@ -43,15 +43,22 @@ impl Default for CacheConfig {
     }
 }
 
-/// A revision this replica has not applied within the allowed wait.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "this replica has applied revision {applied} and did not reach revision {wanted} within {waited_ms} ms; retry, or ask without min_revision"
-)]
-pub struct RevisionNotReached {
-    pub wanted: u64,
-    pub applied: u64,
-    pub waited_ms: u128,
+/// A revision this replica has not applied: within the allowed wait, or not at all
+/// because no write has made it yet.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RevisionNotReached {
+    #[error(
+        "this replica has applied revision {applied} and did not reach revision {wanted} within {waited_ms} ms; retry, or ask without min_revision"
+    )]
+    Timeout {
+        wanted: u64,
+        applied: u64,
+        waited_ms: u128,
+    },
+    #[error(
+        "revision {wanted} has not been written (the newest is {newest}); ask for a revision that a write returned"
+    )]
+    Unwritten { wanted: u64, newest: u64 },
 }
 
 /// Effective access by user, kept exactly in step with the change log.
@@ -187,12 +194,22 @@ impl AccessCache {
         if revision == 0 || self.applied_revision() >= revision {
             return Ok(self.applied_revision());
         }
+        // A revision no write has made yet would only run out the wait: say so at once.
+        // (A database that cannot answer leaves the wait to decide.)
+        if let Ok(newest) = self.store.max_revision().await {
+            if revision > newest {
+                return Err(RevisionNotReached::Unwritten {
+                    wanted: revision,
+                    newest,
+                });
+            }
+        }
         self.written.notify_one();
         let mut applied = self.applied.subscribe();
         let started = tokio::time::Instant::now();
         match tokio::time::timeout(bound, applied.wait_for(|r| *r >= revision)).await {
             Ok(Ok(r)) => Ok(*r),
-            _ => Err(RevisionNotReached {
+            _ => Err(RevisionNotReached::Timeout {
                 wanted: revision,
                 applied: self.applied_revision(),
                 waited_ms: started.elapsed().as_millis(),

@@ -409,7 +409,16 @@ mod tests {
         );
         let size = |name: &str| c.built_in_role_by_name(name).unwrap().permissions.len();
         assert_eq!(size("System Administrator (Legacy)"), c.permissions().len());
-        assert!(size("System User (Legacy)") > size("Administrator (Legacy)"));
+        assert!(size("System User (Legacy)") > size("User (Legacy)"));
+        // A tenant administrator holds all a tenant user does, so that it can hand it out
+        // (nobody grants what they do not hold).
+        let permissions = |name: &str| c.built_in_role_by_name(name).unwrap().permissions;
+        let administrator = permissions("Administrator (Legacy)");
+        assert!(
+            permissions("User (Legacy)")
+                .iter()
+                .all(|p| administrator.contains(p))
+        );
         assert!(size("Administrator (Legacy)") > size("User (Legacy)"));
         for name in &names[4..] {
             assert!((2..=11).contains(&size(name)), "{name} has {}", size(name));

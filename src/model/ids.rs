@@ -17,7 +17,7 @@ pub fn parse_uuid(field: &'static str, value: &str) -> Result<Uuid, InvalidId> {
         Ok(uuid) if !uuid.is_nil() => Ok(uuid),
         _ => Err(InvalidId {
             field,
-            value: value.to_owned(),
+            value: super::shown(value),
         }),
     }
 }

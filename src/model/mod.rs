@@ -5,6 +5,7 @@ mod catalogue;
 mod ids;
 mod records;
 mod scope;
+mod text;
 
 pub use catalogue::{
     BuiltInRole, Catalogue, Category, Permission, PermissionId, PermissionSet, catalogue,
@@ -18,3 +19,7 @@ pub use records::{
     Tenant, UnknownName, User, UserOrigin, unix_now,
 };
 pub use scope::{Effect, Principal, ResourceRef, ResourceType, Scope, UnknownResourceType};
+pub use text::{
+    DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, PERSON_NAME_MAX, QUERY_MAX, RESOURCE_ID_MAX, TextError,
+    optional_text, required_text, shown,
+};

@@ -65,7 +65,7 @@ impl std::str::FromStr for ResourceType {
         ResourceType::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownResourceType(s.to_owned()))
+            .ok_or_else(|| UnknownResourceType(super::shown(s)))
     }
 }
 

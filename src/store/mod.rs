@@ -119,7 +119,17 @@ impl Store {
             migration::Migrator::up(&txn, None).await?;
             txn.commit().await?;
         } else {
-            migration::Migrator::up(&db, None).await?;
+            // One IMMEDIATE transaction holds SQLite's write lock for the whole migration,
+            // so processes starting together on one new file migrate one after another.
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    isolation_level: None,
+                    access_mode: None,
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                })
+                .await?;
+            migration::Migrator::up(&txn, None).await?;
+            txn.commit().await?;
         }
         let store = Store {
             db,

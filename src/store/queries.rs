@@ -821,6 +821,15 @@ pub async fn pending_access_request<C: ConnectionTrait>(
         .transpose()
 }
 
+/// How many access requests wait for a decision.
+pub async fn pending_access_requests<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(access_request::Entity::find()
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .count(db)
+        .await?)
+}
+
 /// The requests of these tenants (None: of every tenant) with this status, oldest first.
 pub async fn access_requests<C: ConnectionTrait>(
     db: &C,

@@ -8,7 +8,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::support::world::{self, Admin, Authz, built_in, grant, group, owned_role};
-use crate::support::{Backend, TestServer, as_actor};
+use crate::support::{Backend, TestServer, as_actor, on_both_backends};
 
 use pb::Decision::{Allowed, Denied, NotGranted};
 use pb::principal::Kind::{GroupId as ToGroup, UserId as ToUser};
@@ -493,23 +493,6 @@ async fn a_write_never_commits_on_rights_a_committed_revoke_removed(
         "the assignment TA asked for was not made"
     );
     e.server.stop().await;
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Backend::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Backend::Postgres).await;
-            })*
-        }
-    };
 }
 
 on_both_backends!(

@@ -11,6 +11,7 @@ mod differential;
 mod escalation;
 mod escalation_regressions;
 mod grpcurl;
+mod hostile_input;
 mod invariants;
 mod legacy_import;
 mod scenario;

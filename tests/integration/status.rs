@@ -128,13 +128,13 @@ async fn checks_refuse_bad_input_with_clear_codes() {
     assert_eq!(unknown.decision, pb::Decision::UserInactive as i32);
     assert!(!unknown.allowed);
 
-    // A revision this replica never reaches: UNAVAILABLE after the bound, never a stale answer.
+    // A revision no write has made: FAILED_PRECONDITION at once, never a stale answer.
     let mut future = check(&user.id, "billing.view", None);
     future.min_revision = 1_000_000;
     assert_status(
         authz.check_access(future).await,
-        Code::Unavailable,
-        "did not reach revision 1000000",
+        Code::FailedPrecondition,
+        "revision 1000000 has not been written",
     );
     server.stop().await;
 }
@@ -150,10 +150,13 @@ async fn batch_check_answers_in_order_and_isolates_bad_items() {
         )),
         ..check(&user.id, "billing.manage", None)
     };
+    let mut future = check(&user.id, "billing.manage", None);
+    future.min_revision = 1_000_000;
     let checks = vec![
         admin_check,
         check(&user.id, "computers.fly", None),
         check(&user.id, "billing.manage", None),
+        future,
     ];
     let results = server
         .authz
@@ -162,7 +165,7 @@ async fn batch_check_answers_in_order_and_isolates_bad_items() {
         .unwrap()
         .into_inner()
         .results;
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     assert_eq!(
         results[0].response.as_ref().unwrap().decision,
         pb::Decision::Allowed as i32
@@ -174,6 +177,9 @@ async fn batch_check_answers_in_order_and_isolates_bad_items() {
         results[2].response.as_ref().unwrap().decision,
         pb::Decision::NotGranted as i32
     );
+    // An item asking for a revision nobody wrote fails alone, and holds nobody up.
+    let error = results[3].error.as_ref().unwrap();
+    assert_eq!(error.code, Code::FailedPrecondition as i32, "{}", error.message);
 
     let too_many = vec![check(&user.id, "billing.view", None); 101];
     assert_status(

@@ -307,3 +307,23 @@ impl Drop for Replica {
 
 /// Held by tests whose timing another test's load would disturb, so they run alone.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::support::Backend::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::support::Backend::Postgres).await;
+            })*
+        }
+    };
+}
+#[allow(unused_imports, reason = "each test binary uses part of this module")]
+pub(crate) use on_both_backends;

@@ -68,7 +68,7 @@ pub fn shown(value: &str) -> String {
         .flat_map(char::escape_default)
         .collect();
     if value.chars().count() > SHOWN_MAX {
-        shown.push_str("…");
+        shown.push('…');
     }
     shown
 }

@@ -309,6 +309,7 @@ impl Drop for Replica {
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and `postgres::NAME`.
+#[allow(unused_macros, reason = "each test binary uses part of this module")]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -126,11 +126,30 @@ impl Checker {
         let outcome = async {
             let (access, revision) = self.access(request.subject, request.min_revision).await?;
             let tenants = self.cache.tenants();
-            self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+            match self.decide(access.as_deref(), request, &tenants, unix_now(), revision) {
+                Err(CheckError::TenantNotFound(_) | CheckError::ResourceNotFound(_))
+                    if self.caught_up().await =>
+                {
+                    // Written after this replica's revision, perhaps: ask again at the newest.
+                    let (access, revision) = self.access(request.subject, 0).await?;
+                    let tenants = self.cache.tenants();
+                    self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+                }
+                decided => decided,
+            }
         }
         .await;
         self.count(&outcome);
         outcome
+    }
+
+    /// Catches this replica up to the newest revision, within the min_revision wait:
+    /// before saying NOT_FOUND, make sure the tenant or resource was not just created.
+    /// False when nothing new was applied.
+    async fn caught_up(&self) -> bool {
+        let before = self.cache.applied_revision();
+        let caught_up = tokio::time::timeout(self.min_revision_wait, self.cache.catch_up()).await;
+        matches!(caught_up, Ok(Ok(()))) && self.cache.applied_revision() > before
     }
 
     /// Decides many checks, sharing what they have in common: one wait for the highest

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use sea_orm::ConnectionTrait;
 
-use crate::engine::{Reach, Target};
+use crate::engine::{MAX_TENANT_DEPTH, Reach, Target};
 use crate::model::{
     NAME_MAX, RESOURCE_ID_MAX, ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId,
     UserOrigin, catalogue, required_text,
@@ -73,6 +73,7 @@ impl Admin {
             let actor = &actor;
             if let Some(parent) = new.parent {
                 self.existing_tenant(write.txn(), parent).await?;
+                self.require_depth(parent, 0)?;
             }
             self.require_on_owner(actor, "tenants.manage", new.parent)?;
             let tenant = Tenant {
@@ -168,6 +169,7 @@ impl Admin {
                         "tenant `{id}` cannot move under `{parent}`, which is itself or below it: the tree would loop"
                     )));
                 }
+                self.require_depth(parent, tree.height(id))?;
             }
             if tenant.parent != old.parent {
                 let widened = self.move_reaches(write.txn(), &old, tenant.parent).await?;
@@ -187,6 +189,23 @@ impl Admin {
             Ok((tenant, revision))
         })
         .await
+    }
+
+    /// A subtree `height` levels deep fits under `parent` without passing the depth limit.
+    fn require_depth(&self, parent: TenantId, height: usize) -> Result<(), AdminError> {
+        let depth = self
+            .cache
+            .tenants()
+            .get(parent)
+            .map_or(0, |node| node.ancestors.len() + 1);
+        if depth + height > MAX_TENANT_DEPTH {
+            return Err(AdminError::FailedPrecondition(format!(
+                "the tenant tree may be at most {MAX_TENANT_DEPTH} levels below a root; under `{parent}` (at depth {}) this would reach depth {}",
+                depth - 1,
+                depth + height
+            )));
+        }
+        Ok(())
     }
 
     /// What moving a tenant lets newly reach anyone: the allows at MSP scopes of its new

@@ -20,7 +20,7 @@ pub fn from_store(err: &StoreError) -> Status {
                 "the database is unavailable and this replica has no cached answer for this user; retry",
             )
         }
-        StoreError::Database(_) | StoreError::Corrupt(_) => {
+        StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Connect(_) => {
             tracing::error!(error = %err, "database error");
             Status::internal("internal error; the service log has the details")
         }

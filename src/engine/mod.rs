@@ -13,4 +13,4 @@ pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
 pub use escalation::{
     Reach, Refusal, RefusalReason, Widening, assignable, judge_reach, scope_kind_permission,
 };
-pub use tenant_index::{ResourceIndex, TenantIndex, TenantNode};
+pub use tenant_index::{MAX_TENANT_DEPTH, ResourceIndex, TenantIndex, TenantNode};

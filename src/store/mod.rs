@@ -33,6 +33,9 @@ pub enum StoreError {
     Database(DbErr),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The database could not be opened at start: what was tried, and why it failed.
+    #[error("{0}")]
+    Connect(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -42,6 +45,61 @@ impl From<DbErr> for StoreError {
         } else {
             StoreError::Database(err)
         }
+    }
+}
+
+/// Why the database at `url` cannot be opened, for a person: where it is (never the
+/// password) and the cause. A pool only says it timed out, so for PostgreSQL one direct
+/// connection is tried to learn the real cause (refused, authentication, unknown database).
+async fn connect_failure(url: &str, err: &DbErr) -> String {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+    use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+    use sea_orm::sqlx::{Connection as _, Error as Sqlx};
+    use std::str::FromStr;
+    if url.starts_with("sqlite:") {
+        let file = SqliteConnectOptions::from_str(url)
+            .map(|o| o.get_filename().display().to_string())
+            .unwrap_or_default();
+        return format!(
+            "the SQLite file `{file}` cannot be opened ({err}); check that its directory exists and is writable"
+        );
+    }
+    let Ok(options) = PgConnectOptions::from_str(url) else {
+        return err.to_string();
+    };
+    let place = format!(
+        "PostgreSQL at {}:{} (database `{}`, user `{}`)",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default)"),
+        options.get_username()
+    );
+    let direct = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect_with(&options));
+    let cause = match direct.await {
+        Err(_) => "no answer within 5 s; check the host, the port and the network".to_owned(),
+        Ok(Ok(_)) => format!("{err}; a direct connection worked, so retry"),
+        Ok(Err(Sqlx::Io(io))) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "the connection was refused: is the server running and listening there?".to_owned()
+        }
+        Ok(Err(Sqlx::Database(db))) => match db.code().as_deref() {
+            Some("28P01" | "28000") => format!("authentication failed: {}", db.message()),
+            Some("3D000") => format!("no such database: {}", db.message()),
+            _ => db.message().to_owned(),
+        },
+        Ok(Err(other)) => other.to_string(),
+    };
+    format!("{place}: {cause}")
+}
+
+/// SQLite's SQLITE_BUSY: another connection holds the lock.
+fn is_locked(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            matches!(e.as_ref(), Sqlx::Database(db) if db.code().as_deref() == Some("5"))
+        }
+        _ => false,
     }
 }
 
@@ -112,7 +170,20 @@ impl Store {
                     .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             });
         }
-        let db = Database::connect(options).await?;
+        // A new SQLite file is switched to WAL by the first connection; a process starting
+        // at the same moment finds it locked, and SQLite's busy wait does not cover that
+        // switch: retry for a while.
+        let mut attempts = 0;
+        let db = loop {
+            match Database::connect(options.clone()).await {
+                Ok(db) => break db,
+                Err(err) if attempts < 50 && url.starts_with("sqlite:") && is_locked(&err) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => return Err(StoreError::Connect(connect_failure(url, &err).await)),
+            }
+        };
         if db.get_database_backend() == DbBackend::Postgres {
             let txn = db.begin().await?;
             advisory_lock(&txn, MIGRATE_LOCK_KEY).await?;

@@ -165,7 +165,50 @@ async fn unauthenticated_access_requests_cannot_fill_the_disk(backend: Backend) 
     server.stop().await;
 }
 
+/// A tree deeper than the documented limit is refused, by a create or by a move.
+async fn the_tenant_tree_has_a_depth_limit(backend: Backend) {
+    let Some(mut server) = TestServer::start(backend).await else {
+        return;
+    };
+    let admin = &mut server.admin;
+    let limit = rbac_sidecar::engine::MAX_TENANT_DEPTH;
+    let root = world::tenant(admin, "root", None, true).await;
+    let mut chain = vec![root.clone()];
+    for depth in 1..=limit {
+        let parent = chain.last().unwrap().id.clone();
+        chain.push(world::tenant(admin, &format!("d{depth}"), Some(&parent), true).await);
+    }
+    let deepest = chain.last().unwrap().id.clone();
+    let below = pb::CreateTenantRequest {
+        name: "too deep".into(),
+        parent_tenant_id: Some(deepest.clone()),
+        is_msp: false,
+    };
+    assert_status(
+        admin.create_tenant(as_admin(below)).await,
+        Code::FailedPrecondition,
+        &format!("at most {limit} levels"),
+    );
+    // A two-level subtree moved under the second-deepest tenant would pass the limit too.
+    let other = world::tenant(admin, "other", None, true).await;
+    world::tenant(admin, "child", Some(&other.id), false).await;
+    let under = chain[limit - 1].id.clone();
+    assert_status(
+        admin
+            .update_tenant(as_admin(pb::UpdateTenantRequest {
+                tenant_id: other.id.clone(),
+                name: String::new(),
+                parent_tenant_id: Some(under),
+            }))
+            .await,
+        Code::FailedPrecondition,
+        "would reach depth",
+    );
+    server.stop().await;
+}
+
 on_both_backends!(
+    the_tenant_tree_has_a_depth_limit,
     hostile_text_is_refused_with_a_short_message,
     unauthenticated_access_requests_cannot_fill_the_disk,
 );

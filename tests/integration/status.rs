@@ -179,7 +179,12 @@ async fn batch_check_answers_in_order_and_isolates_bad_items() {
     );
     // An item asking for a revision nobody wrote fails alone, and holds nobody up.
     let error = results[3].error.as_ref().unwrap();
-    assert_eq!(error.code, Code::FailedPrecondition as i32, "{}", error.message);
+    assert_eq!(
+        error.code,
+        Code::FailedPrecondition as i32,
+        "{}",
+        error.message
+    );
 
     let too_many = vec![check(&user.id, "billing.view", None); 101];
     assert_status(

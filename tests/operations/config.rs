@@ -241,3 +241,61 @@ async fn admin_service_off_the_loopback_needs_a_guard_or_a_loud_opt_out() {
         "{log}"
     );
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named_with_the_cause() {
+    let refused = format!(
+        "postgres://postgres:secret@127.0.0.1:{}/test",
+        crate::support::free_port()
+    );
+    let cases = [
+        (
+            refused.as_str(),
+            "PostgreSQL at 127.0.0.1:",
+            "the connection was refused",
+        ),
+        (
+            "sqlite:///nonexistent-dir/rbac.db?mode=rwc",
+            "the SQLite file `/nonexistent-dir/rbac.db` cannot be opened",
+            "directory exists and is writable",
+        ),
+    ];
+    for (url, place, cause) in cases {
+        let (code, out, err) = serve(&["--listen", "127.0.0.1:0", "--database-url", url], &[]);
+        let said = format!("{out}{err}");
+        assert_ne!(code, 0, "{url}: {said}");
+        assert!(
+            said.contains(place) && said.contains(cause),
+            "{url}: {said}"
+        );
+        assert!(
+            !said.contains("secret"),
+            "the password is never shown: {said}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn processes_started_together_on_one_new_sqlite_file_both_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("shared.db").display()
+    );
+    let launch = || Launch {
+        database_url: Some(url.clone()),
+        ..Launch::default()
+    };
+    // Each waits until it serves: one migrates, the other waits for SQLite's write lock.
+    let (first, second) = tokio::join!(Sidecar::start(launch()), Sidecar::start(launch()));
+    for sidecar in [&first, &second] {
+        let answer = sidecar
+            .authz()
+            .await
+            .check_access(admin_check())
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(answer.allowed, "{}", sidecar.output());
+    }
+}

@@ -132,6 +132,11 @@ impl Server {
                 Arc::clone(&metrics),
                 &api::pb::SERVED_DESCRIPTOR_SETS,
             ),
+            connections: api::ConnectionLimits {
+                max_connections: config.max_connections,
+                handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            },
+            max_concurrent_streams: config.max_concurrent_streams,
         };
         Ok(Server {
             checker,

@@ -5,6 +5,7 @@
 mod admin;
 mod authorization;
 mod bearer;
+mod connection;
 mod convert;
 mod deadline;
 mod status;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::ServerTlsConfig;
@@ -24,6 +25,8 @@ use tonic_health::pb::health_server::HealthServer;
 pub use admin::AdminApi;
 pub use authorization::AuthorizationApi;
 pub use bearer::BearerAuthLayer;
+pub use connection::ConnectionLimits;
+use connection::{ConnectionGate, GuardedStream};
 pub use deadline::DeadlineLayer;
 
 /// Generated code of the public contract.
@@ -164,7 +167,17 @@ pub struct Transport {
     pub auth_token: Option<BearerToken>,
     pub request_timeout: Duration,
     pub telemetry: RpcTelemetryLayer,
+    pub connections: ConnectionLimits,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
+
+/// Flow-control windows: what one stream, and one connection, may send before the server
+/// has read it. They bound the memory a connection of half-sent requests can hold.
+const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
+const CONNECTION_WINDOW_BYTES: u32 = 1024 * 1024;
+/// Request headers larger than this are refused (gRPC metadata is small).
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 
 /// Serves the routes on a listener until `shutdown` resolves: then the listener is
 /// closed at once (new connections are refused), every connection is told to go away
@@ -179,10 +192,19 @@ pub async fn serve(
     // (~40 ms): set TCP_NODELAY on every accepted connection.
     let incoming = ClosingIncoming {
         listener: Some(TcpIncoming::from(listener).with_nodelay(Some(true))),
+        gate: ConnectionGate::new(&transport.connections),
         shutdown: Box::pin(shutdown),
     };
-    let mut server =
-        tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    // Keepalive pings find peers that are gone; streams and windows bound what a live
+    // connection holds; resets a peer may leave pending are bounded (the rapid-reset flood).
+    let mut server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .max_concurrent_streams(transport.max_concurrent_streams)
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_max_pending_accept_reset_streams(Some(32));
     if let Some(tls) = &transport.tls {
         server = server.tls_config(tls.clone())?;
     }
@@ -197,23 +219,35 @@ pub async fn serve(
         .await
 }
 
-/// Accepted connections until `shutdown` resolves, then the end of the stream, with the
-/// listener closed.
+/// Accepted connections, each admitted by the gate, until `shutdown` resolves, then the
+/// end of the stream, with the listener closed.
 struct ClosingIncoming {
     listener: Option<TcpIncoming>,
+    gate: ConnectionGate,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl tokio_stream::Stream for ClosingIncoming {
-    type Item = std::io::Result<TcpStream>;
+    type Item = std::io::Result<GuardedStream>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.listener.is_some() && self.shutdown.as_mut().poll(cx).is_ready() {
             self.listener = None;
         }
-        match self.listener.as_mut() {
-            Some(listener) => Pin::new(listener).poll_next(cx),
-            None => Poll::Ready(None),
+        loop {
+            let Some(listener) = self.listener.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match Pin::new(listener).poll_next(cx) {
+                Poll::Ready(Some(Ok(stream))) => {
+                    if let Some(admitted) = self.gate.admit(stream) {
+                        return Poll::Ready(Some(Ok(admitted)));
+                    }
+                }
+                Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

@@ -104,6 +104,24 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_max_mib: Option<u64>,
 
+    /// Connections each gRPC port holds at once; more are closed as they arrive
+    /// [default: 10000].
+    #[arg(long, env = "RBAC_MAX_CONNECTIONS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+
+    /// HTTP/2 streams (calls in flight) one connection may have open at once; more are
+    /// refused with REFUSED_STREAM, which clients retry [default: 100].
+    #[arg(long, env = "RBAC_MAX_CONCURRENT_STREAMS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_streams: Option<u32>,
+
+    /// A connection that sends nothing (no HTTP/2 preface, no TLS hello) within this many
+    /// milliseconds of being accepted is closed [default: 10000].
+    #[arg(long, env = "RBAC_HANDSHAKE_TIMEOUT_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake_timeout_ms: Option<u64>,
+
     /// Largest request message accepted, in bytes; larger ones fail with OUT_OF_RANGE
     /// [default: 4194304].
     #[arg(long, env = "RBAC_MAX_REQUEST_BYTES", value_name = "BYTES")]
@@ -222,6 +240,9 @@ impl ServeSettings {
                 .or(lower.change_log_retention_hours),
             cache_max_mib: self.cache_max_mib.or(lower.cache_max_mib),
             max_request_bytes: self.max_request_bytes.or(lower.max_request_bytes),
+            max_connections: self.max_connections.or(lower.max_connections),
+            max_concurrent_streams: self.max_concurrent_streams.or(lower.max_concurrent_streams),
+            handshake_timeout_ms: self.handshake_timeout_ms.or(lower.handshake_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             shutdown_grace_ms: self.shutdown_grace_ms.or(lower.shutdown_grace_ms),
             tls_cert: self.tls_cert.or(lower.tls_cert),
@@ -359,6 +380,9 @@ pub struct ServeConfig {
     /// Some: `/metrics`, `/healthz` and `/readyz` are served there over HTTP.
     pub metrics_listen: Option<SocketAddr>,
     pub max_request_bytes: usize,
+    pub max_connections: usize,
+    pub max_concurrent_streams: u32,
+    pub handshake_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
     /// Some: both gRPC ports speak TLS only.
@@ -387,6 +411,9 @@ impl ServeConfig {
             admin_listen: None,
             metrics_listen: None,
             max_request_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
+            max_concurrent_streams: 100,
+            handshake_timeout_ms: 10_000,
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
             tls: None,
@@ -515,6 +542,21 @@ impl ServeConfig {
                 s.max_request_bytes,
                 defaults.max_request_bytes,
             )?,
+            max_connections: at_least_one(
+                "max_connections",
+                s.max_connections,
+                defaults.max_connections,
+            )?,
+            max_concurrent_streams: at_least_one(
+                "max_concurrent_streams",
+                s.max_concurrent_streams,
+                defaults.max_concurrent_streams,
+            )?,
+            handshake_timeout_ms: at_least_one(
+                "handshake_timeout_ms",
+                s.handshake_timeout_ms,
+                defaults.handshake_timeout_ms,
+            )?,
             request_timeout_ms: at_least_one(
                 "request_timeout_ms",
                 s.request_timeout_ms,
@@ -546,6 +588,9 @@ impl ServeConfig {
             change_log_retention_hours: Some(self.change_log_retention_hours),
             cache_max_mib: Some(self.cache_max_mib),
             max_request_bytes: Some(self.max_request_bytes),
+            max_connections: Some(self.max_connections),
+            max_concurrent_streams: Some(self.max_concurrent_streams),
+            handshake_timeout_ms: Some(self.handshake_timeout_ms),
             request_timeout_ms: Some(self.request_timeout_ms),
             shutdown_grace_ms: Some(self.shutdown_grace_ms),
             tls_cert: self.tls.as_ref().map(|t| t.cert.clone()),

@@ -7,6 +7,7 @@
 
 mod check_command;
 mod config;
+mod floods;
 mod limits;
 mod metrics;
 mod otlp;

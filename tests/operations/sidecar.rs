@@ -160,6 +160,21 @@ impl Sidecar {
         }
     }
 
+    /// The server's resident memory, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// The gRPC port's address.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     /// A channel to the gRPC port, with this sidecar's client TLS settings.
     pub async fn channel(&self) -> Channel {
         self.channel_to(&self.address).await

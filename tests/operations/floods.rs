@@ -1,0 +1,168 @@
+//! Connection floods against the real binary, on loopback, bounded in count and time:
+//! silent connections are closed after the handshake timeout, a full port closes new
+//! connections at once, and checks are answered again as soon as the flood ends.
+
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use crate::sidecar::{Launch, Sidecar, admin_check};
+
+/// Reads until the server closes the connection; panics if it stays open for `bound`.
+async fn closed_by_server(stream: &mut TcpStream, bound: Duration) {
+    let mut buf = [0_u8; 64];
+    let read = tokio::time::timeout(bound, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {} // the server's HTTP/2 settings, then the close
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept a silent connection open");
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_and_a_full_port_refuses_more() {
+    let sidecar = Sidecar::start(Launch::default().args(&[
+        "--max-connections",
+        "4",
+        "--handshake-timeout-ms",
+        "300",
+    ]))
+    .await;
+    // Four connections that never send the HTTP/2 preface fill the port...
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(TcpStream::connect(sidecar.address()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // ...so a fifth is closed as soon as it is accepted.
+    let mut fifth = TcpStream::connect(sidecar.address()).await.unwrap();
+    closed_by_server(&mut fifth, Duration::from_secs(5)).await;
+    // The silent ones are closed after the handshake timeout, freeing the port.
+    for stream in &mut silent {
+        closed_by_server(stream, Duration::from_secs(10)).await;
+    }
+    let answer = sidecar
+        .authz()
+        .await
+        .check_access(admin_check())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.allowed);
+}
+
+/// A flood of half-sent calls: every connection, every stream and every half-sent
+/// body, held until dropped (the connections are then closed).
+struct Flood {
+    connections: Vec<tokio::task::JoinHandle<()>>,
+    #[allow(dead_code, reason = "held open until the flood is dropped")]
+    streams: Vec<(h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>)>,
+    /// Streams each connection got open before the server's limit held the next back.
+    opened: Vec<usize>,
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.streams.clear();
+        self.connections
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
+    }
+}
+
+/// Opens `connections`, each with up to `streams` calls that announce a 1 MiB request and
+/// send 64 KiB of it.
+async fn half_sent_calls(address: &str, connections: usize, streams: usize) -> Flood {
+    let mut flood = Flood {
+        connections: Vec::new(),
+        streams: Vec::new(),
+        opened: Vec::new(),
+    };
+    for _ in 0..connections {
+        let tcp = TcpStream::connect(address).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        flood.connections.push(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+        let mut client = client.ready().await.unwrap();
+        let mut open = 0;
+        for _ in 0..streams {
+            let request = http::Request::post(format!(
+                "http://{address}/rbac.v1.AuthorizationService/CheckAccess"
+            ))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+            let Ok((response, mut body)) = client.send_request(request, false) else {
+                break;
+            };
+            let mut frame = vec![0_u8, 0, 0x10, 0, 0];
+            frame.extend(std::iter::repeat_n(7_u8, 64 * 1024));
+            let _ = body.send_data(bytes::Bytes::from(frame), false);
+            flood.streams.push((response, body));
+            open += 1;
+            // Past the server's stream limit, the next stream waits for one to end.
+            let next = std::future::poll_fn(|cx| client.poll_ready(cx));
+            match tokio::time::timeout(Duration::from_millis(300), next).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        flood.opened.push(open);
+    }
+    flood
+}
+
+#[tokio::test]
+async fn a_flood_of_half_sent_calls_is_bounded_and_checks_still_answer() {
+    let sidecar = Sidecar::start(Launch::default()).await;
+    // The server tells every connection how many streams it may open.
+    let tcp = TcpStream::connect(sidecar.address()).await.unwrap();
+    let (_client, mut connection): (h2::client::SendRequest<bytes::Bytes>, _) =
+        h2::client::handshake(tcp).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), &mut connection).await;
+    assert_eq!(connection.max_concurrent_send_streams(), 100);
+    drop(connection);
+
+    // RBAC_FLOOD=CONNECTIONSxSTREAMS for a bigger run (BENCHMARKS.md used 100x1000).
+    let (connections, streams) = std::env::var("RBAC_FLOOD")
+        .ok()
+        .and_then(|v| {
+            let (c, s) = v.split_once('x')?;
+            Some((c.parse().ok()?, s.parse().ok()?))
+        })
+        .unwrap_or((20, 150));
+    let before = sidecar.rss_kib();
+    let flood = half_sent_calls(sidecar.address(), connections, streams).await;
+    eprintln!("streams opened per connection: {:?}", flood.opened);
+    let peak = sidecar.rss_kib();
+    let answer = sidecar
+        .authz()
+        .await
+        .check_access(admin_check())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.allowed, "checks are answered during the flood");
+    drop(flood);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = sidecar.rss_kib();
+    eprintln!("RSS KiB: before {before}, peak {peak}, after {after}");
+    // 100 streams a connection, 64 KiB each, and some room for the rest.
+    let bound = connections as u64 * 100 * 64 * 3 / 2 + 32 * 1024;
+    assert!(
+        peak - before < bound,
+        "peak grew by {} KiB, more than {bound}",
+        peak - before
+    );
+    assert!(
+        after < before + (peak - before) / 2,
+        "most of the flood's memory is given back: {after} KiB after"
+    );
+}

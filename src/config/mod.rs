@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C, then drains in-flight calls.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Asks a running server whether a user holds a permission, and why. Exit status: 0
     /// allowed, 1 not allowed, 2 the check could not be made.
     Check(CheckArgs),

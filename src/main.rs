@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => serve(args).await,
         Command::Check(args) => run_check(args).await,
         Command::Dataset(config) => {
             plain_logs();

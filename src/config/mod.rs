@@ -21,9 +21,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; `serve` simply has many settings"
+)]
 pub enum Command {
     /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C, then drains in-flight calls.
-    Serve(Box<ServeArgs>),
+    Serve(ServeArgs),
     /// Asks a running server whether a user holds a permission, and why. Exit status: 0
     /// allowed, 1 not allowed, 2 the check could not be made.
     Check(CheckArgs),

@@ -48,7 +48,9 @@ pub fn overlaps(
     match (deny, scope) {
         (Scope::Owner, _) | (_, Scope::Owner) => true,
         (Scope::UsersTenant, _) | (_, Scope::UsersTenant) => true,
-        (Scope::Resource(a), Scope::Resource(b)) if a == b => true,
+        // A resource scope covers that resource alone.
+        (Scope::Resource(a), Scope::Resource(b)) => a == b,
+        // The same tag, even where no tenant carries it yet.
         (Scope::TenantTag(a), Scope::TenantTag(b)) if a == b => true,
         (Scope::Resource(_), other) | (other, Scope::Resource(_)) => {
             let resource_scope = if matches!(deny, Scope::Resource(_)) {
@@ -56,9 +58,8 @@ pub fn overlaps(
             } else {
                 scope
             };
-            owner_of(resource_scope).is_some_and(|tenant| {
-                matches!(other, Scope::Resource(_)) || covers_tenant(other, tenant, tenant, tenants)
-            })
+            owner_of(resource_scope)
+                .is_some_and(|tenant| covers_tenant(other, tenant, tenant, tenants))
         }
         _ => tenants.nodes().any(|t| {
             covers_tenant(deny, t.id, t.id, tenants) && covers_tenant(scope, t.id, t.id, tenants)
@@ -111,6 +112,7 @@ pub fn holds_at(
 mod tests {
     use super::*;
     use crate::model::{ResourceRef, ResourceType, TagId, Tenant, TenantId};
+    use crate::engine::EffectiveAccess;
 
     struct World {
         tenants: TenantIndex,
@@ -173,6 +175,133 @@ mod tests {
             "tags change; only the same tag is contained"
         );
         assert!(!c(&Scope::Tenant(w.msp), &resource));
+    }
+
+    fn user(tenant: TenantId, grants: &[(&str, Scope, Effect)]) -> EffectiveAccess {
+        use crate::engine::{AssignmentFacts, RoleFacts, UserFacts};
+        use crate::model::{AssignmentId, RoleId, UserId};
+        use std::sync::Arc;
+        let mut roles = Vec::new();
+        let mut assignments = Vec::new();
+        for (key, scope, effect) in grants {
+            let role = Arc::new(RoleFacts {
+                id: RoleId::random(),
+                name: Arc::from(*key),
+                permissions: [catalogue().id(key).unwrap()].into_iter().collect(),
+            });
+            assignments.push(AssignmentFacts {
+                id: AssignmentId::random(),
+                role_id: role.id,
+                scope: scope.clone(),
+                effect: *effect,
+                via_group: None,
+            });
+            roles.push(role);
+        }
+        let facts = UserFacts {
+            id: UserId::random(),
+            tenant_id: tenant,
+            azure_object_id: uuid::Uuid::new_v4(),
+            disabled: false,
+            expires_at: None,
+        };
+        EffectiveAccess::compile(facts, Vec::new(), roles, assignments)
+    }
+
+    #[test]
+    fn each_arm_of_containment() {
+        let w = world();
+        let c = |outer: &Scope, inner: &Scope| contains(outer, inner, &w.tenants, &w.resources);
+        let pc = Scope::Resource(w.pc.clone());
+        let other_pc = Scope::Resource(ResourceRef::new(ResourceType::Computer, "other"));
+        assert!(c(&pc, &pc), "a resource scope contains itself");
+        assert!(!c(&pc, &other_pc), "and no other resource");
+        assert!(!c(&pc, &Scope::Tenant(w.customer)), "nor its owner");
+        assert!(c(&Scope::Msp(w.msp), &Scope::Msp(w.msp)));
+        assert!(!c(&Scope::Msp(w.customer), &Scope::Msp(w.msp)), "a child holds no parent");
+        assert!(c(&Scope::Tenant(w.customer), &Scope::Tenant(w.customer)));
+        assert!(!c(&Scope::Tenant(w.customer), &Scope::Tenant(w.msp)));
+        let other_tag = TagId::random();
+        assert!(!c(&Scope::TenantTag(w.tag), &Scope::TenantTag(other_tag)));
+        assert!(c(&Scope::Owner, &Scope::UsersTenant));
+        assert!(!c(&Scope::Msp(w.msp), &Scope::UsersTenant), "resolve it first");
+    }
+
+    #[test]
+    fn each_arm_of_overlap() {
+        let w = world();
+        let o = |deny: &Scope, scope: &Scope| overlaps(deny, scope, &w.tenants, &w.resources);
+        let global = ResourceRef::new(ResourceType::Script, "global");
+        let mut resources = w.resources.clone();
+        resources.set(global.clone(), Some(None));
+        let og = |deny: &Scope, scope: &Scope| overlaps(deny, scope, &w.tenants, &resources);
+        let global = Scope::Resource(global);
+        let pc = Scope::Resource(w.pc.clone());
+        let other_pc = Scope::Resource(ResourceRef::new(ResourceType::Computer, "other"));
+        // Owner and User's Tenant reach everything, even a global resource.
+        assert!(og(&Scope::Owner, &global) && og(&global, &Scope::Owner));
+        assert!(og(&Scope::UsersTenant, &global) && og(&global, &Scope::UsersTenant));
+        // Resources: only the same one, or one owned where the other scope reaches.
+        assert!(og(&global, &global));
+        assert!(!o(&pc, &other_pc) && !o(&other_pc, &pc));
+        assert!(o(&pc, &Scope::Msp(w.msp)) && o(&Scope::Tenant(w.customer), &pc));
+        assert!(!og(&global, &Scope::Msp(w.msp)), "a global resource is in no tenant");
+        // Tags: the same tag even where no tenant carries it; others by their tenants.
+        let unused = TagId::random();
+        assert!(o(&Scope::TenantTag(unused), &Scope::TenantTag(unused)));
+        assert!(!o(&Scope::TenantTag(unused), &Scope::TenantTag(w.tag)));
+        assert!(o(&Scope::TenantTag(w.tag), &Scope::Tenant(w.customer)));
+        assert!(!o(&Scope::TenantTag(w.tag), &Scope::Tenant(w.msp)));
+        // The tree, both ways.
+        assert!(o(&Scope::Msp(w.msp), &Scope::Tenant(w.customer)));
+        assert!(!o(&Scope::Msp(w.other_msp), &Scope::Msp(w.msp)));
+    }
+
+    #[test]
+    fn holding_at_a_scope_needs_a_containing_allow_and_no_reaching_deny() {
+        let w = world();
+        let held = |access: &EffectiveAccess, key: &str, scope: &Scope| {
+            let permission = catalogue().id(key).unwrap();
+            holds_at(access, permission, scope, &w.tenants, &w.resources, 0)
+        };
+        let view = "computers.view";
+        let msp_admin = user(
+            w.msp,
+            &[
+                (view, Scope::Msp(w.msp), Effect::Allow),
+                (view, Scope::Tenant(w.other_msp), Effect::Deny),
+            ],
+        );
+        assert!(
+            held(&msp_admin, view, &Scope::Tenant(w.customer)),
+            "a deny elsewhere does not matter"
+        );
+        assert!(!held(&msp_admin, view, &Scope::Owner), "Owner is not contained");
+        let restricted = user(
+            w.msp,
+            &[
+                (view, Scope::Owner, Effect::Allow),
+                (view, Scope::Tenant(w.customer), Effect::Deny),
+            ],
+        );
+        assert!(!held(&restricted, view, &Scope::Msp(w.msp)), "a deny inside it");
+        assert!(held(&restricted, view, &Scope::Tenant(w.other_msp)));
+        let mut disabled = msp_admin.as_active();
+        disabled.user.disabled = true;
+        assert!(!held(&disabled, view, &Scope::Tenant(w.customer)));
+        let in_customer = user(
+            w.customer,
+            &[("tenants.manage", Scope::Owner, Effect::Allow)],
+        );
+        assert!(
+            !held(&in_customer, "tenants.manage", &Scope::Tenant(w.customer)),
+            "msp_only outside an MSP"
+        );
+        let in_msp = user(w.msp, &[("tenants.manage", Scope::Owner, Effect::Allow)]);
+        assert!(held(&in_msp, "tenants.manage", &Scope::Tenant(w.customer)));
+        // A system permission: anywhere, whatever the scope asked about.
+        let billing = user(w.customer, &[("billing.view", Scope::Tenant(w.customer), Effect::Allow)]);
+        assert!(held(&billing, "billing.view", &Scope::Owner));
     }
 
     #[test]

@@ -111,8 +111,8 @@ pub fn holds_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ResourceRef, ResourceType, TagId, Tenant, TenantId};
     use crate::engine::EffectiveAccess;
+    use crate::model::{ResourceRef, ResourceType, TagId, Tenant, TenantId};
 
     struct World {
         tenants: TenantIndex,
@@ -218,13 +218,19 @@ mod tests {
         assert!(!c(&pc, &other_pc), "and no other resource");
         assert!(!c(&pc, &Scope::Tenant(w.customer)), "nor its owner");
         assert!(c(&Scope::Msp(w.msp), &Scope::Msp(w.msp)));
-        assert!(!c(&Scope::Msp(w.customer), &Scope::Msp(w.msp)), "a child holds no parent");
+        assert!(
+            !c(&Scope::Msp(w.customer), &Scope::Msp(w.msp)),
+            "a child holds no parent"
+        );
         assert!(c(&Scope::Tenant(w.customer), &Scope::Tenant(w.customer)));
         assert!(!c(&Scope::Tenant(w.customer), &Scope::Tenant(w.msp)));
         let other_tag = TagId::random();
         assert!(!c(&Scope::TenantTag(w.tag), &Scope::TenantTag(other_tag)));
         assert!(c(&Scope::Owner, &Scope::UsersTenant));
-        assert!(!c(&Scope::Msp(w.msp), &Scope::UsersTenant), "resolve it first");
+        assert!(
+            !c(&Scope::Msp(w.msp), &Scope::UsersTenant),
+            "resolve it first"
+        );
     }
 
     #[test]
@@ -245,7 +251,10 @@ mod tests {
         assert!(og(&global, &global));
         assert!(!o(&pc, &other_pc) && !o(&other_pc, &pc));
         assert!(o(&pc, &Scope::Msp(w.msp)) && o(&Scope::Tenant(w.customer), &pc));
-        assert!(!og(&global, &Scope::Msp(w.msp)), "a global resource is in no tenant");
+        assert!(
+            !og(&global, &Scope::Msp(w.msp)),
+            "a global resource is in no tenant"
+        );
         // Tags: the same tag even where no tenant carries it; others by their tenants.
         let unused = TagId::random();
         assert!(o(&Scope::TenantTag(unused), &Scope::TenantTag(unused)));
@@ -276,7 +285,10 @@ mod tests {
             held(&msp_admin, view, &Scope::Tenant(w.customer)),
             "a deny elsewhere does not matter"
         );
-        assert!(!held(&msp_admin, view, &Scope::Owner), "Owner is not contained");
+        assert!(
+            !held(&msp_admin, view, &Scope::Owner),
+            "Owner is not contained"
+        );
         let restricted = user(
             w.msp,
             &[
@@ -284,7 +296,10 @@ mod tests {
                 (view, Scope::Tenant(w.customer), Effect::Deny),
             ],
         );
-        assert!(!held(&restricted, view, &Scope::Msp(w.msp)), "a deny inside it");
+        assert!(
+            !held(&restricted, view, &Scope::Msp(w.msp)),
+            "a deny inside it"
+        );
         assert!(held(&restricted, view, &Scope::Tenant(w.other_msp)));
         let mut disabled = msp_admin.as_active();
         disabled.user.disabled = true;
@@ -300,7 +315,10 @@ mod tests {
         let in_msp = user(w.msp, &[("tenants.manage", Scope::Owner, Effect::Allow)]);
         assert!(held(&in_msp, "tenants.manage", &Scope::Tenant(w.customer)));
         // A system permission: anywhere, whatever the scope asked about.
-        let billing = user(w.customer, &[("billing.view", Scope::Tenant(w.customer), Effect::Allow)]);
+        let billing = user(
+            w.customer,
+            &[("billing.view", Scope::Tenant(w.customer), Effect::Allow)],
+        );
         assert!(held(&billing, "billing.view", &Scope::Owner));
     }
 

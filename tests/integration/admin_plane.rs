@@ -8,27 +8,10 @@ use tonic::Code;
 use crate::support::world::{
     self, Admin, Authz, assert_status, built_in, grant, group, impersonating, owned_role,
 };
-use crate::support::{ADMIN, Backend, TestServer, as_admin};
+use crate::support::{ADMIN, Backend, TestServer, as_admin, on_both_backends};
 
 use pb::principal::Kind::{GroupId as ToGroup, UserId as ToUser};
 use pb::scope::Kind as At;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Backend::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Backend::Postgres).await;
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     tenants_and_tags,

@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use rbac_sidecar::admin::{
-    Actor, ActorRef, Admin, Identity, NewAssignment, NewGroup, NewRole, NewTenant, RoleUpdate,
-    TenantUpdate,
+    Actor, Admin, Identity, NewAssignment, NewGroup, NewRole, NewTenant, RoleUpdate, TenantUpdate,
 };
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
-use rbac_sidecar::config::ServeConfig;
 use rbac_sidecar::model::{Effect, Principal, ResourceRef, ResourceType, Scope, catalogue};
 use rbac_sidecar::server::Server;
 
-use crate::support::ADMIN;
+use crate::support::in_memory_server;
 use crate::support::reference::{MSP_ONLY, POOL, RefScope, RefTarget, Reference, SYSTEM};
 
 #[derive(Clone, Debug)]
@@ -520,20 +518,6 @@ impl Harness {
     }
 }
 
-/// A fresh in-memory server. Cases may share one: each builds its own objects, and
-/// nothing of one case reaches the users of another.
-async fn start_server() -> (Server, Actor) {
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), "sqlite::memory:");
-    config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
-    let server = Server::start(&config).await.expect("server");
-    let actor = server
-        .admin
-        .actor(ActorRef::AzureObject(ADMIN.parse().expect("uuid")), "test")
-        .await
-        .expect("bootstrap admin");
-    (server, actor)
-}
-
 async fn run_case(server: &Server, actor: &Actor, plan: WorldPlan) -> Result<(), TestCaseError> {
     let mut harness = Harness {
         admin: Arc::clone(&server.admin),
@@ -589,7 +573,7 @@ fn cached_decisions_equal_the_reference_after_every_change() {
         let mut slot = server.borrow_mut();
         if slot.as_ref().is_none_or(|(_, _, used)| *used >= 50) {
             *slot = None;
-            let (fresh, actor) = runtime.block_on(start_server());
+            let (fresh, actor) = runtime.block_on(in_memory_server());
             *slot = Some((fresh, actor, 0));
         }
         let (server, actor, used) = slot.as_mut().expect("server slot");

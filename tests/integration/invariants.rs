@@ -13,17 +13,15 @@ use rbac_sidecar::admin::{
     Actor, ActorRef, Admin, AdminError, Identity, NewAssignment, NewGroup, NewRole, NewTenant,
     RoleUpdate, TenantUpdate,
 };
-use rbac_sidecar::config::ServeConfig;
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
     AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope, TagId,
     TenantId, UserId, catalogue,
 };
-use rbac_sidecar::server::Server;
 use rbac_sidecar::store::{self, AssignmentFilter, Xorshift};
 use sea_orm::DatabaseConnection;
 
-use crate::support::ADMIN;
+use crate::support::in_memory_server;
 use crate::support::reference::{RefScope, RefTarget, Reference};
 
 /// The permissions the oracle looks at: plain, msp_only and system ones, and every
@@ -606,18 +604,6 @@ fn check_invariants(
     Ok(())
 }
 
-async fn start_server() -> (Server, Actor) {
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), "sqlite::memory:");
-    config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
-    let server = Server::start(&config).await.expect("server");
-    let actor = server
-        .admin
-        .actor(ActorRef::AzureObject(ADMIN.parse().expect("uuid")), "test")
-        .await
-        .expect("bootstrap admin");
-    (server, actor)
-}
-
 /// Writes: `RBAC_INVARIANT_WRITES`, default 20,000 (what CI runs).
 fn writes() -> usize {
     std::env::var("RBAC_INVARIANT_WRITES")
@@ -628,11 +614,11 @@ fn writes() -> usize {
 
 async fn run(seed: u64, worlds: usize) -> Tally {
     let mut tally = Tally::default();
-    let (mut server, mut root) = start_server().await;
+    let (mut server, mut root) = in_memory_server().await;
     for index in 0..worlds {
         if index % 25 == 24 {
             // A fresh database now and then keeps each one small.
-            (server, root) = start_server().await;
+            (server, root) = in_memory_server().await;
         }
         let db = server.cache.store().db().clone();
         let world_seed = seed

@@ -328,3 +328,18 @@ macro_rules! on_both_backends {
 }
 #[allow(unused_imports, reason = "each test binary uses part of this module")]
 pub(crate) use on_both_backends;
+
+/// A server on a fresh in-memory SQLite database, driven in process, and its bootstrap
+/// administrator as an actor: for property tests that make thousands of writes.
+pub async fn in_memory_server() -> (Server, rbac_sidecar::admin::Actor) {
+    use rbac_sidecar::admin::ActorRef;
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), "sqlite::memory:");
+    config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
+    let server = Server::start(&config).await.expect("server");
+    let actor = server
+        .admin
+        .actor(ActorRef::AzureObject(ADMIN.parse().expect("uuid")), "test")
+        .await
+        .expect("bootstrap admin");
+    (server, actor)
+}

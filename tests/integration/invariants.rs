@@ -336,7 +336,7 @@ impl World {
     async fn random_write(&mut self, actor: &Actor) -> (&'static str, Result<(), AdminError>) {
         let a = Arc::clone(&self.admin);
         let custom = self.roles[..4].to_vec();
-        match self.rng.below(11) {
+        match self.rng.below(12) {
             0..=2 => {
                 let new = self.random_assignment();
                 ("assign", a.create_assignment(actor, new).await.map(drop))
@@ -423,6 +423,13 @@ impl World {
                     }
                     ("delete role", result.map(drop))
                 }
+            }
+            10 => {
+                // A resource moves to another tenant, or becomes global.
+                let resource = self.pick(&self.resources.clone());
+                let owner = self.chance(85).then(|| self.pick(&self.tenants.clone()));
+                let result = a.upsert_resource(actor, resource, owner).await;
+                ("move resource", result.map(drop))
             }
             _ => {
                 let new = NewRole {

@@ -414,6 +414,73 @@ async fn a_call_has_one_actor(backend: Backend) {
     e.server.stop().await;
 }
 
+/// Making an inactive user active again hands back everything they hold: enabling them,
+/// or moving their expiry later, is judged as a grant of all of it.
+async fn reviving_a_user_hands_back_only_what_the_actor_holds(backend: Backend) {
+    let Some(mut e) = estate(backend).await else {
+        return;
+    };
+    let admin: &mut Admin = &mut e.server.admin.clone();
+    let tools = owned_role(admin, Some(&e.c1.id), &["computers.run-bulk-scripts"]).await;
+    let (disabled, expired) = (
+        world::user(admin, &e.c1.id).await,
+        world::user(admin, &e.c1.id).await,
+    );
+    for user in [&disabled, &expired] {
+        grant(
+            admin,
+            &tools.id,
+            ToUser(user.id.clone()),
+            At::TenantId(e.c1.id.clone()),
+            pb::Effect::Allow,
+        )
+        .await;
+    }
+    admin
+        .set_user_disabled(crate::support::as_admin(pb::SetUserDisabledRequest {
+            user_id: disabled.id.clone(),
+            disabled: true,
+        }))
+        .await
+        .unwrap();
+    let expiry = |at: i64| pb::UpdateUserRequest {
+        user_id: expired.id.clone(),
+        email: expired.email.clone(),
+        first_name: String::new(),
+        last_name: String::new(),
+        expires_at_unix: at,
+    };
+    admin
+        .update_user(crate::support::as_admin(expiry(1)))
+        .await
+        .unwrap();
+    let mut a = e.server.admin.clone();
+    assert_refused(
+        a.set_user_disabled(ta(pb::SetUserDisabledRequest {
+            user_id: disabled.id.clone(),
+            disabled: false,
+        }))
+        .await,
+        "MISSING_PERMISSION",
+    );
+    assert_refused(a.update_user(ta(expiry(0))).await, "MISSING_PERMISSION");
+    let authz = &mut e.server.authz;
+    for user in [&disabled, &expired] {
+        assert_eq!(
+            decision(authz, &user.id, "computers.run-bulk-scripts", &e.c1.id).await,
+            pb::Decision::UserInactive
+        );
+    }
+    // Disabling is a restriction: TA may.
+    a.set_user_disabled(ta(pb::SetUserDisabledRequest {
+        user_id: expired.id.clone(),
+        disabled: true,
+    }))
+    .await
+    .unwrap();
+    e.server.stop().await;
+}
+
 /// Races: a revoke committed while TA's write waits for the write lock, by this replica's
 /// own store (`same_replica`) or by another connection to the database. TA's write is
 /// judged after the lock, on the revoke: it is refused, and TA ends with nothing.
@@ -502,6 +569,7 @@ on_both_backends!(
     a_stale_role_update_does_not_restore_a_removed_permission,
     a_tenant_administrator_grants_only_what_it_holds,
     a_call_has_one_actor,
+    reviving_a_user_hands_back_only_what_the_actor_holds,
     a_revoke_on_this_replica_is_seen_by_a_waiting_write,
     a_revoke_from_another_replica_is_seen_by_a_waiting_write,
 );

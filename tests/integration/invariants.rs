@@ -261,6 +261,9 @@ impl World {
                 .expect("resource");
             w.resources.push(resource);
         }
+        a.set_user_disabled(&root, w.users[5], true)
+            .await
+            .expect("disable");
         // Random memberships and assignments, denies included, some on the admins.
         for _ in 0..4 {
             let (group, user) = (w.pick(&w.groups.clone()), w.pick(&w.users.clone()));
@@ -330,6 +333,54 @@ impl World {
             .into_iter()
             .map(|s| s.assignment)
             .collect()
+    }
+
+    /// The attacks that only the invariants' judgement refuses, tried once in every world
+    /// before the random writes: the actor, and the write's kind and outcome.
+    async fn probe(
+        &mut self,
+        step: usize,
+    ) -> Option<(usize, &'static str, Result<(), AdminError>)> {
+        let a = Arc::clone(&self.admin);
+        let (actor, kind) = match step {
+            0 => (4, "edit role"),
+            1 => (2, "disable"),
+            2 => (9, "tag"),
+            _ => return None,
+        };
+        let Ok(as_actor) = a.actor(ActorRef::User(self.users[actor]), "test").await else {
+            return Some((actor, kind, Ok(())));
+        };
+        let result = match step {
+            // The role editor holds `tenants.manage` on its MSP's own tenant only, and
+            // puts it into a role held at a tenant below.
+            0 => {
+                let role = store::find_role(&self.db, self.roles[1])
+                    .await
+                    .expect("role")
+                    .expect("role");
+                let mut permissions = catalogue().keys(&role.permissions);
+                permissions.push("tenants.manage".into());
+                let update = RoleUpdate {
+                    role_id: role.id,
+                    name: role.name,
+                    description: String::new(),
+                    permissions,
+                };
+                a.update_role(&as_actor, update).await.map(drop)
+            }
+            // The tenant administrator enables user 5, who holds what it does not.
+            1 => a
+                .set_user_disabled(&as_actor, self.users[5], false)
+                .await
+                .map(drop),
+            // The tagger tags a tenant with a tag whose allows it does not hold.
+            _ => a
+                .set_tenant_tag(&as_actor, self.tenants[4], self.tags[1], true)
+                .await
+                .map(drop),
+        };
+        Some((actor, kind, result))
     }
 
     /// One random admin write by `actor`; returns its kind and outcome.
@@ -635,22 +686,28 @@ async fn run(seed: u64, worlds: usize) -> Tally {
         let mut world = World::build(Arc::clone(&server.admin), root.clone(), db, world_seed).await;
         let mut before = allowed(&world.reference().await);
         for step in 0..WRITES_PER_WORLD {
-            // Administrators more often than plain users, who are mostly refused.
-            let actor_index = match world.rng.below(12) {
-                0 | 1 => 0,
-                2 | 3 => 1,
-                4 | 5 => 2,
-                6 => 3,
-                7 => 4,
-                8 => 9,
-                _ => world.rng.below(world.users.len()),
+            let (actor_index, kind, result) = match world.probe(step).await {
+                Some(probe) => probe,
+                None => {
+                    // Administrators more often than plain users, who are mostly refused.
+                    let actor_index = match world.rng.below(12) {
+                        0 | 1 => 0,
+                        2 | 3 => 1,
+                        4 | 5 => 2,
+                        6 => 3,
+                        7 => 4,
+                        8 => 9,
+                        _ => world.rng.below(world.users.len()),
+                    };
+                    let user = world.users[actor_index];
+                    let Ok(actor) = world.admin.actor(ActorRef::User(user), "test").await else {
+                        // A disabled actor is refused before any rule: not a write.
+                        continue;
+                    };
+                    let (kind, result) = world.random_write(&actor).await;
+                    (actor_index, kind, result)
+                }
             };
-            let user = world.users[actor_index];
-            let Ok(actor) = world.admin.actor(ActorRef::User(user), "test").await else {
-                // A disabled actor is refused before any rule: not a write.
-                continue;
-            };
-            let (kind, result) = world.random_write(&actor).await;
             let counts = tally.by_kind.entry(kind).or_default();
             match result {
                 Ok(()) => {

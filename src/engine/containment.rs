@@ -112,47 +112,8 @@ pub fn holds_at(
 mod tests {
     use super::*;
     use crate::engine::EffectiveAccess;
-    use crate::model::{ResourceRef, ResourceType, TagId, Tenant, TenantId};
-
-    struct World {
-        tenants: TenantIndex,
-        resources: ResourceIndex,
-        msp: TenantId,
-        customer: TenantId,
-        other_msp: TenantId,
-        tag: TagId,
-        pc: ResourceRef,
-    }
-
-    fn world() -> World {
-        let msp = TenantId::random();
-        let customer = TenantId::random();
-        let other_msp = TenantId::random();
-        let tag = TagId::random();
-        let tenant = |id, parent, is_msp, tags: Vec<TagId>| Tenant {
-            id,
-            name: String::new(),
-            parent,
-            is_msp,
-            tags,
-        };
-        let tenants = TenantIndex::build([
-            tenant(msp, None, true, vec![]),
-            tenant(customer, Some(msp), false, vec![tag]),
-            tenant(other_msp, None, true, vec![]),
-        ]);
-        let pc = ResourceRef::new(ResourceType::Computer, "pc");
-        let resources = [(pc.clone(), Some(customer))].into_iter().collect();
-        World {
-            tenants,
-            resources,
-            msp,
-            customer,
-            other_msp,
-            tag,
-            pc,
-        }
-    }
+    use crate::engine::fixtures::{user, world};
+    use crate::model::{ResourceRef, ResourceType, TagId};
 
     #[test]
     fn containment_follows_the_tree_and_nothing_else() {
@@ -175,37 +136,6 @@ mod tests {
             "tags change; only the same tag is contained"
         );
         assert!(!c(&Scope::Tenant(w.msp), &resource));
-    }
-
-    fn user(tenant: TenantId, grants: &[(&str, Scope, Effect)]) -> EffectiveAccess {
-        use crate::engine::{AssignmentFacts, RoleFacts, UserFacts};
-        use crate::model::{AssignmentId, RoleId, UserId};
-        use std::sync::Arc;
-        let mut roles = Vec::new();
-        let mut assignments = Vec::new();
-        for (key, scope, effect) in grants {
-            let role = Arc::new(RoleFacts {
-                id: RoleId::random(),
-                name: Arc::from(*key),
-                permissions: [catalogue().id(key).unwrap()].into_iter().collect(),
-            });
-            assignments.push(AssignmentFacts {
-                id: AssignmentId::random(),
-                role_id: role.id,
-                scope: scope.clone(),
-                effect: *effect,
-                via_group: None,
-            });
-            roles.push(role);
-        }
-        let facts = UserFacts {
-            id: UserId::random(),
-            tenant_id: tenant,
-            azure_object_id: uuid::Uuid::new_v4(),
-            disabled: false,
-            expires_at: None,
-        };
-        EffectiveAccess::compile(facts, Vec::new(), roles, assignments)
     }
 
     #[test]

@@ -165,3 +165,152 @@ pub(super) fn covers_tenant(
         Scope::Resource(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fixtures::{user, world};
+
+    fn permission(key: &str) -> PermissionId {
+        catalogue().id(key).expect("a catalogue key")
+    }
+
+    #[test]
+    fn a_non_system_permission_needs_a_target_and_a_system_one_does_not() {
+        let w = world();
+        let admin = user(w.msp, &[("billing.view", Scope::Owner, Effect::Allow)]);
+        let ask = |key, target: &Target| {
+            decide(Some(&admin), permission(key), target, &w.tenants, 0, false)
+        };
+        assert!(matches!(
+            ask("computers.view", &Target::None),
+            Err(DecideError::MissingTarget(_))
+        ));
+        assert_eq!(
+            ask("billing.view", &Target::None).unwrap().decision,
+            Decision::Allowed
+        );
+        assert_eq!(
+            ask("computers.view", &Target::Tenant(w.customer))
+                .unwrap()
+                .decision,
+            Decision::NotGranted
+        );
+    }
+
+    #[test]
+    fn inactive_users_and_msp_only_permissions() {
+        let w = world();
+        let manage = permission("tenants.manage");
+        let at = Target::Tenant(w.customer);
+        let in_msp = user(w.msp, &[("tenants.manage", Scope::Owner, Effect::Allow)]);
+        let in_customer = user(
+            w.customer,
+            &[("tenants.manage", Scope::Owner, Effect::Allow)],
+        );
+        let decision = |access: Option<&EffectiveAccess>| {
+            decide(access, manage, &at, &w.tenants, 0, false)
+                .unwrap()
+                .decision
+        };
+        assert_eq!(decision(Some(&in_msp)), Decision::Allowed);
+        assert_eq!(decision(Some(&in_customer)), Decision::NotGranted);
+        assert_eq!(decision(None), Decision::UserInactive);
+        let mut expired = in_msp.clone();
+        expired.user.expires_at = Some(0);
+        assert_eq!(decision(Some(&expired)), Decision::UserInactive);
+    }
+
+    #[test]
+    fn a_deny_wins_wherever_it_stands_and_the_explanation_says_so() {
+        let w = world();
+        let view = permission("computers.view");
+        // The allow comes first: the fast path must still look for the deny.
+        let restricted = user(
+            w.msp,
+            &[
+                ("computers.view", Scope::Owner, Effect::Allow),
+                ("computers.view", Scope::Tenant(w.customer), Effect::Deny),
+            ],
+        );
+        for explain in [false, true] {
+            let at_customer = decide(
+                Some(&restricted),
+                view,
+                &Target::Tenant(w.customer),
+                &w.tenants,
+                0,
+                explain,
+            )
+            .unwrap();
+            assert_eq!(at_customer.decision, Decision::Denied);
+            let at_msp = decide(
+                Some(&restricted),
+                view,
+                &Target::Tenant(w.msp),
+                &w.tenants,
+                0,
+                explain,
+            )
+            .unwrap();
+            assert_eq!(at_msp.decision, Decision::Allowed);
+        }
+        let explained = decide(
+            Some(&restricted),
+            view,
+            &Target::Tenant(w.customer),
+            &w.tenants,
+            0,
+            true,
+        )
+        .unwrap();
+        let decisive: Vec<Effect> = explained
+            .applied
+            .iter()
+            .filter(|a| a.decisive)
+            .map(|a| a.grant.effect)
+            .collect();
+        assert_eq!(decisive, [Effect::Deny]);
+        assert_eq!(explained.applied.len(), 2, "both applied");
+        let allowed = decide(
+            Some(&restricted),
+            view,
+            &Target::Tenant(w.msp),
+            &w.tenants,
+            0,
+            true,
+        )
+        .unwrap();
+        assert_eq!(allowed.applied.len(), 1);
+        assert!(allowed.applied[0].decisive && allowed.applied[0].grant.effect == Effect::Allow);
+    }
+
+    #[test]
+    fn each_scope_covers_what_it_should() {
+        let w = world();
+        let pc = Target::Resource {
+            resource: w.pc.clone(),
+            owner: Some(w.customer),
+        };
+        let global = Target::Resource {
+            resource: crate::model::ResourceRef::new(crate::model::ResourceType::Script, "g"),
+            owner: None,
+        };
+        let c = |scope: &Scope, target: &Target| covers(scope, target, w.customer, &w.tenants);
+        assert!(c(&Scope::Owner, &global) && c(&Scope::Owner, &Target::Tenant(w.other_msp)));
+        assert!(!c(&Scope::Owner, &Target::None));
+        assert!(c(&Scope::Resource(w.pc.clone()), &pc));
+        assert!(!c(&Scope::Resource(w.pc.clone()), &global));
+        assert!(c(&Scope::Tenant(w.customer), &pc) && !c(&Scope::Tenant(w.customer), &global));
+        assert!(c(&Scope::Msp(w.msp), &Target::Tenant(w.customer)));
+        assert!(!c(&Scope::Msp(w.other_msp), &Target::Tenant(w.customer)));
+        assert!(c(&Scope::TenantTag(w.tag), &Target::Tenant(w.customer)));
+        assert!(!c(&Scope::TenantTag(w.tag), &Target::Tenant(w.msp)));
+        assert!(c(&Scope::UsersTenant, &Target::Tenant(w.customer)));
+        assert!(!c(&Scope::UsersTenant, &Target::Tenant(w.msp)));
+        assert!(!c(
+            &Scope::Resource(w.pc.clone()),
+            &Target::Tenant(w.customer)
+        ));
+    }
+}

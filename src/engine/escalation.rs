@@ -238,3 +238,236 @@ pub fn judge_reach(
         .at(kind, scope))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fixtures::{user, world};
+    use crate::model::{Effect, UserId};
+
+    fn reach(tenant: TenantId, keys: &[&str], scope: Scope, widening: Widening) -> Reach {
+        Reach {
+            user: UserFacts {
+                id: UserId::random(),
+                tenant_id: tenant,
+                azure_object_id: uuid::Uuid::new_v4(),
+                disabled: false,
+                expires_at: None,
+            },
+            permissions: keys.iter().map(|k| catalogue().id(k).unwrap()).collect(),
+            scope,
+            over: None,
+            widening,
+        }
+    }
+
+    #[test]
+    fn reasons_and_scope_kinds_have_their_wire_names() {
+        let names: Vec<&str> = [
+            RefusalReason::MissingPermission,
+            RefusalReason::SelfElevation,
+            RefusalReason::SystemPermission,
+            RefusalReason::BuiltInRole,
+            RefusalReason::OutsideAssignableScope,
+            RefusalReason::InactiveActor,
+            RefusalReason::ImpersonationDisabled,
+        ]
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "MISSING_PERMISSION",
+                "SELF_ELEVATION",
+                "SYSTEM_PERMISSION",
+                "BUILT_IN_ROLE",
+                "OUTSIDE_ASSIGNABLE_SCOPE",
+                "INACTIVE_ACTOR",
+                "IMPERSONATION_DISABLED"
+            ]
+        );
+        let refusal = Refusal::new(RefusalReason::BuiltInRole, "read-only").at("k", "s");
+        assert_eq!(refusal.to_string(), "read-only");
+        assert_eq!(
+            (refusal.permission.as_deref(), refusal.scope.as_deref()),
+            (Some("k"), Some("s"))
+        );
+        let w = world();
+        let kinds: Vec<&str> = [
+            Scope::Owner,
+            Scope::Msp(w.msp),
+            Scope::TenantTag(w.tag),
+            Scope::Tenant(w.customer),
+            Scope::Resource(w.pc.clone()),
+            Scope::UsersTenant,
+        ]
+        .iter()
+        .map(scope_kind_permission)
+        .collect();
+        assert_eq!(
+            kinds,
+            [
+                "rbac.assign-owner-scope",
+                "rbac.assign-msp-scope",
+                "rbac.assign-tag-scope",
+                "rbac.assign-tenant-scope",
+                "rbac.assign-tenant-scope",
+                "users.manage"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tenant_role_is_assignable_inside_its_subtree_only() {
+        let w = world();
+        let a = |owner, scope: &Scope, principal| {
+            assignable(owner, scope, principal, &w.tenants, &w.resources)
+        };
+        assert!(a(w.msp, &Scope::Msp(w.msp), None));
+        assert!(a(w.msp, &Scope::Tenant(w.customer), None));
+        assert!(a(w.msp, &Scope::Resource(w.pc.clone()), None));
+        assert!(a(w.msp, &Scope::UsersTenant, Some(w.customer)));
+        assert!(
+            !a(w.msp, &Scope::UsersTenant, None),
+            "an unowned group's members are anywhere"
+        );
+        assert!(
+            !a(w.customer, &Scope::Msp(w.msp), None),
+            "not above the owner"
+        );
+        assert!(!a(w.msp, &Scope::Tenant(w.other_msp), None));
+        assert!(!a(w.msp, &Scope::Owner, None));
+        assert!(!a(w.msp, &Scope::TenantTag(w.tag), None));
+    }
+
+    #[test]
+    fn a_reach_is_judged_permission_by_permission_against_the_actor() {
+        let w = world();
+        let judge = |actor: &EffectiveAccess, reach: &Reach| {
+            judge_reach(actor, reach, &w.tenants, &w.resources, 0).map_err(|r| r.reason)
+        };
+        let at_customer = Scope::Tenant(w.customer);
+        let tenant_admin = user(
+            w.customer,
+            &[
+                ("computers.view", at_customer.clone(), Effect::Allow),
+                (
+                    "rbac.assign-tenant-scope",
+                    at_customer.clone(),
+                    Effect::Allow,
+                ),
+            ],
+        );
+        let grant = reach(
+            w.customer,
+            &["computers.view"],
+            at_customer.clone(),
+            Widening::NewAllow,
+        );
+        assert_eq!(judge(&tenant_admin, &grant), Ok(()));
+        // More than the actor holds, or wider than where it holds it.
+        let more = reach(
+            w.customer,
+            &["computers.manage"],
+            at_customer.clone(),
+            Widening::NewAllow,
+        );
+        assert_eq!(
+            judge(&tenant_admin, &more),
+            Err(RefusalReason::MissingPermission)
+        );
+        let wider = reach(
+            w.customer,
+            &["computers.view"],
+            Scope::Msp(w.msp),
+            Widening::LiftedDeny,
+        );
+        assert_eq!(
+            judge(&tenant_admin, &wider),
+            Err(RefusalReason::MissingPermission)
+        );
+        // Oneself: self-elevation, even of a permission held elsewhere.
+        let mut to_self = more.clone();
+        to_self.user = tenant_admin.user.clone();
+        assert_eq!(
+            judge(&tenant_admin, &to_self),
+            Err(RefusalReason::SelfElevation)
+        );
+        // Holding the permission is not enough without the scope kind's permission there.
+        let viewer = user(
+            w.customer,
+            &[("computers.view", at_customer.clone(), Effect::Allow)],
+        );
+        assert_eq!(
+            judge(&viewer, &grant),
+            Err(RefusalReason::MissingPermission)
+        );
+        // What cannot reach the user is no grant: an inactive user, msp_only outside an MSP.
+        let mut inactive = more.clone();
+        inactive.user.disabled = true;
+        assert_eq!(judge(&tenant_admin, &inactive), Ok(()));
+        let msp_only = reach(
+            w.customer,
+            &["tenants.manage"],
+            at_customer.clone(),
+            Widening::NewAllow,
+        );
+        assert_eq!(judge(&tenant_admin, &msp_only), Ok(()));
+        let msp_user = reach(w.msp, &["tenants.manage"], at_customer, Widening::NewAllow);
+        assert_eq!(
+            judge(&tenant_admin, &msp_user),
+            Err(RefusalReason::MissingPermission)
+        );
+    }
+
+    #[test]
+    fn a_system_permission_also_needs_the_cross_tenant_permission() {
+        let w = world();
+        let judge = |actor: &EffectiveAccess, reach: &Reach| {
+            judge_reach(actor, reach, &w.tenants, &w.resources, 0).map_err(|r| r.reason)
+        };
+        let billing = reach(
+            w.customer,
+            &["billing.view"],
+            Scope::Owner,
+            Widening::NewAllow,
+        );
+        let holder = user(
+            w.msp,
+            &[
+                ("billing.view", Scope::Owner, Effect::Allow),
+                ("rbac.assign-owner-scope", Scope::Owner, Effect::Allow),
+            ],
+        );
+        assert_eq!(
+            judge(&holder, &billing),
+            Err(RefusalReason::SystemPermission)
+        );
+        let crossing = user(
+            holder.tenant_id(),
+            &[
+                ("billing.view", Scope::Owner, Effect::Allow),
+                ("rbac.assign-owner-scope", Scope::Owner, Effect::Allow),
+                (
+                    "rbac.assign-cross-tenant-roles",
+                    Scope::Owner,
+                    Effect::Allow,
+                ),
+            ],
+        );
+        assert_eq!(judge(&crossing, &billing), Ok(()));
+        let lacking = user(
+            w.msp,
+            &[(
+                "rbac.assign-cross-tenant-roles",
+                Scope::Owner,
+                Effect::Allow,
+            )],
+        );
+        assert_eq!(
+            judge(&lacking, &billing),
+            Err(RefusalReason::SystemPermission)
+        );
+    }
+}

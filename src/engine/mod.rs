@@ -5,6 +5,8 @@ mod access;
 mod containment;
 mod decision;
 mod escalation;
+#[cfg(test)]
+mod fixtures;
 mod tenant_index;
 
 pub use access::{AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts};

@@ -219,6 +219,11 @@ mod tests {
             !held(&msp_admin, view, &Scope::Owner),
             "Owner is not contained"
         );
+        let only_msp = user(w.msp, &[(view, Scope::Msp(w.msp), Effect::Allow)]);
+        assert!(
+            !held(&only_msp, view, &Scope::Tenant(w.other_msp)),
+            "an allow elsewhere does not count"
+        );
         let restricted = user(
             w.msp,
             &[

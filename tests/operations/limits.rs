@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 use tonic::Code;
 
-use crate::sidecar::{Launch, Sidecar, admin_check};
+use crate::sidecar::{Launch, Sidecar, WriteLock, admin_check, blocked_write};
 
 #[tokio::test]
 async fn oversized_requests_and_slow_calls_are_cut_off() {
@@ -40,19 +40,17 @@ async fn oversized_requests_and_slow_calls_are_cut_off() {
     let refused = authz.batch_check(batch).await.unwrap_err();
     assert_eq!(refused.code(), Code::OutOfRange, "{refused:?}");
 
-    // A check waiting for a revision far ahead would wait 5 s; the deadline is 300 ms.
-    let status = authz
-        .get_replica_status(pb::GetReplicaStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    let waiting = pb::CheckAccessRequest {
-        min_revision: status.applied_revision + 1000,
-        ..admin_check()
-    };
+    // A write waiting for the database's write lock would wait 10 s; the deadline is 300 ms.
+    let lock = WriteLock::take(&sidecar.database_url).await;
     let started = Instant::now();
-    let refused = authz.check_access(waiting).await.unwrap_err();
+    let refused = sidecar
+        .admin()
+        .await
+        .create_tag(blocked_write("slow"))
+        .await
+        .unwrap_err();
     let took = started.elapsed();
+    lock.release().await;
     assert_eq!(refused.code(), Code::DeadlineExceeded, "{refused:?}");
     assert!(
         refused.message().contains("--request-timeout-ms"),

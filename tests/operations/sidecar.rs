@@ -382,3 +382,32 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The database's write lock, held by the test: every admin write of a server on that
+/// database waits for it (SQLite's busy wait), which makes a call that is slow on demand.
+pub struct WriteLock(sea_orm::DatabaseTransaction);
+
+impl WriteLock {
+    pub async fn take(database_url: &str) -> WriteLock {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let db = sea_orm::Database::connect(database_url).await.unwrap();
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await
+            .unwrap();
+        WriteLock(txn)
+    }
+
+    pub async fn release(self) {
+        self.0.rollback().await.unwrap();
+    }
+}
+
+/// A write that waits while the test holds the write lock.
+pub fn blocked_write(name: &str) -> tonic::Request<pb::CreateTagRequest> {
+    crate::support::as_admin(pb::CreateTagRequest { name: name.into() })
+}

@@ -28,7 +28,7 @@ fn denied(actor: &Actor, key: &str, place: impl std::fmt::Display) -> AdminError
 }
 
 /// The users an assignment reaches now: its user, or its group's members.
-pub(super) async fn reached_users<C: ConnectionTrait>(
+async fn reached_users<C: ConnectionTrait>(
     db: &C,
     principal: Principal,
 ) -> Result<Vec<User>, AdminError> {
@@ -36,6 +36,16 @@ pub(super) async fn reached_users<C: ConnectionTrait>(
         Principal::User(id) => store::find_user(db, id).await?.into_iter().collect(),
         Principal::Group(id) => store::group_members(db, id).await?,
     })
+}
+
+/// How an assignment's permissions starting (or stopping) to apply widen access: an allow
+/// that starts, a deny that stops; None for the other two, which only restrict.
+fn widening(effect: Effect, starts: bool) -> Option<Widening> {
+    match (effect, starts) {
+        (Effect::Allow, true) => Some(Widening::NewAllow),
+        (Effect::Deny, false) => Some(Widening::LiftedDeny),
+        _ => None,
+    }
 }
 
 /// What an assignment lets newly reach its users when `permissions` of it start to apply
@@ -48,10 +58,8 @@ pub(super) async fn reaches<C: ConnectionTrait>(
     starts: bool,
     over: Option<&Scope>,
 ) -> Result<Vec<Reach>, AdminError> {
-    let widening = match (assignment.effect, starts) {
-        (Effect::Allow, true) => Widening::NewAllow,
-        (Effect::Deny, false) => Widening::LiftedDeny,
-        _ => return Ok(Vec::new()),
+    let Some(widening) = widening(assignment.effect, starts) else {
+        return Ok(Vec::new());
     };
     if permissions.is_empty() {
         return Ok(Vec::new());
@@ -399,10 +407,8 @@ impl Admin {
             let Some(role) = store::find_role(db, assignment.role_id).await? else {
                 continue;
             };
-            let widening = match (assignment.effect, joins) {
-                (Effect::Allow, true) => Widening::NewAllow,
-                (Effect::Deny, false) => Widening::LiftedDeny,
-                _ => continue,
+            let Some(widening) = widening(assignment.effect, joins) else {
+                continue;
             };
             widened.push(Reach {
                 user: member.into(),

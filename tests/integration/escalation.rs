@@ -56,14 +56,7 @@ fn assignment(
     principal: pb::principal::Kind,
     scope: At,
 ) -> pb::CreateRoleAssignmentRequest {
-    pb::CreateRoleAssignmentRequest {
-        role_id: role.into(),
-        principal: Some(pb::Principal {
-            kind: Some(principal),
-        }),
-        scope: Some(pb::Scope { kind: Some(scope) }),
-        effect: pb::Effect::Allow as i32,
-    }
+    world::assignment_request(role, principal, scope, pb::Effect::Allow)
 }
 
 fn role_request(owner: Option<&str>, permissions: &[&str]) -> pb::CreateRoleRequest {

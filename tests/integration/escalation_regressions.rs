@@ -3,11 +3,13 @@
 //! CheckAccess, besides the refusal and its `google.rpc.ErrorInfo`.
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
-use rbac_sidecar::store::{AuditRecord, Store};
+use rbac_sidecar::store::Store;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::world::{self, Admin, Authz, built_in, grant, group, owned_role};
+use crate::support::world::{
+    self, Admin, Authz, assignment_request, built_in, grant, group, owned_role,
+};
 use crate::support::{Backend, TestServer, as_actor, on_both_backends};
 
 use pb::Decision::{Allowed, Denied, NotGranted};
@@ -77,22 +79,6 @@ async fn decision(authz: &mut Authz, user: &str, permission: &str, tenant: &str)
     world::check(authz, user, permission, tenant, 0)
         .await
         .expect("check")
-}
-
-fn assignment_request(
-    role: &str,
-    principal: pb::principal::Kind,
-    scope: At,
-    effect: pb::Effect,
-) -> pb::CreateRoleAssignmentRequest {
-    pb::CreateRoleAssignmentRequest {
-        role_id: role.into(),
-        principal: Some(pb::Principal {
-            kind: Some(principal),
-        }),
-        scope: Some(pb::Scope { kind: Some(scope) }),
-        effect: effect as i32,
-    }
 }
 
 fn role_update(role: &pb::Role, permissions: &[&str]) -> pb::UpdateRoleRequest {
@@ -530,16 +516,10 @@ async fn a_write_never_commits_on_rights_a_committed_revoke_removed(
     .unwrap();
     revoke.delete_assignment(&assignment).await.unwrap();
     revoke
-        .commit(AuditRecord {
-            actor: None,
-            impersonator: None,
-            action: "DeleteRoleAssignment",
-            target: revoked.id.clone(),
-            before: None,
-            after: None,
-            outcome: "succeeded",
-            detail: String::new(),
-        })
+        .commit(crate::support::audit_of(
+            "DeleteRoleAssignment",
+            &revoked.id,
+        ))
         .await
         .unwrap();
     let status = attempt.await.unwrap().expect_err("judged on the revoke");

@@ -4,7 +4,7 @@
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 use rbac_sidecar::model::{AccessRequest, AccessRequestId, AccessRequestStatus, TenantId};
-use rbac_sidecar::store::{AuditRecord, Store};
+use rbac_sidecar::store::Store;
 use tonic::Code;
 
 use crate::support::world::{self, assert_status};
@@ -142,16 +142,7 @@ async fn unauthenticated_access_requests_cannot_fill_the_disk(backend: Backend) 
         write.save_access_request(&request).await.unwrap();
     }
     write
-        .commit(AuditRecord {
-            actor: None,
-            impersonator: None,
-            action: "SubmitAccessRequest",
-            target: "flood".into(),
-            before: None,
-            after: None,
-            outcome: "succeeded",
-            detail: String::new(),
-        })
+        .commit(crate::support::audit_of("SubmitAccessRequest", "flood"))
         .await
         .unwrap();
     assert_status(

@@ -343,3 +343,17 @@ pub async fn in_memory_server() -> (Server, rbac_sidecar::admin::Actor) {
         .expect("bootstrap admin");
     (server, actor)
 }
+
+/// The audit row of a write a test commits straight to the store, as another replica would.
+pub fn audit_of(action: &'static str, target: &str) -> rbac_sidecar::store::AuditRecord {
+    rbac_sidecar::store::AuditRecord {
+        actor: None,
+        impersonator: None,
+        action,
+        target: target.to_owned(),
+        before: None,
+        after: None,
+        outcome: "succeeded",
+        detail: String::new(),
+    }
+}

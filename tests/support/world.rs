@@ -142,6 +142,23 @@ pub fn assert_status<T: std::fmt::Debug>(
     );
 }
 
+/// A request to give a role to a user or a group at a scope.
+pub fn assignment_request(
+    role: &str,
+    principal: pb::principal::Kind,
+    scope: pb::scope::Kind,
+    effect: pb::Effect,
+) -> pb::CreateRoleAssignmentRequest {
+    pb::CreateRoleAssignmentRequest {
+        role_id: role.into(),
+        principal: Some(pb::Principal {
+            kind: Some(principal),
+        }),
+        scope: Some(pb::Scope { kind: Some(scope) }),
+        effect: effect as i32,
+    }
+}
+
 /// Gives a role to a user or a group at a scope.
 pub async fn grant(
     admin: &mut Admin,
@@ -150,14 +167,7 @@ pub async fn grant(
     scope: pb::scope::Kind,
     effect: pb::Effect,
 ) -> pb::RoleAssignment {
-    let request = pb::CreateRoleAssignmentRequest {
-        role_id: role.into(),
-        principal: Some(pb::Principal {
-            kind: Some(principal),
-        }),
-        scope: Some(pb::Scope { kind: Some(scope) }),
-        effect: effect as i32,
-    };
+    let request = assignment_request(role, principal, scope, effect);
     admin
         .create_role_assignment(as_admin(request))
         .await

@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::store;
 
-use super::rules::reaches;
+use super::rules::{reaches, reaches_at};
 use super::{Actor, Admin, AdminError};
 
 /// A tenant to create.
@@ -243,14 +243,7 @@ impl Admin {
             (msp_scopes(&after, &before), true),
             (msp_scopes(&before, &after), false),
         ] {
-            for assignment in store::assignments_at(db, &scopes).await? {
-                let Some(role) = store::find_role(db, assignment.role_id).await? else {
-                    continue;
-                };
-                widened.extend(
-                    reaches(db, &assignment, role.permissions, starts, Some(&subtree)).await?,
-                );
-            }
+            widened.extend(reaches_at(db, &scopes, starts, &subtree).await?);
         }
         Ok(widened)
     }
@@ -413,26 +406,9 @@ impl Admin {
             self.require_at(actor, "rbac.assign-tag-scope", &Scope::TenantTag(tag))?;
             if carrier.tags.contains(&tag) != tagged {
                 // The tag's allows start to reach the tenant, or its denies stop to.
-                let mut widened = Vec::new();
-                for assignment in
-                    store::assignments_at(write.txn(), &[Scope::TenantTag(tag)]).await?
-                {
-                    let Some(role) = store::find_role(write.txn(), assignment.role_id).await?
-                    else {
-                        continue;
-                    };
-                    let on_tenant = Scope::Tenant(tenant);
-                    widened.extend(
-                        reaches(
-                            write.txn(),
-                            &assignment,
-                            role.permissions,
-                            tagged,
-                            Some(&on_tenant),
-                        )
-                        .await?,
-                    );
-                }
+                let scopes = [Scope::TenantTag(tag)];
+                let widened =
+                    reaches_at(write.txn(), &scopes, tagged, &Scope::Tenant(tenant)).await?;
                 self.judge(actor, &widened)?;
             }
             if tagged {
@@ -527,13 +503,7 @@ impl Admin {
         let over = Scope::Resource(resource.clone());
         let mut widened = Vec::new();
         for (scopes, starts) in [(only(&new, &old), true), (only(&old, &new), false)] {
-            for assignment in store::assignments_at(db, &scopes).await? {
-                let Some(role) = store::find_role(db, assignment.role_id).await? else {
-                    continue;
-                };
-                widened
-                    .extend(reaches(db, &assignment, role.permissions, starts, Some(&over)).await?);
-            }
+            widened.extend(reaches_at(db, &scopes, starts, &over).await?);
         }
         // User's Tenant covers the resource for the users of its owner.
         for assignment in store::assignments_at(db, &[Scope::UsersTenant]).await? {

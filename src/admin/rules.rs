@@ -77,6 +77,25 @@ pub(super) async fn reaches<C: ConnectionTrait>(
         .collect())
 }
 
+/// What the assignments at these scopes let newly reach their users, over `over`, when
+/// they start (or stop) covering it: what a tenant move, a tag change or a resource move
+/// brings under, or takes out of, their scope.
+pub(super) async fn reaches_at<C: ConnectionTrait>(
+    db: &C,
+    scopes: &[Scope],
+    starts: bool,
+    over: &Scope,
+) -> Result<Vec<Reach>, AdminError> {
+    let mut widened = Vec::new();
+    for assignment in store::assignments_at(db, scopes).await? {
+        let Some(role) = store::find_role(db, assignment.role_id).await? else {
+            continue;
+        };
+        widened.extend(reaches(db, &assignment, role.permissions, starts, Some(over)).await?);
+    }
+    Ok(widened)
+}
+
 impl Admin {
     /// Judges everything a write lets newly reach anyone against the actor's access.
     pub(super) fn judge(&self, actor: &Actor, reaches: &[Reach]) -> Result<(), AdminError> {

@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
 
 use crate::engine::{EffectiveAccess, ResourceIndex, RoleFacts, TenantIndex};
-use crate::model::{GroupId, ResourceRef, RoleId, UserId};
+use crate::model::{GroupId, ResourceRef, RoleId, Tenant, TenantId, UserId};
 use sea_orm::ConnectionTrait;
 
 use crate::store::{self, Change, Store, StoreError};
@@ -334,6 +334,8 @@ impl AccessCache {
         db: &C,
         changes: &[Change],
     ) -> Result<(), StoreError> {
+        // Tenant changes are gathered, so a burst updates the tree once.
+        let (mut changed_tenants, mut whole_tree) = (Vec::new(), false);
         for change in changes {
             match change {
                 Change::User { id } => self.invalidate_user(UserId(*id)),
@@ -345,7 +347,10 @@ impl AccessCache {
                     let group = GroupId(*id);
                     self.invalidate_where(move |_, a| a.in_group(group));
                 }
-                Change::Tenants => self.reload_tenants(db).await?,
+                Change::Tenants { ids } if ids.is_empty() => whole_tree = true,
+                Change::Tenants { ids } => {
+                    changed_tenants.extend(ids.iter().map(|id| TenantId(*id)));
+                }
                 Change::Resource {
                     resource_type,
                     resource_id,
@@ -357,6 +362,11 @@ impl AccessCache {
                         .await?;
                 }
             }
+        }
+        if whole_tree {
+            self.reload_tenants(db).await?;
+        } else if !changed_tenants.is_empty() {
+            self.update_tenants(db, changed_tenants).await?;
         }
         Ok(())
     }
@@ -428,6 +438,27 @@ impl AccessCache {
         let _serial = self.reload_lock.lock().await;
         let tenants = store::tenants(db).await?;
         self.tenants.store(Arc::new(TenantIndex::build(tenants)));
+        Ok(())
+    }
+
+    /// Reads these tenants' rows and puts them into the tree (a tenant with no row left
+    /// is taken out).
+    async fn update_tenants<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        mut ids: Vec<TenantId>,
+    ) -> Result<(), StoreError> {
+        ids.sort_unstable();
+        ids.dedup();
+        let _serial = self.reload_lock.lock().await;
+        let mut rows: HashMap<TenantId, Tenant> = store::tenants_with_ids(db, &ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        let changed = ids.into_iter().map(|id| (id, rows.remove(&id)));
+        let updated = self.tenants.load().with(changed);
+        self.tenants.store(Arc::new(updated));
         Ok(())
     }
 

@@ -1,12 +1,13 @@
 //! Immutable snapshots of the tenant tree with its tags, and of resource owners, shared
 //! by every user's effective access so that a tenant or tag change rebuilds no user entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::model::{ResourceRef, TagId, Tenant, TenantId};
 
 /// One tenant, with every ancestor precomputed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantNode {
     pub id: TenantId,
     pub parent: Option<TenantId>,
@@ -16,10 +17,11 @@ pub struct TenantNode {
     pub ancestors: Vec<TenantId>,
 }
 
-/// The tenant tree and tags at one revision.
+/// The tenant tree and tags at one revision. Nodes are shared between snapshots, so a
+/// change to a few tenants copies pointers, not the tree.
 #[derive(Clone, Debug, Default)]
 pub struct TenantIndex {
-    nodes: HashMap<TenantId, TenantNode>,
+    nodes: HashMap<TenantId, Arc<TenantNode>>,
 }
 
 /// How deep the tenant tree may grow: a tenant has at most this many ancestors. Checks
@@ -27,55 +29,50 @@ pub struct TenantIndex {
 pub const MAX_TENANT_DEPTH: usize = 32;
 
 impl TenantIndex {
-    /// Builds the index in time linear in the tenants (times their depth): each chain of
-    /// ancestors is walked once, up to the first tenant already done. A parent chain that
-    /// loops or leaves the set is cut where it does.
+    /// Builds the index in time linear in the tenants (times their depth). A parent
+    /// chain that loops or leaves the set is cut where it does.
     pub fn build(tenants: impl IntoIterator<Item = Tenant>) -> TenantIndex {
-        let tenants: HashMap<TenantId, Tenant> = tenants.into_iter().map(|t| (t.id, t)).collect();
-        // Root first, so that a child's chain is its parent's plus the parent.
-        let mut chains: HashMap<TenantId, Vec<TenantId>> = HashMap::with_capacity(tenants.len());
-        for id in tenants.keys() {
-            let mut path = Vec::new();
-            let mut next = Some(*id);
-            while let Some(at) = next {
-                if !tenants.contains_key(&at) {
-                    next = None;
-                    break;
+        TenantIndex::default().with(tenants.into_iter().map(|t| (t.id, Some(t))))
+    }
+
+    /// This index with some tenants replaced by their rows at a newer revision (None: the
+    /// tenant is gone). Costs a copy of the map's pointers plus the changed tenants'
+    /// chains; a tenant that moved or went away also costs one pass over the tree, to
+    /// give everything below it its new ancestors.
+    pub fn with(&self, changed: impl IntoIterator<Item = (TenantId, Option<Tenant>)>) -> Self {
+        let mut nodes = self.nodes.clone();
+        let mut stale = HashSet::new();
+        let mut moved = HashSet::new();
+        for (id, tenant) in changed {
+            let before = match tenant {
+                Some(t) => {
+                    stale.insert(id);
+                    let node = TenantNode {
+                        id,
+                        parent: t.parent,
+                        is_msp: t.is_msp,
+                        tags: t.tags,
+                        ancestors: Vec::new(),
+                    };
+                    nodes.insert(id, Arc::new(node))
                 }
-                if chains.contains_key(&at) || path.contains(&at) {
-                    break;
+                None => {
+                    stale.remove(&id);
+                    nodes.remove(&id)
                 }
-                path.push(at);
-                next = tenants.get(&at).and_then(|t| t.parent);
-            }
-            let mut chain = match next {
-                Some(done) if chains.contains_key(&done) => {
-                    let mut chain = chains[&done].clone();
-                    chain.push(done);
-                    chain
-                }
-                _ => Vec::new(),
             };
-            for at in path.into_iter().rev() {
-                chains.insert(at, chain.clone());
-                chain.push(at);
+            let parent = nodes.get(&id).map(|n| n.parent);
+            if before.is_some_and(|b| parent != Some(b.parent)) {
+                moved.insert(id);
             }
         }
-        let nodes = tenants
-            .into_values()
-            .map(|t| {
-                let mut ancestors = chains.remove(&t.id).unwrap_or_default();
-                ancestors.reverse();
-                let node = TenantNode {
-                    id: t.id,
-                    parent: t.parent,
-                    is_msp: t.is_msp,
-                    tags: t.tags,
-                    ancestors,
-                };
-                (node.id, node)
-            })
-            .collect();
+        if !moved.is_empty() {
+            let below = nodes
+                .values()
+                .filter(|n| n.ancestors.iter().any(|a| moved.contains(a)));
+            stale.extend(below.map(|n| n.id).collect::<Vec<_>>());
+        }
+        settle(&mut nodes, stale);
         TenantIndex { nodes }
     }
 
@@ -94,7 +91,7 @@ impl TenantIndex {
     }
 
     pub fn get(&self, id: TenantId) -> Option<&TenantNode> {
-        self.nodes.get(&id)
+        self.nodes.get(&id).map(|n| &**n)
     }
 
     pub fn contains(&self, id: TenantId) -> bool {
@@ -102,7 +99,7 @@ impl TenantIndex {
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &TenantNode> {
-        self.nodes.values()
+        self.nodes.values().map(|n| &**n)
     }
 
     /// True when `tenant` is `ancestor` or lies below it.
@@ -112,6 +109,40 @@ impl TenantIndex {
                 .nodes
                 .get(&tenant)
                 .is_some_and(|n| n.ancestors.contains(&ancestor))
+    }
+}
+
+/// Gives each `stale` tenant its ancestors from its parent's; every other tenant's are
+/// trusted. Each chain is walked once, up to the first tenant already settled, so the
+/// cost is linear in the stale tenants (times their depth).
+fn settle(nodes: &mut HashMap<TenantId, Arc<TenantNode>>, mut stale: HashSet<TenantId>) {
+    let ids: Vec<TenantId> = stale.iter().copied().collect();
+    for id in ids {
+        // The stale tenants from `id` up, and the chain (root first) above the topmost.
+        let mut path = Vec::new();
+        let mut next = Some(id);
+        let mut above = loop {
+            let Some(node) = next.and_then(|at| nodes.get(&at)) else {
+                break Vec::new();
+            };
+            if !stale.contains(&node.id) {
+                let mut above: Vec<TenantId> = node.ancestors.iter().rev().copied().collect();
+                above.push(node.id);
+                break above;
+            }
+            if path.contains(&node.id) {
+                break Vec::new();
+            }
+            path.push(node.id);
+            next = node.parent;
+        };
+        for at in path.into_iter().rev() {
+            if let Some(node) = nodes.get_mut(&at) {
+                Arc::make_mut(node).ancestors = above.iter().rev().copied().collect();
+            }
+            stale.remove(&at);
+            above.push(at);
+        }
     }
 }
 
@@ -185,5 +216,61 @@ mod tests {
         let index = TenantIndex::build([tenant(a, Some(b)), tenant(b, Some(a))]);
         assert!(index.get(a).unwrap().ancestors.len() <= 1);
         assert!(index.get(b).unwrap().ancestors.len() <= 1);
+    }
+
+    /// Every node, in id order, for comparing two indexes.
+    fn shape(index: &TenantIndex) -> Vec<TenantNode> {
+        let mut nodes: Vec<TenantNode> = index.nodes().cloned().collect();
+        nodes.sort_by_key(|n| n.id);
+        nodes
+    }
+
+    proptest::proptest! {
+        /// Changing some tenants of an index gives the index built from scratch of the
+        /// resulting tenants: creates, moves (subtrees included), tags and deletions.
+        #[test]
+        fn an_updated_index_equals_one_built_anew(
+            parents in proptest::collection::vec(proptest::option::of(0usize..40), 1..40),
+            edits in proptest::collection::vec((0usize..60, proptest::option::of(0usize..60), 0u8..4), 0..12),
+        ) {
+            let ids: Vec<TenantId> = (0..60).map(|_| TenantId::random()).collect();
+            let tag = TagId::random();
+            // A forest: each tenant's parent comes before it, so there is no loop.
+            let mut tenants: HashMap<TenantId, Tenant> = parents
+                .iter()
+                .enumerate()
+                .map(|(i, p)| tenant(ids[i], p.filter(|p| *p < i).map(|p| ids[p])))
+                .map(|t| (t.id, t))
+                .collect();
+            let before = TenantIndex::build(tenants.values().cloned());
+            let mut changed = Vec::new();
+            for (at, parent, kind) in edits {
+                let id = ids[at];
+                match kind {
+                    // Delete a tenant without children.
+                    0 if !tenants.values().any(|t| t.parent == Some(id)) => {
+                        tenants.remove(&id);
+                    }
+                    // Create or move under a tenant that is not below it (no loop).
+                    1 | 2 => {
+                        let parent = parent
+                            .map(|p| ids[p])
+                            .filter(|p| tenants.contains_key(p) && !TenantIndex::build(tenants.values().cloned()).is_within(*p, id));
+                        let t = tenants.entry(id).or_insert_with(|| tenant(id, None));
+                        t.parent = parent;
+                    }
+                    3 => {
+                        if let Some(t) = tenants.get_mut(&id) {
+                            t.tags = vec![tag];
+                            t.is_msp = !t.is_msp;
+                        }
+                    }
+                    _ => continue,
+                }
+                changed.push(id);
+            }
+            let updated = before.with(changed.into_iter().map(|id| (id, tenants.get(&id).cloned())));
+            proptest::prop_assert_eq!(shape(&updated), shape(&TenantIndex::build(tenants.into_values())));
+        }
     }
 }

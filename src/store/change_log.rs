@@ -19,8 +19,13 @@ pub enum Change {
     Role { id: Uuid },
     /// The group's assignments, or the group itself (members are `User` changes).
     Group { id: Uuid },
-    /// The tenant tree or tenant tags.
-    Tenants,
+    /// These tenants' rows or tags (created, renamed, moved, tagged or deleted); none
+    /// named means the whole tree (a bulk load, and rows written before ids were kept).
+    /// Replicas that predate the ids read it as the whole tree, which is still exact.
+    Tenants {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ids: Vec<Uuid>,
+    },
     /// A resource's registration or owner.
     Resource {
         resource_type: String,

@@ -248,7 +248,7 @@ impl Store {
         }
         insert_all(&write, assignments, 12).await?;
 
-        write.record(Change::Tenants);
+        write.record(Change::Tenants { ids: Vec::new() });
         // The users are new, so no cached entry names them; one user change is enough for
         // replicas to forget the subjects they remembered as unknown.
         if let Some(id) = user_ids.first() {

@@ -183,6 +183,37 @@ pub async fn tenants<C: ConnectionTrait>(db: &C) -> Result<Vec<Tenant>, StoreErr
         .collect())
 }
 
+/// The tenants among `ids` that exist, with their tags.
+pub async fn tenants_with_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[TenantId],
+) -> Result<Vec<Tenant>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Chunks stay under every backend's bind-parameter limit.
+    for chunk in ids.chunks(1000) {
+        let uuids = chunk.iter().map(|id| id.0);
+        let mut tags: HashMap<Uuid, Vec<TagId>> = HashMap::new();
+        for row in tenant_tag::Entity::find()
+            .filter(tenant_tag::Column::TenantId.is_in(uuids.clone()))
+            .all(db)
+            .await?
+        {
+            tags.entry(row.tenant_id)
+                .or_default()
+                .push(TagId(row.tag_id));
+        }
+        let rows = tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(uuids))
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|row| {
+            let tags = tags.remove(&row.id).unwrap_or_default();
+            tenant_from(row, tags)
+        }));
+    }
+    Ok(found)
+}
+
 pub async fn find_tenant<C: ConnectionTrait>(
     db: &C,
     id: TenantId,

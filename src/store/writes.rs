@@ -49,7 +49,7 @@ impl Write<'_> {
         })
         .exec_without_returning(&self.txn)
         .await?;
-        self.record(Change::Tenants);
+        self.record(Change::Tenants { ids: vec![t.id.0] });
         Ok(())
     }
 
@@ -71,7 +71,7 @@ impl Write<'_> {
         .on_conflict_do_nothing_on([tenant_tag::Column::TenantId, tenant_tag::Column::TagId])
         .exec_without_returning(&self.txn)
         .await?;
-        self.record(Change::Tenants);
+        self.record(Change::Tenants { ids: vec![t.0] });
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl Write<'_> {
         tenant_tag::Entity::delete_by_id((t.0, g.0))
             .exec(&self.txn)
             .await?;
-        self.record(Change::Tenants);
+        self.record(Change::Tenants { ids: vec![t.0] });
         Ok(())
     }
 
@@ -256,7 +256,7 @@ impl Write<'_> {
             .filter(tenant::Column::Id.eq(t.id.0))
             .exec(&self.txn)
             .await?;
-        self.record(Change::Tenants);
+        self.record(Change::Tenants { ids: vec![t.id.0] });
         Ok(())
     }
 
@@ -267,7 +267,7 @@ impl Write<'_> {
             .exec(&self.txn)
             .await?;
         tenant::Entity::delete_by_id(id.0).exec(&self.txn).await?;
-        self.record(Change::Tenants);
+        self.record(Change::Tenants { ids: vec![id.0] });
         Ok(())
     }
 

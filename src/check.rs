@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::cache::{AccessCache, RevisionNotReached};
+use crate::cache::{AccessCache, Applied, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target, TenantIndex};
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
 use crate::store::StoreError;
@@ -74,6 +74,9 @@ pub enum CheckError {
     Store(#[from] StoreError),
 }
 
+/// A subject's access (None: no such user) and the applied state it holds at.
+type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<Applied>);
+
 /// Answers checks from the cache.
 pub struct Checker {
     cache: Arc<AccessCache>,
@@ -107,33 +110,29 @@ impl Checker {
     }
 
     /// Waits for `min_revision`, then returns the subject's effective access (None:
-    /// unknown user) and the applied revision.
+    /// unknown user) and the applied state it holds at.
     pub async fn access(
         &self,
         subject: Subject,
         min_revision: u64,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, u64), CheckError> {
+    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), CheckError> {
         self.cache
             .wait_for(min_revision, self.min_revision_wait)
             .await?;
-        let revision = self.cache.applied_revision();
-        let access = self.load(subject).await?;
-        Ok((access, revision))
+        Ok(self.lookup(subject).await?)
     }
 
     /// Decides one check.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckOutcome, CheckError> {
         let outcome = async {
-            let (access, revision) = self.access(request.subject, request.min_revision).await?;
-            let tenants = self.cache.tenants();
-            match self.decide(access.as_deref(), request, &tenants, unix_now(), revision) {
+            let (access, state) = self.access(request.subject, request.min_revision).await?;
+            match self.decide(access.as_deref(), request, &state, unix_now()) {
                 Err(CheckError::TenantNotFound(_) | CheckError::ResourceNotFound(_))
                     if self.caught_up().await =>
                 {
                     // Written after this replica's revision, perhaps: ask again at the newest.
-                    let (access, revision) = self.access(request.subject, 0).await?;
-                    let tenants = self.cache.tenants();
-                    self.decide(access.as_deref(), request, &tenants, unix_now(), revision)
+                    let (access, state) = self.access(request.subject, 0).await?;
+                    self.decide(access.as_deref(), request, &state, unix_now())
                 }
                 decided => decided,
             }
@@ -153,7 +152,8 @@ impl Checker {
     }
 
     /// Decides many checks, sharing what they have in common: one wait for the highest
-    /// `min_revision`, one snapshot of the indexes, one cache look-up per subject.
+    /// `min_revision`, one cache look-up per subject (each item is decided on the state
+    /// its subject's access holds at).
     /// Results are in request order; one failed item does not fail the others.
     pub async fn check_batch(
         &self,
@@ -174,13 +174,12 @@ impl Checker {
                 .unwrap_or(0);
             waited = self.cache.wait_for(reachable, self.min_revision_wait).await;
         }
-        let revision = self.cache.applied_revision();
-        let tenants = self.cache.tenants();
+        let reached = self.cache.applied_revision();
         let now = unix_now();
-        let mut subjects: HashMap<Subject, Option<Arc<EffectiveAccess>>> = HashMap::new();
+        let mut subjects: HashMap<Subject, AccessAt> = HashMap::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
-            if request.min_revision > revision {
+            if request.min_revision > reached {
                 let err = match newest {
                     Some(newest) if request.min_revision > newest => {
                         RevisionNotReached::Unwritten {
@@ -190,7 +189,7 @@ impl Checker {
                     }
                     _ => RevisionNotReached::Timeout {
                         wanted: request.min_revision,
-                        applied: revision,
+                        applied: reached,
                         waited_ms: match &waited {
                             Err(RevisionNotReached::Timeout { waited_ms, .. }) => *waited_ms,
                             _ => 0,
@@ -200,26 +199,27 @@ impl Checker {
                 outcomes.push(Err(CheckError::RevisionNotReached(err)));
                 continue;
             }
-            let access = match subjects.get(&request.subject) {
-                Some(access) => access.clone(),
-                None => match self.load(request.subject).await {
-                    Ok(access) => subjects.entry(request.subject).or_insert(access).clone(),
+            let (access, state) = match subjects.get(&request.subject) {
+                Some(found) => found.clone(),
+                None => match self.lookup(request.subject).await {
+                    Ok(found) => subjects.entry(request.subject).or_insert(found).clone(),
                     Err(err) => {
                         outcomes.push(Err(err.into()));
                         continue;
                     }
                 },
             };
-            outcomes.push(self.decide(access.as_deref(), request, &tenants, now, revision));
+            outcomes.push(self.decide(access.as_deref(), request, &state, now));
         }
         outcomes.iter().for_each(|outcome| self.count(outcome));
         outcomes
     }
 
-    async fn load(&self, subject: Subject) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+    /// The subject's access and the applied state it holds at.
+    async fn lookup(&self, subject: Subject) -> Result<AccessAt, StoreError> {
         match subject {
-            Subject::User(id) => self.cache.access(id).await,
-            Subject::AzureObject(id) => self.cache.access_by_object_id(id).await,
+            Subject::User(id) => self.cache.access_at(id).await,
+            Subject::AzureObject(id) => self.cache.access_by_object_id_at(id).await,
         }
     }
 
@@ -228,10 +228,10 @@ impl Checker {
         &self,
         access: Option<&EffectiveAccess>,
         request: &CheckRequest,
-        tenants: &TenantIndex,
+        state: &Applied,
         now: i64,
-        revision: u64,
     ) -> Result<CheckOutcome, CheckError> {
+        let tenants = &state.tenants;
         let target = self.resolve(&request.target, tenants)?;
         let verdict = engine::decide(
             access,
@@ -265,7 +265,7 @@ impl Checker {
         };
         Ok(CheckOutcome {
             decision: verdict.decision,
-            revision,
+            revision: state.revision,
             explanation,
             reason,
         })
@@ -278,8 +278,8 @@ impl Checker {
         permission: PermissionId,
         min_revision: u64,
     ) -> Result<(Vec<TenantId>, u64), CheckError> {
-        let (access, revision) = self.access(subject, min_revision).await?;
-        let tenants = self.cache.tenants();
+        let (access, state) = self.access(subject, min_revision).await?;
+        let tenants = &state.tenants;
         let now = unix_now();
         let mut permitted: Vec<TenantId> = tenants
             .nodes()
@@ -288,7 +288,7 @@ impl Checker {
                     access.as_deref(),
                     permission,
                     &Target::Tenant(t.id),
-                    &tenants,
+                    tenants,
                     now,
                     false,
                 )
@@ -297,7 +297,7 @@ impl Checker {
             .map(|t| t.id)
             .collect();
         permitted.sort();
-        Ok((permitted, revision))
+        Ok((permitted, state.revision))
     }
 
     /// The groups with these ids, for showing names (not on the hot path).

@@ -569,7 +569,7 @@ impl Admin {
         write.insert_tenant(&tenant).await?;
         self.insert_user(&mut write, &user).await?;
         write.insert_assignment(&assignment, None).await?;
-        let (_, changes) = write
+        write
             .commit(store::AuditRecord {
                 impersonator: None,
                 actor: None,
@@ -583,7 +583,7 @@ impl Admin {
                 detail: String::new(),
             })
             .await?;
-        self.cache.apply(&changes).await?;
+        self.cache.catch_up().await?;
         self.cache.notify_written();
         Ok(Some(user))
     }

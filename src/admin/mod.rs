@@ -202,7 +202,7 @@ impl Admin {
         before: Option<String>,
         after: String,
     ) -> Result<u64, AdminError> {
-        let (revision, changes) = write
+        let revision = write
             .commit(AuditRecord {
                 actor: actor.map(Actor::id),
                 impersonator: actor.and_then(|a| a.impersonator),
@@ -214,8 +214,9 @@ impl Admin {
                 detail: String::new(),
             })
             .await?;
-        match self.cache.apply(&changes).await {
-            Ok(()) => self.cache.applied_own_write(revision),
+        // Its own revision applied before it returns: read-your-own-writes on this replica.
+        match self.cache.catch_up().await {
+            Ok(()) => {}
             Err(err) => {
                 // The follower will apply it again; until then nothing stale may answer.
                 tracing::warn!(error = %err, revision, "could not apply a local write; cache dropped");

@@ -133,7 +133,7 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
     ) -> Result<Response<pb::GetEffectiveAccessResponse>, Status> {
         let request = request.into_inner();
         let subject = convert::access_subject(request.subject)?;
-        let (access, revision) = self
+        let (access, state) = self
             .checker
             .access(subject, request.min_revision)
             .await
@@ -145,7 +145,9 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
             .await
             .map_err(|e| from_check(&e))?;
         Ok(Response::new(convert::effective_access_to_pb(
-            &access, groups, revision,
+            &access,
+            groups,
+            state.revision,
         )))
     }
 

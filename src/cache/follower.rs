@@ -10,11 +10,14 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::AccessCache;
+use super::{AccessCache, Applied};
 use crate::model::unix_now;
 use sea_orm::ConnectionTrait;
 
-use crate::store::{CHANGE_CHANNEL, StoreError, changes_after, max_revision, oldest_revision};
+use crate::engine::TenantIndex;
+use crate::store::{
+    self, CHANGE_CHANNEL, StoreError, changes_after, max_revision, oldest_revision,
+};
 
 /// Revisions read from the log per round.
 const BATCH: u64 = 500;
@@ -88,19 +91,37 @@ impl AccessCache {
         }
     }
 
-    /// Applies every revision after the applied one.
+    /// Applies every revision after the applied one, all read in one snapshot of the
+    /// database. A local write calls it after its commit, so that its own revision is
+    /// applied before it returns (read-your-own-writes).
     pub async fn catch_up(&self) -> Result<(), StoreError> {
         if !self.connected.load(Ordering::Acquire) {
             self.resync("change log reachable again").await?;
         }
-        self.catch_up_with(self.store.db()).await?;
+        let txn = self.store.begin_read().await?;
+        self.catch_up_with(&txn).await?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.caught_up_at_ms.store(unix_ms(), Ordering::Release);
         Ok(())
     }
 
-    /// Applies every revision after the applied one, reading through `db`: a write calls
-    /// it inside its transaction, after its lock, so that it is judged on the newest state.
-    pub async fn catch_up_with<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
+    /// Applies every revision after the applied one, reading through `db` (a snapshot:
+    /// the follower's read, or a write's transaction after its lock, so that the write
+    /// is judged on the newest state). Holds the apply lock: take `db`'s connection first.
+    /// Returns the state it leaves applied.
+    pub async fn catch_up_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+    ) -> Result<Arc<Applied>, StoreError> {
+        let _serial = self.apply_lock.lock().await;
+        self.apply_log(db).await
+    }
+
+    /// `catch_up_with` for a caller that holds the apply lock.
+    pub(super) async fn apply_log<C: ConnectionTrait>(
+        &self,
+        db: &C,
+    ) -> Result<Arc<Applied>, StoreError> {
         loop {
             let applied = self.applied_revision();
             let batches = changes_after(db, applied, BATCH).await?;
@@ -112,21 +133,21 @@ impl AccessCache {
                     .await?;
                 continue;
             }
-            let done = (batches.len() as u64) < BATCH;
-            // A burst of revisions is applied as one: each index reloaded once, each
-            // entry invalidated once, then the newest revision marked applied.
+            let Some(last) = batches.last().map(|b| b.revision) else {
+                return Ok(self.applied());
+            };
+            // A burst of revisions is applied as one: each index updated once, each
+            // entry invalidated once, then the newest revision published.
             let mut changes = Vec::new();
             for change in batches.iter().flat_map(|b| &b.changes) {
                 if !changes.contains(change) {
                     changes.push(change.clone());
                 }
             }
-            self.apply_with(db, &changes).await?;
-            if let Some(last) = batches.last() {
-                self.advance_applied(last.revision);
-            }
-            if done {
-                return Ok(());
+            let tenants = self.apply_with(db, &changes).await?;
+            self.publish(last, tenants);
+            if (batches.len() as u64) < BATCH {
+                return Ok(self.applied());
             }
         }
     }
@@ -134,17 +155,23 @@ impl AccessCache {
     /// Drops the whole cache and reloads the indexes, then follows from the newest
     /// revision: used whenever changes may have been missed.
     async fn resync(&self, why: &str) -> Result<(), StoreError> {
-        self.resync_with(self.store.db(), why).await?;
+        let txn = self.store.begin_read().await?;
+        {
+            let _serial = self.apply_lock.lock().await;
+            self.resync_with(&txn, why).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
         self.connected.store(true, Ordering::Release);
         Ok(())
     }
 
+    /// The caller holds the apply lock.
     async fn resync_with<C: ConnectionTrait>(&self, db: &C, why: &str) -> Result<(), StoreError> {
         let revision = max_revision(db).await?;
         self.invalidate_all();
-        self.reload_tenants(db).await?;
+        let tenants = TenantIndex::build(store::tenants(db).await?);
         self.reload_resources(db).await?;
-        self.advance_applied(revision);
+        self.publish(revision, Some(tenants));
         tracing::info!(revision, why, "cache dropped and indexes reloaded");
         Ok(())
     }

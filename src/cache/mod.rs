@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::ArcSwap;
 use moka::sync::Cache;
 use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::engine::{EffectiveAccess, ResourceIndex, RoleFacts, TenantIndex};
 use crate::model::{GroupId, ResourceRef, RoleId, Tenant, TenantId, UserId};
 use sea_orm::ConnectionTrait;
 
-use crate::store::{self, Change, Store, StoreError};
+use crate::store::{self, Change, Store, StoreError, max_revision};
 use crate::telemetry::CacheCounters;
 
 /// How the cache is sized and how the follower runs.
@@ -61,19 +61,35 @@ pub enum RevisionNotReached {
     Unwritten { wanted: u64, newest: u64 },
 }
 
+/// What this replica has applied: a revision and the tenant tree as of it, published
+/// together, so that an answer is decided on one revision's state.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub revision: u64,
+    pub tenants: Arc<TenantIndex>,
+}
+
+/// A cached user's access and the revision it was read at.
+#[derive(Clone)]
+struct Entry {
+    access: Arc<EffectiveAccess>,
+    loaded_at: u64,
+}
+
 /// Effective access by user, kept exactly in step with the change log.
 pub struct AccessCache {
     store: Arc<Store>,
-    users: Cache<UserId, Arc<EffectiveAccess>>,
+    users: Cache<UserId, Entry>,
     object_ids: Cache<Uuid, UserId>,
-    /// User ids and Azure object ids known not to exist, so that repeated checks for
-    /// them do not reach the database. Any user change forgets them all: a user created
-    /// with a remembered object id must be seen at once.
-    unknown: Cache<Unknown, ()>,
+    /// User ids and Azure object ids known not to exist (with the revision they were
+    /// looked up at), so that repeated checks for them do not reach the database. Any
+    /// user change forgets them all: a user created with a remembered object id must be
+    /// seen at once.
+    unknown: Cache<Subject, u64>,
     /// Bumped whenever `unknown` is forgotten, so that a miss read before is not inserted
     /// after.
     unknown_generation: AtomicU64,
-    tenants: ArcSwap<TenantIndex>,
+    state: ArcSwap<Applied>,
     resources: RwLock<ResourceIndex>,
     /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
     /// before an invalidation it may have missed is never inserted after it.
@@ -85,8 +101,10 @@ pub struct AccessCache {
     user_generations: [AtomicU64; STRIPES],
     /// One shared copy of each role's facts, so that entries hold pointers, not copies.
     roles: std::sync::Mutex<HashMap<RoleId, Arc<RoleFacts>>>,
-    /// Serialises index reloads, so an older snapshot never replaces a newer one.
-    reload_lock: Mutex<()>,
+    /// Serialises applying the log (taken after a database connection, never before),
+    /// so revisions are applied in order and an older state never replaces a newer one.
+    apply_lock: Mutex<()>,
+    /// The applied revision, for waiters.
     applied: watch::Sender<u64>,
     written: Notify,
     connected: AtomicBool,
@@ -95,14 +113,39 @@ pub struct AccessCache {
     counters: CacheCounters,
 }
 
-/// A subject with no user.
+/// Whom a look-up names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Unknown {
+enum Subject {
     User(UserId),
     AzureObject(Uuid),
 }
 
 const STRIPES: usize = 64;
+
+/// How often a look-up is tried again when the replica moved on while it read.
+const ATTEMPTS: usize = 5;
+
+/// The invalidation generations at one moment: a read that saw them may be cached
+/// only if no invalidation that could touch it came after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    all: u64,
+    users: [u64; STRIPES],
+    unknown: u64,
+}
+
+impl Stamp {
+    /// Nothing that touches this user's entry changed between the two.
+    fn same_user(&self, then: Stamp, user: UserId) -> bool {
+        self.all == then.all && self.users[stripe(user)] == then.users[stripe(user)]
+    }
+}
+
+fn unsettled() -> StoreError {
+    StoreError::Unavailable(sea_orm::DbErr::Custom(
+        "this replica's state kept moving while a user's access was read; retry".into(),
+    ))
+}
 
 fn stripe(user: UserId) -> usize {
     (user.0.as_u128() % STRIPES as u128) as usize
@@ -121,13 +164,15 @@ impl AccessCache {
     /// Loads the indexes and starts at the newest revision in the log.
     pub async fn load(store: Arc<Store>, config: &CacheConfig) -> Result<Arc<Self>, StoreError> {
         // Read the revision first: whatever commits after it is replayed by the follower.
-        let revision = store.max_revision().await?;
-        let tenants = store::tenants(store.db()).await?;
-        let resources = store::resources(store.db()).await?;
+        let txn = store.begin_read().await?;
+        let revision = max_revision(&txn).await?;
+        let tenants = store::tenants(&txn).await?;
+        let resources = store::resources(&txn).await?;
+        txn.commit().await.map_err(StoreError::from)?;
         let evictions = config.counters.evictions.clone();
         let users = Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|_, access: &Arc<EffectiveAccess>| entry_weight(access))
+            .weigher(|_, entry: &Entry| entry_weight(&entry.access))
             .time_to_live(config.time_to_live)
             .support_invalidation_closures()
             .eviction_listener(move |_, _, cause| {
@@ -149,13 +194,16 @@ impl AccessCache {
                 .time_to_live(config.time_to_live)
                 .build(),
             unknown_generation: AtomicU64::new(0),
-            tenants: ArcSwap::from_pointee(TenantIndex::build(tenants)),
+            state: ArcSwap::from_pointee(Applied {
+                revision,
+                tenants: Arc::new(TenantIndex::build(tenants)),
+            }),
             resources: RwLock::new(resources.into_iter().collect()),
             entry_guard: RwLock::new(()),
             generation: AtomicU64::new(0),
             user_generations: std::array::from_fn(|_| AtomicU64::new(0)),
             roles: std::sync::Mutex::new(HashMap::new()),
-            reload_lock: Mutex::new(()),
+            apply_lock: Mutex::new(()),
             applied: watch::channel(revision).0,
             written: Notify::new(),
             connected: AtomicBool::new(true),
@@ -168,9 +216,14 @@ impl AccessCache {
         &self.store
     }
 
+    /// The applied revision and the tenant tree as of it.
+    pub fn applied(&self) -> Arc<Applied> {
+        self.state.load_full()
+    }
+
     /// The tenant tree and tags as of the applied revision.
-    pub fn tenants(&self) -> Guard<Arc<TenantIndex>> {
-        self.tenants.load()
+    pub fn tenants(&self) -> Arc<TenantIndex> {
+        Arc::clone(&self.state.load().tenants)
     }
 
     /// Resource owners as of the applied revision.
@@ -219,39 +272,99 @@ impl AccessCache {
 
     /// The effective access of a user; None for an unknown user.
     pub async fn access(&self, user: UserId) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
-        if let Some(access) = self.users.get(&user) {
-            self.counters.hits.inc();
-            return Ok(Some(access));
+        Ok(self.access_at(user).await?.0)
+    }
+
+    /// The effective access of a user (None: unknown) and the applied state it holds at:
+    /// an answer decided on the two is decided on one revision's state.
+    pub async fn access_at(
+        &self,
+        user: UserId,
+    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
+        for _ in 0..ATTEMPTS {
+            // The state first: every change up to it was invalidated before it was
+            // published, so an entry found after it and read no later holds at it.
+            let state = self.applied();
+            let cached = match self.users.get(&user) {
+                Some(entry) => Some((Some(entry.access), entry.loaded_at)),
+                None => self.unknown.get(&Subject::User(user)).map(|at| (None, at)),
+            };
+            if let Some((access, at)) = cached {
+                self.counters.hits.inc();
+                if at <= state.revision {
+                    return Ok((access, state));
+                }
+                // Read by a newer state, published before it was cached: look again.
+                continue;
+            }
+            self.counters.misses.inc();
+            let read = self.read_at_applied(async |txn| store::load_access(txn, user).await);
+            match read.await.inspect_err(|_| {
+                self.counters.load_errors.inc();
+            })? {
+                Some((loaded, state, stamp)) => {
+                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
+                    self.remember(Subject::User(user), access.clone(), state.revision, stamp);
+                    return Ok((access, state));
+                }
+                None => continue,
+            }
         }
-        if self.unknown.contains_key(&Unknown::User(user)) {
-            self.counters.hits.inc();
-            return Ok(None);
-        }
-        self.counters.misses.inc();
-        let generations = self.generations(user);
-        let unknown_generation = self.unknown_generation.load(Ordering::Acquire);
-        let loaded = self.load_access(user).await.inspect_err(|_| {
-            self.counters.load_errors.inc();
-        })?;
-        let Some(access) = loaded.map(|access| Arc::new(self.share_roles(access))) else {
-            self.remember_unknown(Unknown::User(user), unknown_generation);
-            return Ok(None);
+        Err(unsettled())
+    }
+
+    /// Reads through one snapshot of the database after applying the change log up to
+    /// it, so that what is read and the applied state are of the same revision. Returns
+    /// None when another read published a newer state meanwhile (read again).
+    async fn read_at_applied<T>(
+        &self,
+        read: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, StoreError>,
+    ) -> Result<Option<(T, Arc<Applied>, Stamp)>, StoreError> {
+        let txn = self.store.begin_read().await?;
+        let newest = max_revision(&txn).await?;
+        let (state, stamp) = {
+            let _serial = self.apply_lock.lock().await;
+            let state = self.apply_log(&txn).await?;
+            // Invalidations applied after this are of revisions newer than the read.
+            (state, self.stamp())
         };
+        if state.revision != newest {
+            return Ok(None);
+        }
+        let value = read(&txn).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Some((value, state, stamp)))
+    }
+
+    /// Caches what a read found at `revision`, unless a change was applied since (`stamp`).
+    fn remember(
+        &self,
+        subject: Subject,
+        access: Option<Arc<EffectiveAccess>>,
+        revision: u64,
+        stamp: Stamp,
+    ) {
         let _guard = self
             .entry_guard
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.generations(user) == generations {
-            self.users.insert(user, Arc::clone(&access));
+        match access {
+            Some(access) => {
+                let user = access.user_id();
+                if self.stamp().same_user(stamp, user) {
+                    let entry = Entry {
+                        access,
+                        loaded_at: revision,
+                    };
+                    self.users.insert(user, entry);
+                }
+            }
+            None => {
+                if self.unknown_generation.load(Ordering::Acquire) == stamp.unknown {
+                    self.unknown.insert(subject, revision);
+                }
+            }
         }
-        Ok(Some(access))
-    }
-
-    async fn load_access(&self, user: UserId) -> Result<Option<EffectiveAccess>, StoreError> {
-        let txn = self.store.begin_read().await?;
-        let loaded = store::load_access(&txn, user).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(loaded)
     }
 
     /// Replaces each role of a freshly loaded entry by the shared copy with the same facts.
@@ -271,11 +384,12 @@ impl AccessCache {
         access
     }
 
-    fn generations(&self, user: UserId) -> (u64, u64) {
-        (
-            self.generation.load(Ordering::Acquire),
-            self.user_generations[stripe(user)].load(Ordering::Acquire),
-        )
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            all: self.generation.load(Ordering::Acquire),
+            users: std::array::from_fn(|i| self.user_generations[i].load(Ordering::Acquire)),
+            unknown: self.unknown_generation.load(Ordering::Acquire),
+        }
     }
 
     /// The effective access of the user with this Azure object id; None when unknown.
@@ -283,38 +397,54 @@ impl AccessCache {
         &self,
         azure_object_id: Uuid,
     ) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+        Ok(self.access_by_object_id_at(azure_object_id).await?.0)
+    }
+
+    /// The effective access of the user with this Azure object id (None: unknown) and
+    /// the applied state it holds at.
+    pub async fn access_by_object_id_at(
+        &self,
+        azure_object_id: Uuid,
+    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
         if let Some(user) = self.object_ids.get(&azure_object_id) {
-            match self.access(user).await? {
-                Some(access) if access.azure_object_id() == azure_object_id => {
-                    return Ok(Some(access));
-                }
+            let found = self.access_at(user).await?;
+            match &found.0 {
+                Some(access) if access.azure_object_id() == azure_object_id => return Ok(found),
                 _ => self.object_ids.invalidate(&azure_object_id),
             }
         }
-        let unknown = Unknown::AzureObject(azure_object_id);
-        if self.unknown.contains_key(&unknown) {
-            self.counters.hits.inc();
-            return Ok(None);
+        let subject = Subject::AzureObject(azure_object_id);
+        for _ in 0..ATTEMPTS {
+            let state = self.applied();
+            if let Some(at) = self.unknown.get(&subject) {
+                self.counters.hits.inc();
+                if at <= state.revision {
+                    return Ok((None, state));
+                }
+                continue;
+            }
+            self.counters.misses.inc();
+            let read = self.read_at_applied(async |txn| {
+                match store::find_user_by_object_id(txn, azure_object_id).await? {
+                    Some(user) => store::load_access(txn, user.id).await,
+                    None => Ok(None),
+                }
+            });
+            match read.await.inspect_err(|_| {
+                self.counters.load_errors.inc();
+            })? {
+                Some((loaded, state, stamp)) => {
+                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
+                    if let Some(access) = &access {
+                        self.object_ids.insert(azure_object_id, access.user_id());
+                    }
+                    self.remember(subject, access.clone(), state.revision, stamp);
+                    return Ok((access, state));
+                }
+                None => continue,
+            }
         }
-        let unknown_generation = self.unknown_generation.load(Ordering::Acquire);
-        let Some(user) = store::find_user_by_object_id(self.store.db(), azure_object_id).await?
-        else {
-            self.remember_unknown(unknown, unknown_generation);
-            return Ok(None);
-        };
-        self.object_ids.insert(azure_object_id, user.id);
-        self.access(user.id).await
-    }
-
-    /// Remembers a subject with no user, unless users changed since it was looked up.
-    fn remember_unknown(&self, unknown: Unknown, looked_up_at: u64) {
-        let _guard = self
-            .entry_guard
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.unknown_generation.load(Ordering::Acquire) == looked_up_at {
-            self.unknown.insert(unknown, ());
-        }
+        Err(unsettled())
     }
 
     /// Forgets every remembered unknown subject; the caller holds the entry guard.
@@ -323,17 +453,13 @@ impl AccessCache {
         self.unknown.invalidate_all();
     }
 
-    /// Applies what one write touched: exact invalidation, and index reloads.
-    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
-        self.apply_with(self.store.db(), changes).await
-    }
-
-    /// Applies changes, reading the indexes through `db`.
+    /// Applies changes, reading through `db`: exact invalidation, resource owners, and
+    /// the tenant tree as it is after them, for `publish` to make current.
     async fn apply_with<C: ConnectionTrait>(
         &self,
         db: &C,
         changes: &[Change],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<TenantIndex>, StoreError> {
         // Tenant changes are gathered, so a burst updates the tree once.
         let (mut changed_tenants, mut whole_tree) = (Vec::new(), false);
         for change in changes {
@@ -364,32 +490,21 @@ impl AccessCache {
             }
         }
         if whole_tree {
-            self.reload_tenants(db).await?;
-        } else if !changed_tenants.is_empty() {
-            self.update_tenants(db, changed_tenants).await?;
+            Ok(Some(TenantIndex::build(store::tenants(db).await?)))
+        } else if changed_tenants.is_empty() {
+            Ok(None)
+        } else {
+            self.updated_tenants(db, changed_tenants).await.map(Some)
         }
-        Ok(())
     }
 
-    /// Marks `revision` applied, unless a newer one already is: the follower and local
-    /// writes both advance it, never backwards.
-    fn advance_applied(&self, revision: u64) {
-        self.applied.send_if_modified(|applied| {
-            let newer = revision > *applied;
-            if newer {
-                *applied = revision;
-            }
-            newer
-        });
-    }
-
-    /// After a local write commits at `revision` and its changes were applied: when every
-    /// revision before it was applied too, so is it, and a check at that revision on this
-    /// replica (read-your-own-writes) is answered at once.
-    pub fn applied_own_write(&self, revision: u64) {
-        if self.applied_revision() + 1 == revision {
-            self.advance_applied(revision);
-        }
+    /// Makes `revision` the applied one, with the tenant tree as of it (None: unchanged).
+    /// The caller holds the apply lock.
+    fn publish(&self, revision: u64, tenants: Option<TenantIndex>) {
+        let current = self.state.load();
+        let tenants = tenants.map_or_else(|| Arc::clone(&current.tenants), Arc::new);
+        self.state.store(Arc::new(Applied { revision, tenants }));
+        self.applied.send_replace(revision);
     }
 
     /// Called after a local write commits, so the follower catches up at once.
@@ -416,7 +531,11 @@ impl AccessCache {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if self.users.invalidate_entries_if(predicate).is_err() {
+        if self
+            .users
+            .invalidate_entries_if(move |user, entry| predicate(user, &entry.access))
+            .is_err()
+        {
             // Closures are enabled at build time; if ever refused, dropping all is still exact.
             self.users.invalidate_all();
         }
@@ -434,32 +553,22 @@ impl AccessCache {
         self.forget_unknown();
     }
 
-    async fn reload_tenants<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
-        let _serial = self.reload_lock.lock().await;
-        let tenants = store::tenants(db).await?;
-        self.tenants.store(Arc::new(TenantIndex::build(tenants)));
-        Ok(())
-    }
-
-    /// Reads these tenants' rows and puts them into the tree (a tenant with no row left
+    /// The tenant tree with these tenants' rows read again (a tenant with no row left
     /// is taken out).
-    async fn update_tenants<C: ConnectionTrait>(
+    async fn updated_tenants<C: ConnectionTrait>(
         &self,
         db: &C,
         mut ids: Vec<TenantId>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<TenantIndex, StoreError> {
         ids.sort_unstable();
         ids.dedup();
-        let _serial = self.reload_lock.lock().await;
         let mut rows: HashMap<TenantId, Tenant> = store::tenants_with_ids(db, &ids)
             .await?
             .into_iter()
             .map(|t| (t.id, t))
             .collect();
         let changed = ids.into_iter().map(|id| (id, rows.remove(&id)));
-        let updated = self.tenants.load().with(changed);
-        self.tenants.store(Arc::new(updated));
-        Ok(())
+        Ok(self.state.load().tenants.with(changed))
     }
 
     async fn reload_resource<C: ConnectionTrait>(
@@ -467,7 +576,6 @@ impl AccessCache {
         db: &C,
         resource: ResourceRef,
     ) -> Result<(), StoreError> {
-        let _serial = self.reload_lock.lock().await;
         let owner = store::find_resource(db, &resource).await?;
         self.resources
             .write()
@@ -477,7 +585,6 @@ impl AccessCache {
     }
 
     async fn reload_resources<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
-        let _serial = self.reload_lock.lock().await;
         let resources = store::resources(db).await?;
         *self
             .resources

@@ -254,7 +254,7 @@ impl Store {
         if let Some(id) = user_ids.first() {
             write.record(Change::User { id: *id });
         }
-        let (revision, _) = write
+        let revision = write
             .commit(super::AuditRecord {
                 impersonator: None,
                 actor: None,

@@ -422,9 +422,8 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Appends the change-log row and the audit row, commits, and returns the revision
-    /// with what changed.
-    pub async fn commit(self, audit: AuditRecord) -> Result<(u64, Vec<Change>), StoreError> {
+    /// Appends the change-log row and the audit row, commits, and returns the revision.
+    pub async fn commit(self, audit: AuditRecord) -> Result<u64, StoreError> {
         let changes = serde_json::to_string(&self.changes)
             .map_err(|e| StoreError::Corrupt(format!("change log entry: {e}")))?;
         let revision = change_log::Entity::insert(change_log::ActiveModel {
@@ -447,7 +446,7 @@ impl Write<'_> {
                 .await?;
         }
         self.txn.commit().await?;
-        Ok((u64::try_from(revision).unwrap_or_default(), self.changes))
+        Ok(u64::try_from(revision).unwrap_or_default())
     }
 }
 

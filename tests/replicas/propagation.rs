@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
 
-use crate::support::{self, PostgresDatabase, as_admin, world};
+use crate::support::{self, PostgresDatabase, Replica, as_admin, world};
 
 #[tokio::test]
 async fn a_write_on_one_replica_is_seen_by_every_other() {
@@ -91,4 +91,54 @@ async fn a_write_on_one_replica_is_seen_by_every_other() {
     }
     drop(replicas);
     database.remove().await;
+}
+
+/// An answer is decided on the state of the revision it names. Replica B polls the log
+/// only once a minute here, so it has not applied A's grant when it is asked about a
+/// user it never cached; the load reads the newest state, grant included, and B must
+/// apply the log up to that state before deciding: an allow at a revision before the
+/// grant would be an answer that matches no revision.
+#[tokio::test]
+async fn an_answer_holds_at_the_revision_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("one.db").display());
+    let mut a = Replica::spawn(&url).await;
+    let mut b = Replica::spawn_polling(&url, 60_000).await;
+    let msp = world::tenant(&mut a.admin, "msp", None, true).await;
+    let customer = world::tenant(&mut a.admin, "customer", Some(&msp.id), false).await;
+    let tech = world::user(&mut a.admin, &msp.id).await;
+    let other = world::user(&mut a.admin, &msp.id).await;
+    let role = world::role(&mut a.admin, &["computers.view"]).await;
+    // B applies the world so far, through a check of another user that waits for it.
+    let newest = world::status(&mut a.authz).await.latest_revision;
+    let other = world::check(
+        &mut b.authz,
+        &other.id,
+        "computers.view",
+        &customer.id,
+        newest,
+    );
+    assert_eq!(other.await.unwrap(), pb::Decision::NotGranted);
+    let scope = world::scope(pb::scope::Kind::TenantId(customer.id.clone()));
+    let grant = world::assign(&mut a.admin, &role.id, &tech.id, scope, pb::Effect::Allow).await;
+
+    let answer = b
+        .authz
+        .check_access(world::check_request(
+            &tech.id,
+            "computers.view",
+            &customer.id,
+            0,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    if answer.decision == pb::Decision::Allowed as i32 {
+        assert!(
+            answer.revision >= grant.revision,
+            "allowed at revision {}, before the grant at {}",
+            answer.revision,
+            grant.revision
+        );
+    }
 }

@@ -241,6 +241,11 @@ impl Replica {
     /// Starts `rbac-sidecar serve` on the database (bootstrapping [`ADMIN`]) and waits
     /// until it reports SERVING.
     pub async fn spawn(database_url: &str) -> Replica {
+        Replica::spawn_polling(database_url, 200).await
+    }
+
+    /// Like `spawn`, with the follower polling the change log every `poll_interval_ms`.
+    pub async fn spawn_polling(database_url: &str, poll_interval_ms: u64) -> Replica {
         let address = format!("127.0.0.1:{}", free_port());
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
             .args([
@@ -252,7 +257,7 @@ impl Replica {
             ])
             .args([
                 "--poll-interval-ms",
-                "200",
+                &poll_interval_ms.to_string(),
                 "--min-revision-wait-ms",
                 "3000",
             ])

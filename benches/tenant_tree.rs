@@ -1,5 +1,6 @@
 //! A wide tenant tree (100,000 tenants): how long a CreateTenant takes on the replica
-//! that writes it, and how long another replica takes to apply it from the change log.
+//! that writes it, and how long another replica takes to apply it from the change log;
+//! then how far a following replica lags under a burst of writes from four writers.
 //! Prints one table per database; timing is measured, never asserted.
 //!
 //! `cargo bench --bench tenant_tree` (SQLite; with `RBAC_BENCH_POSTGRES_URL=postgres://...`
@@ -20,6 +21,7 @@ use sea_orm::{ConnectionTrait, Database};
 
 const TENANTS: usize = 100_000;
 const WRITES: usize = 500;
+const BURST: Duration = Duration::from_secs(20);
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -116,6 +118,76 @@ async fn measure(name: &str, url: &str) {
     );
 }
 
+/// Four writers create tenants through one replica for `BURST`; every 50 ms the newest
+/// revision is read and the time until another replica (a whole server, following the
+/// log as in production) has applied it is recorded.
+async fn follower_under_a_burst(name: &str, url: &str) {
+    let server = Arc::new(
+        Server::start(&ServeConfig::new(
+            "127.0.0.1:0".parse().expect("address"),
+            url,
+        ))
+        .await
+        .expect("start"),
+    );
+    let follower = Server::start(&ServeConfig::new(
+        "127.0.0.1:0".parse().expect("address"),
+        url,
+    ))
+    .await
+    .expect("start the other replica");
+    let admin_user = server
+        .admin
+        .bootstrap(uuid::Uuid::new_v4())
+        .await
+        .expect("bootstrap")
+        .expect("a new administrator");
+    let actor = server
+        .admin
+        .actor(ActorRef::User(admin_user.id), "CreateTenant")
+        .await
+        .expect("actor");
+    let until = Instant::now() + BURST;
+    let first = server.cache.applied_revision();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..4 {
+        let (server, actor) = (Arc::clone(&server), actor.clone());
+        writers.spawn(async move {
+            let mut i = 0;
+            while Instant::now() < until {
+                let tenant = NewTenant {
+                    name: format!("burst {writer}-{i}"),
+                    parent: None,
+                    is_msp: false,
+                };
+                server
+                    .admin
+                    .create_tenant(&actor, tenant)
+                    .await
+                    .expect("create");
+                i += 1;
+            }
+        });
+    }
+    let mut lags = Vec::new();
+    while Instant::now() < until {
+        let newest = server.cache.store().max_revision().await.expect("newest");
+        let started = Instant::now();
+        while follower.cache.applied_revision() < newest {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        lags.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while writers.join_next().await.is_some() {}
+    let written = server.cache.applied_revision() - first;
+    println!(
+        "{name}: {written} CreateTenant in {} s from 4 writers; the other replica's lag behind the newest revision: {}",
+        BURST.as_secs(),
+        summary(&mut lags)
+    );
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,6 +197,11 @@ fn main() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("tree.db").display());
         measure("SQLite (embedded)", &url).await;
+        let burst = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("burst.db").display()
+        );
+        follower_under_a_burst("SQLite (embedded)", &burst).await;
 
         if let Ok(base) = std::env::var("RBAC_BENCH_POSTGRES_URL") {
             let name = format!("rbac_bench_{}", uuid::Uuid::new_v4().simple());
@@ -135,6 +212,7 @@ fn main() {
                 .expect("create");
             let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
             measure("PostgreSQL", &format!("{prefix}/{name}")).await;
+            follower_under_a_burst("PostgreSQL", &format!("{prefix}/{name}")).await;
             admin
                 .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
                 .await

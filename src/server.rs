@@ -137,6 +137,7 @@ impl Server {
                 handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
             },
             max_concurrent_streams: config.max_concurrent_streams,
+            request_bytes: api::RequestBytesLayer::new(config.max_inflight_request_mib),
         };
         Ok(Server {
             checker,

@@ -5,6 +5,7 @@
 mod admin;
 mod authorization;
 mod bearer;
+mod budget;
 mod connection;
 mod convert;
 mod deadline;
@@ -25,6 +26,7 @@ use tonic_health::pb::health_server::HealthServer;
 pub use admin::AdminApi;
 pub use authorization::AuthorizationApi;
 pub use bearer::BearerAuthLayer;
+pub use budget::RequestBytesLayer;
 pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
 pub use deadline::DeadlineLayer;
@@ -170,6 +172,8 @@ pub struct Transport {
     pub connections: ConnectionLimits,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// The request bodies every connection together may hold.
+    pub request_bytes: RequestBytesLayer,
 }
 
 /// Flow-control windows: what one stream, and one connection, may send before the server
@@ -212,6 +216,7 @@ pub async fn serve(
         .layer(transport.telemetry.clone())
         .layer(BearerAuthLayer::new(transport.auth_token.clone()))
         .layer(DeadlineLayer::new(transport.request_timeout))
+        .layer(transport.request_bytes.clone())
         .add_routes(routes)
         // The server drains once `incoming` ends; its own signal would leave the listener
         // open, queueing connections nobody accepts, until the last call finished.

@@ -116,6 +116,13 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_streams: Option<u32>,
 
+    /// MiB of request bodies the server holds at once across all connections, beyond the
+    /// first 16 KiB of each call (which every check fits in); a call that would need more
+    /// is refused with RESOURCE_EXHAUSTED [default: 64].
+    #[arg(long, env = "RBAC_MAX_INFLIGHT_REQUEST_MIB", value_name = "MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_inflight_request_mib: Option<u64>,
+
     /// A connection that sends nothing (no HTTP/2 preface, no TLS hello) within this many
     /// milliseconds of being accepted is closed [default: 10000].
     #[arg(long, env = "RBAC_HANDSHAKE_TIMEOUT_MS", value_name = "MS")]
@@ -242,6 +249,9 @@ impl ServeSettings {
             max_request_bytes: self.max_request_bytes.or(lower.max_request_bytes),
             max_connections: self.max_connections.or(lower.max_connections),
             max_concurrent_streams: self.max_concurrent_streams.or(lower.max_concurrent_streams),
+            max_inflight_request_mib: self
+                .max_inflight_request_mib
+                .or(lower.max_inflight_request_mib),
             handshake_timeout_ms: self.handshake_timeout_ms.or(lower.handshake_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             shutdown_grace_ms: self.shutdown_grace_ms.or(lower.shutdown_grace_ms),
@@ -382,6 +392,7 @@ pub struct ServeConfig {
     pub max_request_bytes: usize,
     pub max_connections: usize,
     pub max_concurrent_streams: u32,
+    pub max_inflight_request_mib: u64,
     pub handshake_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
@@ -413,6 +424,7 @@ impl ServeConfig {
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_concurrent_streams: 100,
+            max_inflight_request_mib: 64,
             handshake_timeout_ms: 10_000,
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
@@ -552,6 +564,11 @@ impl ServeConfig {
                 s.max_concurrent_streams,
                 defaults.max_concurrent_streams,
             )?,
+            max_inflight_request_mib: at_least_one(
+                "max_inflight_request_mib",
+                s.max_inflight_request_mib,
+                defaults.max_inflight_request_mib,
+            )?,
             handshake_timeout_ms: at_least_one(
                 "handshake_timeout_ms",
                 s.handshake_timeout_ms,
@@ -590,6 +607,7 @@ impl ServeConfig {
             max_request_bytes: Some(self.max_request_bytes),
             max_connections: Some(self.max_connections),
             max_concurrent_streams: Some(self.max_concurrent_streams),
+            max_inflight_request_mib: Some(self.max_inflight_request_mib),
             handshake_timeout_ms: Some(self.handshake_timeout_ms),
             request_timeout_ms: Some(self.request_timeout_ms),
             shutdown_grace_ms: Some(self.shutdown_grace_ms),

@@ -12,13 +12,12 @@
 use std::alloc::System;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use cap::Cap;
 use rbac_sidecar::check::{CheckRequest, Subject, TargetRef};
-use rbac_sidecar::config::ServeConfig;
 use rbac_sidecar::model::catalogue;
-use rbac_sidecar::server::Server;
 use rbac_sidecar::store::{DatasetSpec, Store};
-use sea_orm::{ConnectionTrait, Database};
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
@@ -48,8 +47,7 @@ async fn measure(name: &str, url: &str) {
     drop(store);
 
     let started = Instant::now();
-    let config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), url);
-    let server = Server::start(&config).await.expect("start");
+    let server = support::server(url).await;
     println!(
         "start-up to serving (migrations checked, indexes loaded): {}",
         ms(started.elapsed())
@@ -123,12 +121,7 @@ async fn memory_per_cached_user(dir: &std::path::Path) {
         .generate_dataset(&spec)
         .await
         .expect("dataset");
-    let server = Server::start(&ServeConfig::new(
-        "127.0.0.1:0".parse().expect("address"),
-        &url,
-    ))
-    .await
-    .expect("start");
+    let server = support::server(&url).await;
     let mut grants = 0;
     for user in &dataset.users {
         grants += server
@@ -164,19 +157,6 @@ fn main() {
         measure("SQLite (embedded)", &url).await;
         memory_per_cached_user(dir.path()).await;
 
-        if let Ok(base) = std::env::var("RBAC_BENCH_POSTGRES_URL") {
-            let name = format!("rbac_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&base).await.expect("connect");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create");
-            let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
-            measure("PostgreSQL", &format!("{prefix}/{name}")).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .await
-                .expect("drop");
-        }
+        support::on_postgres(async |url| measure("PostgreSQL", &url).await).await;
     });
 }

@@ -12,12 +12,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rbac_sidecar::admin::{ActorRef, NewTenant};
+mod support;
+
+use rbac_sidecar::admin::NewTenant;
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
-use rbac_sidecar::config::ServeConfig;
-use rbac_sidecar::server::Server;
 use rbac_sidecar::store::{DatasetSpec, Store};
-use sea_orm::{ConnectionTrait, Database};
 
 const TENANTS: usize = 100_000;
 const WRITES: usize = 500;
@@ -61,23 +60,8 @@ async fn measure(name: &str, url: &str) {
         started.elapsed().as_secs_f64()
     );
 
-    let server = Server::start(&ServeConfig::new(
-        "127.0.0.1:0".parse().expect("address"),
-        url,
-    ))
-    .await
-    .expect("start");
-    let admin_user = server
-        .admin
-        .bootstrap(uuid::Uuid::new_v4())
-        .await
-        .expect("bootstrap")
-        .expect("a new administrator");
-    let actor = server
-        .admin
-        .actor(ActorRef::User(admin_user.id), "CreateTenant")
-        .await
-        .expect("actor");
+    let server = support::server(url).await;
+    let actor = support::administrator(&server).await;
     // The other replica: its own connections and cache, caught up by hand so that each
     // apply is timed alone (no follower runs for it).
     let replica = AccessCache::load(
@@ -122,31 +106,9 @@ async fn measure(name: &str, url: &str) {
 /// revision is read and the time until another replica (a whole server, following the
 /// log as in production) has applied it is recorded.
 async fn follower_under_a_burst(name: &str, url: &str) {
-    let server = Arc::new(
-        Server::start(&ServeConfig::new(
-            "127.0.0.1:0".parse().expect("address"),
-            url,
-        ))
-        .await
-        .expect("start"),
-    );
-    let follower = Server::start(&ServeConfig::new(
-        "127.0.0.1:0".parse().expect("address"),
-        url,
-    ))
-    .await
-    .expect("start the other replica");
-    let admin_user = server
-        .admin
-        .bootstrap(uuid::Uuid::new_v4())
-        .await
-        .expect("bootstrap")
-        .expect("a new administrator");
-    let actor = server
-        .admin
-        .actor(ActorRef::User(admin_user.id), "CreateTenant")
-        .await
-        .expect("actor");
+    let server = Arc::new(support::server(url).await);
+    let follower = support::server(url).await;
+    let actor = support::administrator(&server).await;
     let until = Instant::now() + BURST;
     let first = server.cache.applied_revision();
     let mut writers = tokio::task::JoinSet::new();
@@ -203,20 +165,10 @@ fn main() {
         );
         follower_under_a_burst("SQLite (embedded)", &burst).await;
 
-        if let Ok(base) = std::env::var("RBAC_BENCH_POSTGRES_URL") {
-            let name = format!("rbac_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&base).await.expect("connect");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create");
-            let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
-            measure("PostgreSQL", &format!("{prefix}/{name}")).await;
-            follower_under_a_burst("PostgreSQL", &format!("{prefix}/{name}")).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .await
-                .expect("drop");
-        }
+        support::on_postgres(async |url| {
+            measure("PostgreSQL", &url).await;
+            follower_under_a_burst("PostgreSQL", &url).await;
+        })
+        .await;
     });
 }

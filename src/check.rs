@@ -8,7 +8,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::cache::{AccessCache, Applied, RevisionNotReached};
-use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target, TenantIndex};
+use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
 use crate::store::StoreError;
 use crate::telemetry::CheckCounters;
@@ -147,6 +147,17 @@ impl Checker {
     /// False when nothing new was applied.
     async fn caught_up(&self) -> bool {
         let before = self.cache.applied_revision();
+        // Nothing newer written (the common case of an id that does not exist): no
+        // catch-up, no lock.
+        if self
+            .cache
+            .store()
+            .max_revision()
+            .await
+            .is_ok_and(|newest| newest <= before)
+        {
+            return false;
+        }
         let caught_up = tokio::time::timeout(self.min_revision_wait, self.cache.catch_up()).await;
         matches!(caught_up, Ok(Ok(()))) && self.cache.applied_revision() > before
     }
@@ -232,7 +243,7 @@ impl Checker {
         now: i64,
     ) -> Result<CheckOutcome, CheckError> {
         let tenants = &state.tenants;
-        let target = self.resolve(&request.target, tenants)?;
+        let target = resolve(&request.target, state)?;
         let verdict = engine::decide(
             access,
             request.permission,
@@ -307,21 +318,21 @@ impl Checker {
     ) -> Result<Vec<crate::model::Group>, CheckError> {
         Ok(crate::store::find_groups(self.cache.store().db(), ids).await?)
     }
+}
 
-    /// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.
-    fn resolve(&self, target: &TargetRef, tenants: &TenantIndex) -> Result<Target, CheckError> {
-        match target {
-            TargetRef::None => Ok(Target::None),
-            TargetRef::Tenant(id) if tenants.contains(*id) => Ok(Target::Tenant(*id)),
-            TargetRef::Tenant(id) => Err(CheckError::TenantNotFound(*id)),
-            TargetRef::Resource(resource) => match self.cache.resources().owner(resource) {
-                Some(owner) => Ok(Target::Resource {
-                    resource: resource.clone(),
-                    owner,
-                }),
-                None => Err(CheckError::ResourceNotFound(resource.clone())),
-            },
-        }
+/// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.
+fn resolve(target: &TargetRef, state: &Applied) -> Result<Target, CheckError> {
+    match target {
+        TargetRef::None => Ok(Target::None),
+        TargetRef::Tenant(id) if state.tenants.contains(*id) => Ok(Target::Tenant(*id)),
+        TargetRef::Tenant(id) => Err(CheckError::TenantNotFound(*id)),
+        TargetRef::Resource(resource) => match state.resources.owner(resource) {
+            Some(owner) => Ok(Target::Resource {
+                resource: resource.clone(),
+                owner,
+            }),
+            None => Err(CheckError::ResourceNotFound(resource.clone())),
+        },
     }
 }
 

@@ -71,20 +71,64 @@ where
             Body::new(Counted {
                 body,
                 layer,
-                received: 0,
+                message: Message::default(),
                 held: None,
             })
         }))
     }
 }
 
-/// A request body that takes from the budget what it holds past `FREE_BYTES`, and gives
-/// it back when the call drops it.
+/// A request body that takes from the budget what its message being received holds past
+/// `FREE_BYTES`, and gives it back when that message is whole (it is then decoded and
+/// handed over) or the call drops the body: a long stream of small messages holds none.
 struct Counted {
     body: Body,
     layer: RequestBytesLayer,
-    received: usize,
+    message: Message,
     held: Option<OwnedSemaphorePermit>,
+}
+
+/// Where a gRPC length-prefixed message stands: its 5-byte header (compression flag and
+/// big-endian length), then that many bytes.
+#[derive(Default)]
+struct Message {
+    header: [u8; 5],
+    header_read: usize,
+    /// Bytes of the body still to come, once the header is read.
+    remaining: usize,
+    /// Bytes of this message received so far, header included.
+    received: usize,
+}
+
+impl Message {
+    /// Follows `data`; true when a message was completed in it.
+    fn advance(&mut self, mut data: &[u8]) -> bool {
+        let mut completed = false;
+        while !data.is_empty() {
+            let taken = if self.header_read < self.header.len() {
+                let taken = (self.header.len() - self.header_read).min(data.len());
+                self.header[self.header_read..self.header_read + taken]
+                    .copy_from_slice(&data[..taken]);
+                self.header_read += taken;
+                if self.header_read == self.header.len() {
+                    let [_, length @ ..] = self.header;
+                    self.remaining = u32::from_be_bytes(length) as usize;
+                }
+                taken
+            } else {
+                let taken = self.remaining.min(data.len());
+                self.remaining -= taken;
+                taken
+            };
+            self.received += taken;
+            data = &data[taken..];
+            if self.header_read == self.header.len() && self.remaining == 0 {
+                *self = Message::default();
+                completed = true;
+            }
+        }
+        completed
+    }
 }
 
 impl HttpBody for Counted {
@@ -96,11 +140,19 @@ impl HttpBody for Counted {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
-        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
-            let length = data.map_or(0, bytes::Bytes::len);
-            let before = self.received.saturating_sub(FREE_BYTES);
-            self.received = self.received.saturating_add(length);
-            let needed = self.received.saturating_sub(FREE_BYTES) - before;
+        if let Some(Ok(Some(data))) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+            if self.message.advance(data) {
+                self.held = None;
+            }
+            let held = self
+                .held
+                .as_ref()
+                .map_or(0, OwnedSemaphorePermit::num_permits);
+            let needed = self
+                .message
+                .received
+                .saturating_sub(FREE_BYTES)
+                .saturating_sub(held);
             if needed > 0 {
                 let taken = u32::try_from(needed).ok().and_then(|n| {
                     Arc::clone(&self.layer.budget)
@@ -128,5 +180,39 @@ impl HttpBody for Counted {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Message;
+
+    fn framed(length: usize) -> Vec<u8> {
+        let mut message = vec![0];
+        message.extend(u32::try_from(length).unwrap().to_be_bytes());
+        message.extend(std::iter::repeat_n(7, length));
+        message
+    }
+
+    #[test]
+    fn a_message_is_followed_across_chunks_and_a_new_one_starts_after_it() {
+        let mut message = Message::default();
+        let mut data = framed(10);
+        data.extend(framed(3)[..4].to_vec());
+        assert!(!message.advance(&data[..3]), "within the first header");
+        assert!(!message.advance(&data[3..12]));
+        assert_eq!(message.received, 12);
+        assert!(
+            message.advance(&data[12..]),
+            "the first ends, the second begins"
+        );
+        assert_eq!(message.received, 4, "the second message's header so far");
+        assert!(!message.advance(&[3]), "its length: 3");
+        assert!(message.advance(&[1, 2, 3]));
+        assert_eq!(message.received, 0);
+        assert!(
+            message.advance(&framed(0)),
+            "an empty message ends with its header"
+        );
     }
 }

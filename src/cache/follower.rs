@@ -3,6 +3,7 @@
 //! on SQLite. It also compacts the log, and drops the whole cache whenever it cannot be
 //! sure it saw every change (after losing the database, or behind a compacted log).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,17 +11,21 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::{AccessCache, Applied};
+use super::{AccessCache, Applied, Indexes};
 use crate::model::unix_now;
 use sea_orm::ConnectionTrait;
 
 use crate::engine::TenantIndex;
 use crate::store::{
-    self, CHANGE_CHANNEL, StoreError, changes_after, max_revision, oldest_revision,
+    self, CHANGE_CHANNEL, Change, ChangeBatch, StoreError, changes_after, max_revision,
+    oldest_revision,
 };
 
-/// Revisions read from the log per round.
+/// Revisions read from the log per query.
 const BATCH: u64 = 500;
+/// A replica further behind than this many revisions drops its cache and reloads, which
+/// costs less than applying them.
+const RESYNC_PAST: usize = 10_000;
 /// How often each replica deletes change-log rows past retention.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -117,39 +122,50 @@ impl AccessCache {
         self.apply_log(db).await
     }
 
-    /// `catch_up_with` for a caller that holds the apply lock.
+    /// `catch_up_with` for a caller that holds the apply lock. Everything `db` holds after
+    /// the applied revision is applied as one and published at its last revision: the
+    /// tenant rows and owners it reads are of that revision too.
     pub(super) async fn apply_log<C: ConnectionTrait>(
         &self,
         db: &C,
     ) -> Result<Arc<Applied>, StoreError> {
+        let applied = self.applied_revision();
+        let mut batches: Vec<ChangeBatch> = Vec::new();
         loop {
-            let applied = self.applied_revision();
-            let batches = changes_after(db, applied, BATCH).await?;
-            if batches.first().is_some_and(|b| b.revision > applied + 1)
-                && oldest_revision(db).await? > applied + 1
-            {
-                // Revisions between were compacted away: what they touched is unknown.
-                self.resync_with(db, "change log compacted past this replica")
-                    .await?;
-                continue;
-            }
-            let Some(last) = batches.last().map(|b| b.revision) else {
-                return Ok(self.applied());
-            };
-            // A burst of revisions is applied as one: each index updated once, each
-            // entry invalidated once, then the newest revision published.
-            let mut changes = Vec::new();
-            for change in batches.iter().flat_map(|b| &b.changes) {
-                if !changes.contains(change) {
-                    changes.push(change.clone());
-                }
-            }
-            let tenants = self.apply_with(db, &changes).await?;
-            self.publish(last, tenants);
-            if (batches.len() as u64) < BATCH {
-                return Ok(self.applied());
+            let after = batches.last().map_or(applied, |b| b.revision);
+            let more = changes_after(db, after, BATCH).await?;
+            let done = (more.len() as u64) < BATCH;
+            batches.extend(more);
+            if done || batches.len() > RESYNC_PAST {
+                break;
             }
         }
+        if batches.len() > RESYNC_PAST {
+            self.resync_with(db, "too far behind the change log")
+                .await?;
+            return Ok(self.applied());
+        }
+        if batches.first().is_some_and(|b| b.revision > applied + 1)
+            && oldest_revision(db).await? > applied + 1
+        {
+            // Revisions between were compacted away: what they touched is unknown.
+            self.resync_with(db, "change log compacted past this replica")
+                .await?;
+            return Ok(self.applied());
+        }
+        let Some(last) = batches.last().map(|b| b.revision) else {
+            return Ok(self.applied());
+        };
+        // Each index updated once, each entry invalidated once.
+        let mut seen = HashSet::new();
+        let changes: Vec<Change> = batches
+            .into_iter()
+            .flat_map(|b| b.changes)
+            .filter(|change| seen.insert(change.clone()))
+            .collect();
+        let indexes = self.apply_with(db, &changes).await?;
+        self.publish(last, indexes);
+        Ok(self.applied())
     }
 
     /// Drops the whole cache and reloads the indexes, then follows from the newest
@@ -169,9 +185,11 @@ impl AccessCache {
     async fn resync_with<C: ConnectionTrait>(&self, db: &C, why: &str) -> Result<(), StoreError> {
         let revision = max_revision(db).await?;
         self.invalidate_all();
-        let tenants = TenantIndex::build(store::tenants(db).await?);
-        self.reload_resources(db).await?;
-        self.publish(revision, Some(tenants));
+        let indexes = Indexes {
+            tenants: Some(TenantIndex::build(store::tenants(db).await?)),
+            resources: Some(store::resources(db).await?.into_iter().collect()),
+        };
+        self.publish(revision, indexes);
         tracing::info!(revision, why, "cache dropped and indexes reloaded");
         Ok(())
     }

@@ -2,12 +2,14 @@
 //! indexes, and the follower that applies the change log to them.
 
 mod follower;
+mod lookup;
 
 pub use follower::FollowConfig;
+use lookup::Subject;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -61,12 +63,20 @@ pub enum RevisionNotReached {
     Unwritten { wanted: u64, newest: u64 },
 }
 
-/// What this replica has applied: a revision and the tenant tree as of it, published
-/// together, so that an answer is decided on one revision's state.
+/// What this replica has applied: a revision, and the tenant tree and resource owners as
+/// of it, published together, so that an answer is decided on one revision's state.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub revision: u64,
     pub tenants: Arc<TenantIndex>,
+    pub resources: ResourceIndex,
+}
+
+/// The indexes as a batch of changes leaves them (None: unchanged), for `publish`.
+#[derive(Default)]
+struct Indexes {
+    tenants: Option<TenantIndex>,
+    resources: Option<ResourceIndex>,
 }
 
 /// A cached user's access and the revision it was read at.
@@ -90,7 +100,6 @@ pub struct AccessCache {
     /// after.
     unknown_generation: AtomicU64,
     state: ArcSwap<Applied>,
-    resources: RwLock<ResourceIndex>,
     /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
     /// before an invalidation it may have missed is never inserted after it.
     entry_guard: RwLock<()>,
@@ -113,39 +122,7 @@ pub struct AccessCache {
     counters: CacheCounters,
 }
 
-/// Whom a look-up names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Subject {
-    User(UserId),
-    AzureObject(Uuid),
-}
-
 const STRIPES: usize = 64;
-
-/// How often a look-up is tried again when the replica moved on while it read.
-const ATTEMPTS: usize = 5;
-
-/// The invalidation generations at one moment: a read that saw them may be cached
-/// only if no invalidation that could touch it came after.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    all: u64,
-    users: [u64; STRIPES],
-    unknown: u64,
-}
-
-impl Stamp {
-    /// Nothing that touches this user's entry changed between the two.
-    fn same_user(&self, then: Stamp, user: UserId) -> bool {
-        self.all == then.all && self.users[stripe(user)] == then.users[stripe(user)]
-    }
-}
-
-fn unsettled() -> StoreError {
-    StoreError::Unavailable(sea_orm::DbErr::Custom(
-        "this replica's state kept moving while a user's access was read; retry".into(),
-    ))
-}
 
 fn stripe(user: UserId) -> usize {
     (user.0.as_u128() % STRIPES as u128) as usize
@@ -197,8 +174,8 @@ impl AccessCache {
             state: ArcSwap::from_pointee(Applied {
                 revision,
                 tenants: Arc::new(TenantIndex::build(tenants)),
+                resources: resources.into_iter().collect(),
             }),
-            resources: RwLock::new(resources.into_iter().collect()),
             entry_guard: RwLock::new(()),
             generation: AtomicU64::new(0),
             user_generations: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -227,10 +204,8 @@ impl AccessCache {
     }
 
     /// Resource owners as of the applied revision.
-    pub fn resources(&self) -> RwLockReadGuard<'_, ResourceIndex> {
-        self.resources
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn resources(&self) -> ResourceIndex {
+        self.state.load().resources.clone()
     }
 
     /// The revision of the change log this replica has applied.
@@ -270,183 +245,6 @@ impl AccessCache {
         }
     }
 
-    /// The effective access of a user; None for an unknown user.
-    pub async fn access(&self, user: UserId) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
-        Ok(self.access_at(user).await?.0)
-    }
-
-    /// The effective access of a user (None: unknown) and the applied state it holds at:
-    /// an answer decided on the two is decided on one revision's state.
-    pub async fn access_at(
-        &self,
-        user: UserId,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
-        for _ in 0..ATTEMPTS {
-            // The state first: every change up to it was invalidated before it was
-            // published, so an entry found after it and read no later holds at it.
-            let state = self.applied();
-            let cached = match self.users.get(&user) {
-                Some(entry) => Some((Some(entry.access), entry.loaded_at)),
-                None => self.unknown.get(&Subject::User(user)).map(|at| (None, at)),
-            };
-            if let Some((access, at)) = cached {
-                self.counters.hits.inc();
-                if at <= state.revision {
-                    return Ok((access, state));
-                }
-                // Read by a newer state, published before it was cached: look again.
-                continue;
-            }
-            self.counters.misses.inc();
-            let read = self.read_at_applied(async |txn| store::load_access(txn, user).await);
-            match read.await.inspect_err(|_| {
-                self.counters.load_errors.inc();
-            })? {
-                Some((loaded, state, stamp)) => {
-                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
-                    self.remember(Subject::User(user), access.clone(), state.revision, stamp);
-                    return Ok((access, state));
-                }
-                None => continue,
-            }
-        }
-        Err(unsettled())
-    }
-
-    /// Reads through one snapshot of the database after applying the change log up to
-    /// it, so that what is read and the applied state are of the same revision. Returns
-    /// None when another read published a newer state meanwhile (read again).
-    async fn read_at_applied<T>(
-        &self,
-        read: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, StoreError>,
-    ) -> Result<Option<(T, Arc<Applied>, Stamp)>, StoreError> {
-        let txn = self.store.begin_read().await?;
-        let newest = max_revision(&txn).await?;
-        let (state, stamp) = {
-            let _serial = self.apply_lock.lock().await;
-            let state = self.apply_log(&txn).await?;
-            // Invalidations applied after this are of revisions newer than the read.
-            (state, self.stamp())
-        };
-        if state.revision != newest {
-            return Ok(None);
-        }
-        let value = read(&txn).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(Some((value, state, stamp)))
-    }
-
-    /// Caches what a read found at `revision`, unless a change was applied since (`stamp`).
-    fn remember(
-        &self,
-        subject: Subject,
-        access: Option<Arc<EffectiveAccess>>,
-        revision: u64,
-        stamp: Stamp,
-    ) {
-        let _guard = self
-            .entry_guard
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match access {
-            Some(access) => {
-                let user = access.user_id();
-                if self.stamp().same_user(stamp, user) {
-                    let entry = Entry {
-                        access,
-                        loaded_at: revision,
-                    };
-                    self.users.insert(user, entry);
-                }
-            }
-            None => {
-                if self.unknown_generation.load(Ordering::Acquire) == stamp.unknown {
-                    self.unknown.insert(subject, revision);
-                }
-            }
-        }
-    }
-
-    /// Replaces each role of a freshly loaded entry by the shared copy with the same facts.
-    fn share_roles(&self, mut access: EffectiveAccess) -> EffectiveAccess {
-        let mut shared = self
-            .roles
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for role in &mut access.roles {
-            match shared.get(&role.id) {
-                Some(existing) if existing == role => *role = Arc::clone(existing),
-                _ => {
-                    shared.insert(role.id, Arc::clone(role));
-                }
-            }
-        }
-        access
-    }
-
-    fn stamp(&self) -> Stamp {
-        Stamp {
-            all: self.generation.load(Ordering::Acquire),
-            users: std::array::from_fn(|i| self.user_generations[i].load(Ordering::Acquire)),
-            unknown: self.unknown_generation.load(Ordering::Acquire),
-        }
-    }
-
-    /// The effective access of the user with this Azure object id; None when unknown.
-    pub async fn access_by_object_id(
-        &self,
-        azure_object_id: Uuid,
-    ) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
-        Ok(self.access_by_object_id_at(azure_object_id).await?.0)
-    }
-
-    /// The effective access of the user with this Azure object id (None: unknown) and
-    /// the applied state it holds at.
-    pub async fn access_by_object_id_at(
-        &self,
-        azure_object_id: Uuid,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
-        if let Some(user) = self.object_ids.get(&azure_object_id) {
-            let found = self.access_at(user).await?;
-            match &found.0 {
-                Some(access) if access.azure_object_id() == azure_object_id => return Ok(found),
-                _ => self.object_ids.invalidate(&azure_object_id),
-            }
-        }
-        let subject = Subject::AzureObject(azure_object_id);
-        for _ in 0..ATTEMPTS {
-            let state = self.applied();
-            if let Some(at) = self.unknown.get(&subject) {
-                self.counters.hits.inc();
-                if at <= state.revision {
-                    return Ok((None, state));
-                }
-                continue;
-            }
-            self.counters.misses.inc();
-            let read = self.read_at_applied(async |txn| {
-                match store::find_user_by_object_id(txn, azure_object_id).await? {
-                    Some(user) => store::load_access(txn, user.id).await,
-                    None => Ok(None),
-                }
-            });
-            match read.await.inspect_err(|_| {
-                self.counters.load_errors.inc();
-            })? {
-                Some((loaded, state, stamp)) => {
-                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
-                    if let Some(access) = &access {
-                        self.object_ids.insert(azure_object_id, access.user_id());
-                    }
-                    self.remember(subject, access.clone(), state.revision, stamp);
-                    return Ok((access, state));
-                }
-                None => continue,
-            }
-        }
-        Err(unsettled())
-    }
-
     /// Forgets every remembered unknown subject; the caller holds the entry guard.
     fn forget_unknown(&self) {
         self.unknown_generation.fetch_add(1, Ordering::AcqRel);
@@ -459,9 +257,10 @@ impl AccessCache {
         &self,
         db: &C,
         changes: &[Change],
-    ) -> Result<Option<TenantIndex>, StoreError> {
+    ) -> Result<Indexes, StoreError> {
         // Tenant changes are gathered, so a burst updates the tree once.
         let (mut changed_tenants, mut whole_tree) = (Vec::new(), false);
+        let mut resources = None;
         for change in changes {
             match change {
                 Change::User { id } => self.invalidate_user(UserId(*id)),
@@ -484,26 +283,39 @@ impl AccessCache {
                     let kind = resource_type
                         .parse()
                         .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
-                    self.reload_resource(db, ResourceRef::new(kind, resource_id))
-                        .await?;
+                    let resource = ResourceRef::new(kind, resource_id);
+                    let owner = store::find_resource(db, &resource).await?;
+                    resources
+                        .get_or_insert_with(|| self.state.load().resources.clone())
+                        .set(resource, owner);
                 }
             }
         }
-        if whole_tree {
-            Ok(Some(TenantIndex::build(store::tenants(db).await?)))
+        let tenants = if whole_tree {
+            Some(TenantIndex::build(store::tenants(db).await?))
         } else if changed_tenants.is_empty() {
-            Ok(None)
+            None
         } else {
-            self.updated_tenants(db, changed_tenants).await.map(Some)
-        }
+            Some(self.updated_tenants(db, changed_tenants).await?)
+        };
+        Ok(Indexes { tenants, resources })
     }
 
-    /// Makes `revision` the applied one, with the tenant tree as of it (None: unchanged).
-    /// The caller holds the apply lock.
-    fn publish(&self, revision: u64, tenants: Option<TenantIndex>) {
+    /// Makes `revision` the applied one, with the indexes as of it. The caller holds the
+    /// apply lock.
+    fn publish(&self, revision: u64, indexes: Indexes) {
         let current = self.state.load();
-        let tenants = tenants.map_or_else(|| Arc::clone(&current.tenants), Arc::new);
-        self.state.store(Arc::new(Applied { revision, tenants }));
+        let tenants = indexes
+            .tenants
+            .map_or_else(|| Arc::clone(&current.tenants), Arc::new);
+        let resources = indexes
+            .resources
+            .unwrap_or_else(|| current.resources.clone());
+        self.state.store(Arc::new(Applied {
+            revision,
+            tenants,
+            resources,
+        }));
         self.applied.send_replace(revision);
     }
 
@@ -569,28 +381,6 @@ impl AccessCache {
             .collect();
         let changed = ids.into_iter().map(|id| (id, rows.remove(&id)));
         Ok(self.state.load().tenants.with(changed))
-    }
-
-    async fn reload_resource<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        resource: ResourceRef,
-    ) -> Result<(), StoreError> {
-        let owner = store::find_resource(db, &resource).await?;
-        self.resources
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .set(resource, owner);
-        Ok(())
-    }
-
-    async fn reload_resources<C: ConnectionTrait>(&self, db: &C) -> Result<(), StoreError> {
-        let resources = store::resources(db).await?;
-        *self
-            .resources
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = resources.into_iter().collect();
-        Ok(())
     }
 
     /// Number of cached users (after pending maintenance).

@@ -146,10 +146,11 @@ fn settle(nodes: &mut HashMap<TenantId, Arc<TenantNode>>, mut stale: HashSet<Ten
     }
 }
 
-/// Which tenant owns each registered resource (None: a global resource).
+/// Which tenant owns each registered resource (None: a global resource). A persistent
+/// map: a copy shares all but what it changes, so each revision's state has its own.
 #[derive(Clone, Debug, Default)]
 pub struct ResourceIndex {
-    owners: HashMap<ResourceRef, Option<TenantId>>,
+    owners: imbl::HashMap<ResourceRef, Option<TenantId>>,
 }
 
 impl ResourceIndex {

@@ -9,7 +9,7 @@ use super::entity::change_log;
 use super::{Store, StoreError};
 
 /// What one write touched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// The user's existence, status, tenant, direct assignments or group memberships.

@@ -1,5 +1,6 @@
-//! The moka cache of each user's effective access, the shared tenant and resource
-//! indexes, and the follower that applies the change log to them.
+//! The moka cache of each user's effective access, the applied state (revision, tenant
+//! tree, resource owners) published as one, the look-ups that read a user at one
+//! revision (`lookup`), and the follower that applies the change log (`follower`).
 
 mod follower;
 mod lookup;
@@ -140,7 +141,7 @@ fn entry_weight(access: &EffectiveAccess) -> u32 {
 impl AccessCache {
     /// Loads the indexes and starts at the newest revision in the log.
     pub async fn load(store: Arc<Store>, config: &CacheConfig) -> Result<Arc<Self>, StoreError> {
-        // Read the revision first: whatever commits after it is replayed by the follower.
+        // One snapshot: the revision and the indexes as of it; the follower goes on from it.
         let txn = store.begin_read().await?;
         let revision = max_revision(&txn).await?;
         let tenants = store::tenants(&txn).await?;

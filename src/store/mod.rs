@@ -158,7 +158,12 @@ impl Store {
         options
             .sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(5));
+            .connect_timeout(Duration::from_secs(5))
+            // No idle reaping: sqlx's reaper task can spin at 100% CPU and hang shutdown
+            // (launchbadge/sqlx#3645, seen here when a test dropped its in-memory server).
+            // A connection that broke is still found and replaced when it is next used.
+            .idle_timeout(None)
+            .max_lifetime(None);
         if url.starts_with("sqlite:") {
             // One in-memory database per connection otherwise; a file is shared.
             if url.contains(":memory:") || url.contains("mode=memory") {

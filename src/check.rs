@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::cache::{AccessCache, Applied, RevisionNotReached};
+use crate::cache::{AccessAt, AccessCache, Applied, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
 use crate::store::StoreError;
@@ -74,9 +74,6 @@ pub enum CheckError {
     Store(#[from] StoreError),
 }
 
-/// A subject's access (None: no such user) and the applied state it holds at.
-type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<Applied>);
-
 /// Answers checks from the cache.
 pub struct Checker {
     cache: Arc<AccessCache>,
@@ -115,7 +112,7 @@ impl Checker {
         &self,
         subject: Subject,
         min_revision: u64,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), CheckError> {
+    ) -> Result<AccessAt, CheckError> {
         self.cache
             .wait_for(min_revision, self.min_revision_wait)
             .await?;

@@ -38,6 +38,9 @@ impl Stamp {
     }
 }
 
+/// A subject's access (None: no such user) and the applied state it holds at.
+pub type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<Applied>);
+
 fn unsettled() -> StoreError {
     StoreError::Unavailable(sea_orm::DbErr::Custom(
         "this replica's state kept moving while a user's access was read; retry".into(),
@@ -52,19 +55,46 @@ impl AccessCache {
 
     /// The effective access of a user (None: unknown) and the applied state it holds at:
     /// an answer decided on the two is decided on one revision's state.
-    pub async fn access_at(
+    pub async fn access_at(&self, user: UserId) -> Result<AccessAt, StoreError> {
+        self.look_up(Subject::User(user)).await
+    }
+
+    /// The effective access of the user with this Azure object id; None when unknown.
+    pub async fn access_by_object_id(
         &self,
-        user: UserId,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
+        azure_object_id: Uuid,
+    ) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
+        Ok(self.access_by_object_id_at(azure_object_id).await?.0)
+    }
+
+    /// The effective access of the user with this Azure object id (None: unknown) and
+    /// the applied state it holds at.
+    pub async fn access_by_object_id_at(
+        &self,
+        azure_object_id: Uuid,
+    ) -> Result<AccessAt, StoreError> {
+        if let Some(user) = self.object_ids.get(&azure_object_id) {
+            let found = self.access_at(user).await?;
+            match &found.0 {
+                Some(access) if access.azure_object_id() == azure_object_id => return Ok(found),
+                _ => self.object_ids.invalidate(&azure_object_id),
+            }
+        }
+        let found = self.look_up(Subject::AzureObject(azure_object_id)).await?;
+        if let Some(access) = &found.0 {
+            self.object_ids.insert(azure_object_id, access.user_id());
+        }
+        Ok(found)
+    }
+
+    /// Looks a subject up in the cache, or else reads it from the database and remembers
+    /// it. Cached access newer than the applied state is looked up again.
+    async fn look_up(&self, subject: Subject) -> Result<AccessAt, StoreError> {
         for _ in 0..ATTEMPTS {
             // The state first: every change up to it was invalidated before it was
             // published, so an entry found after it and read no later holds at it.
             let state = self.applied();
-            let cached = match self.users.get(&user) {
-                Some(entry) => Some((Some(entry.access), entry.loaded_at)),
-                None => self.unknown.get(&Subject::User(user)).map(|at| (None, at)),
-            };
-            if let Some((access, at)) = cached {
+            if let Some((access, at)) = self.cached(subject) {
                 self.counters.hits.inc();
                 if at <= state.revision {
                     return Ok((access, state));
@@ -73,28 +103,36 @@ impl AccessCache {
                 continue;
             }
             self.counters.misses.inc();
-            let read = self.read_at_applied(async |txn| store::load_access(txn, user).await);
-            match read.await.inspect_err(|_| {
+            let read = self.read_at_applied(subject).await.inspect_err(|_| {
                 self.counters.load_errors.inc();
-            })? {
-                Some((loaded, state, stamp)) => {
-                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
-                    self.remember(Subject::User(user), access.clone(), state.revision, stamp);
-                    return Ok((access, state));
-                }
-                None => continue,
+            })?;
+            if let Some((loaded, state, stamp)) = read {
+                let access = loaded.map(|access| Arc::new(self.share_roles(access)));
+                self.remember(subject, access.clone(), state.revision, stamp);
+                return Ok((access, state));
             }
         }
         Err(unsettled())
     }
 
-    /// Reads through one snapshot of the database after applying the change log up to
-    /// it, so that what is read and the applied state are of the same revision. Returns
-    /// None when another read published a newer state meanwhile (read again).
-    async fn read_at_applied<T>(
+    /// What the cache holds of a subject: its access, and the revision that was read at.
+    fn cached(&self, subject: Subject) -> Option<(Option<Arc<EffectiveAccess>>, u64)> {
+        if let Subject::User(user) = subject {
+            if let Some(entry) = self.users.get(&user) {
+                return Some((Some(entry.access), entry.loaded_at));
+            }
+        }
+        self.unknown.get(&subject).map(|at| (None, at))
+    }
+
+    /// Reads a subject's access through one snapshot of the database after applying the
+    /// change log up to it, so that what is read and the applied state are of the same
+    /// revision. Returns None when another read published a newer state meanwhile (read
+    /// again).
+    async fn read_at_applied(
         &self,
-        read: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, StoreError>,
-    ) -> Result<Option<(T, Arc<Applied>, Stamp)>, StoreError> {
+        subject: Subject,
+    ) -> Result<Option<(Option<EffectiveAccess>, Arc<Applied>, Stamp)>, StoreError> {
         let txn = self.store.begin_read().await?;
         // Taken before the snapshot (its first statement): whatever was invalidated before
         // was committed before, so the read sees it.
@@ -112,9 +150,15 @@ impl AccessCache {
         if state.revision != newest {
             return Ok(None);
         }
-        let value = read(&txn).await?;
+        let access = match subject {
+            Subject::User(user) => store::load_access(&txn, user).await?,
+            Subject::AzureObject(id) => match store::find_user_by_object_id(&txn, id).await? {
+                Some(user) => store::load_access(&txn, user.id).await?,
+                None => None,
+            },
+        };
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(Some((value, state, stamp)))
+        Ok(Some((access, state, stamp)))
     }
 
     /// Caches what a read found at `revision`, unless a change was applied since (`stamp`).
@@ -171,60 +215,5 @@ impl AccessCache {
             users: std::array::from_fn(|i| self.user_generations[i].load(Ordering::Acquire)),
             unknown: self.unknown_generation.load(Ordering::Acquire),
         }
-    }
-
-    /// The effective access of the user with this Azure object id; None when unknown.
-    pub async fn access_by_object_id(
-        &self,
-        azure_object_id: Uuid,
-    ) -> Result<Option<Arc<EffectiveAccess>>, StoreError> {
-        Ok(self.access_by_object_id_at(azure_object_id).await?.0)
-    }
-
-    /// The effective access of the user with this Azure object id (None: unknown) and
-    /// the applied state it holds at.
-    pub async fn access_by_object_id_at(
-        &self,
-        azure_object_id: Uuid,
-    ) -> Result<(Option<Arc<EffectiveAccess>>, Arc<Applied>), StoreError> {
-        if let Some(user) = self.object_ids.get(&azure_object_id) {
-            let found = self.access_at(user).await?;
-            match &found.0 {
-                Some(access) if access.azure_object_id() == azure_object_id => return Ok(found),
-                _ => self.object_ids.invalidate(&azure_object_id),
-            }
-        }
-        let subject = Subject::AzureObject(azure_object_id);
-        for _ in 0..ATTEMPTS {
-            let state = self.applied();
-            if let Some(at) = self.unknown.get(&subject) {
-                self.counters.hits.inc();
-                if at <= state.revision {
-                    return Ok((None, state));
-                }
-                continue;
-            }
-            self.counters.misses.inc();
-            let read = self.read_at_applied(async |txn| {
-                match store::find_user_by_object_id(txn, azure_object_id).await? {
-                    Some(user) => store::load_access(txn, user.id).await,
-                    None => Ok(None),
-                }
-            });
-            match read.await.inspect_err(|_| {
-                self.counters.load_errors.inc();
-            })? {
-                Some((loaded, state, stamp)) => {
-                    let access = loaded.map(|access| Arc::new(self.share_roles(access)));
-                    if let Some(access) = &access {
-                        self.object_ids.insert(azure_object_id, access.user_id());
-                    }
-                    self.remember(subject, access.clone(), state.revision, stamp);
-                    return Ok((access, state));
-                }
-                None => continue,
-            }
-        }
-        Err(unsettled())
     }
 }

@@ -6,6 +6,7 @@ mod follower;
 mod lookup;
 
 pub use follower::FollowConfig;
+pub use lookup::AccessAt;
 use lookup::Subject;
 
 use std::collections::HashMap;

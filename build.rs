@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 PathBuf::from("proto/rbac/v1/types.proto"),
                 PathBuf::from("proto/rbac/v1/authorization.proto"),
                 PathBuf::from("proto/rbac/v1/admin.proto"),
+                PathBuf::from("proto/rbac/v1/replication.proto"),
             ],
             &[PathBuf::from("proto"), include],
         )?;

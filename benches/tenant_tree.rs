@@ -133,7 +133,7 @@ async fn follower_under_a_burst(name: &str, url: &str) {
     }
     let mut lags = Vec::new();
     while Instant::now() < until {
-        let newest = server.cache.store().max_revision().await.expect("newest");
+        let newest = server.store.max_revision().await.expect("newest");
         let started = Instant::now();
         while follower.cache.applied_revision() < newest {
             tokio::time::sleep(Duration::from_millis(1)).await;

@@ -5,20 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use crate::cache::{AccessAt, AccessCache, Applied, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
-use crate::model::{PermissionId, ResourceRef, TenantId, UserId, unix_now};
+use crate::model::{PermissionId, ResourceRef, TenantId, unix_now};
 use crate::store::StoreError;
 use crate::telemetry::CheckCounters;
 
-/// Who a check is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Subject {
-    User(UserId),
-    AzureObject(Uuid),
-}
+pub use crate::cache::Subject;
 
 /// What a check is about, before resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,8 +141,7 @@ impl Checker {
         // catch-up, no lock.
         if self
             .cache
-            .store()
-            .max_revision()
+            .newest_revision()
             .await
             .is_ok_and(|newest| newest <= before)
         {
@@ -308,12 +300,16 @@ impl Checker {
         Ok((permitted, state.revision))
     }
 
-    /// The groups with these ids, for showing names (not on the hot path).
+    /// The groups with these ids, for showing names (not on the hot path). A sidecar
+    /// without a database has none: the tier shows them.
     pub async fn groups(
         &self,
         ids: &[crate::model::GroupId],
     ) -> Result<Vec<crate::model::Group>, CheckError> {
-        Ok(crate::store::find_groups(self.cache.store().db(), ids).await?)
+        let store = self.cache.store().ok_or_else(|| {
+            StoreError::Upstream("group names are held by the database tier; ask it".into())
+        })?;
+        Ok(crate::store::find_groups(store.db(), ids).await?)
     }
 }
 

@@ -12,7 +12,7 @@ use rbac_sidecar::cli::run_check;
 use rbac_sidecar::config::{
     Cli, Command, DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig,
 };
-use rbac_sidecar::server::{self, ServeError, Server};
+use rbac_sidecar::server::{self, FedServer, ServeError, Server};
 use rbac_sidecar::store::{DatasetSpec, Store};
 use rbac_sidecar::telemetry;
 
@@ -135,8 +135,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
 async fn run(config: &ServeConfig) -> Result<(), ServeError> {
     // Bound before the database is opened, so that probes connect while it loads.
     let listeners = server::bind_all(config).await?;
-    let server = Server::start(config).await?;
+    let started = match &config.upstream {
+        None => Started::Database(Server::start(config).await?),
+        Some(upstream) => Started::Fed(FedServer::start(config, upstream).await?),
+    };
     tracing::info!(
+        upstream = config.upstream.as_ref().map(|u| tracing::field::display(&u.url)),
         listen = %config.listen,
         admin_listen = config.admin_listen.map(tracing::field::display),
         metrics_listen = config.metrics_listen.map(tracing::field::display),
@@ -152,7 +156,16 @@ async fn run(config: &ServeConfig) -> Result<(), ServeError> {
             "INSECURE: AdminService is served off the loopback with neither a bearer token nor mutual TLS; anyone who reaches it can act as any administrator. For demos only (--insecure-admin-without-auth)"
         );
     }
-    server.serve(listeners, shutdown_signal()).await
+    match started {
+        Started::Database(server) => server.serve(listeners, shutdown_signal()).await,
+        Started::Fed(server) => server.serve(listeners, shutdown_signal()).await,
+    }
+}
+
+/// A replica with its database, or a sidecar fed by the tier.
+enum Started {
+    Database(Server),
+    Fed(FedServer),
 }
 
 /// Generates the world and prints what a load run needs, as JSON.
@@ -199,8 +212,8 @@ async fn import_legacy(config: ImportConfig) -> ExitCode {
     };
     let imported = async {
         let store = Arc::new(Store::open(&config.database_url).await?);
-        let cache = AccessCache::load(store, &CacheConfig::default()).await?;
-        let admin = Admin::new(cache);
+        let cache = AccessCache::load(Arc::clone(&store), &CacheConfig::default()).await?;
+        let admin = Admin::new(store, cache);
         Ok::<_, ServeError>(
             admin
                 .import_legacy(&file, config.dry_run, config.skip_unmapped)

@@ -12,10 +12,10 @@ use tokio::sync::watch;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::admin::{Admin, AdminError};
-use crate::api::{self, Routers, Services, Transport};
-use crate::cache::{AccessCache, CacheConfig, FollowConfig};
+use crate::api::{self, AdminBackend, Routers, Services, Tier, Transport, UpstreamError};
+use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::check::Checker;
-use crate::config::{ServeConfig, TlsFiles};
+use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
 use crate::store::{Store, StoreError};
 use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
 
@@ -24,6 +24,10 @@ use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_ch
 pub enum ServeError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("cannot load the state from the database tier: {0}")]
+    TierState(StoreError),
     #[error("cannot bootstrap the administrator: {0}")]
     Bootstrap(#[from] AdminError),
     #[error(transparent)]
@@ -58,11 +62,30 @@ pub enum ServeError {
 pub struct Server {
     pub checker: Arc<Checker>,
     pub admin: Arc<Admin>,
+    pub store: Arc<Store>,
     pub cache: Arc<AccessCache>,
     pub metrics: Arc<Metrics>,
+    serving: Serving,
+}
+
+/// A started sidecar without a database, fed by the database tier (`--upstream`).
+pub struct FedServer {
+    pub checker: Arc<Checker>,
+    pub cache: Arc<AccessCache>,
+    pub metrics: Arc<Metrics>,
+    pub tier: Arc<Tier>,
+    serving: Serving,
+}
+
+/// What serving needs, whichever way the cache is fed.
+struct Serving {
     routers: Routers,
     transport: Transport,
+    metrics: Arc<Metrics>,
+    cache: Arc<AccessCache>,
     shutdown_grace: Duration,
+    /// Ends the change feeds this replica serves, when it starts to drain.
+    stop_feeds: watch::Sender<bool>,
     stop_following: watch::Sender<bool>,
 }
 
@@ -85,41 +108,121 @@ impl From<TcpListener> for Listeners {
     }
 }
 
+fn cache_config(config: &ServeConfig, metrics: &Metrics) -> CacheConfig {
+    CacheConfig {
+        max_bytes: config.cache_max_mib.saturating_mul(1024 * 1024),
+        counters: metrics.cache(),
+        ..CacheConfig::default()
+    }
+}
+
 impl Server {
     /// Reads the TLS files, opens the store (running migrations), loads the cache,
     /// starts the follower and bootstraps the administrator if asked.
     pub async fn start(config: &ServeConfig) -> Result<Server, ServeError> {
         let tls = config.tls.as_ref().map(tls_config).transpose()?;
         let metrics = Arc::new(Metrics::new());
-        let store = Arc::new(Store::open(&config.database_url).await?);
-        let cache_config = CacheConfig {
-            max_bytes: config.cache_max_mib.saturating_mul(1024 * 1024),
-            counters: metrics.cache(),
-            ..CacheConfig::default()
-        };
-        let cache = AccessCache::load(store, &cache_config).await?;
+        let store = Arc::new(
+            Store::open_with_pool(&config.database_url, config.database_max_connections).await?,
+        );
+        let cache = AccessCache::load(Arc::clone(&store), &cache_config(config, &metrics)).await?;
         let (stop_following, stopped) = watch::channel(false);
         let follow = FollowConfig {
             poll_interval: config.poll_interval(),
             retention: config.change_log_retention(),
         };
         tokio::spawn(Arc::clone(&cache).follow(follow, stopped));
-        let admin = Arc::new(Admin::new(Arc::clone(&cache)));
+        let admin = Arc::new(Admin::new(Arc::clone(&store), Arc::clone(&cache)));
         if let Some(object_id) = config.bootstrap_admin_object_id {
             if let Some(user) = admin.bootstrap(object_id).await? {
                 tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "bootstrap administrator created");
             }
         }
+        let backend = AdminBackend::Local(Arc::clone(&admin));
+        let (checker, serving) =
+            Serving::new(config, tls, metrics, cache, backend, stop_following).await?;
+        Ok(Server {
+            checker,
+            admin,
+            store,
+            cache: Arc::clone(&serving.cache),
+            metrics: Arc::clone(&serving.metrics),
+            serving,
+        })
+    }
+
+    /// Serves until `shutdown` resolves. Then every listener closes (new connections are
+    /// refused), the change feeds it serves end, in-flight calls finish while the follower
+    /// still applies the change log (a call waiting for a revision can get it), and the
+    /// follower stops. Calls still running after the grace period are abandoned:
+    /// [`ServeError::DrainTimeout`].
+    pub async fn serve(
+        self,
+        listeners: impl Into<Listeners>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        self.serving.serve(listeners.into(), shutdown).await
+    }
+}
+
+impl FedServer {
+    /// Reads the TLS files, loads the tier's state, and follows its feed.
+    pub async fn start(
+        config: &ServeConfig,
+        upstream: &UpstreamConfig,
+    ) -> Result<FedServer, ServeError> {
+        let tls = config.tls.as_ref().map(tls_config).transpose()?;
+        let metrics = Arc::new(Metrics::new());
+        let tier = Arc::new(Tier::connect(upstream)?);
+        let state = tier.state().await.map_err(ServeError::TierState)?;
+        let source: Arc<dyn Upstream> = Arc::clone(&tier) as _;
+        let cache = AccessCache::fed(source, state, &cache_config(config, &metrics));
+        let (stop_following, stopped) = watch::channel(false);
+        tokio::spawn(Arc::clone(&tier).follow(Arc::clone(&cache), stopped));
+        let backend = AdminBackend::Tier(Arc::clone(&tier));
+        let (checker, serving) =
+            Serving::new(config, tls, metrics, cache, backend, stop_following).await?;
+        Ok(FedServer {
+            checker,
+            cache: Arc::clone(&serving.cache),
+            metrics: Arc::clone(&serving.metrics),
+            tier,
+            serving,
+        })
+    }
+
+    /// As [`Server::serve`].
+    pub async fn serve(
+        self,
+        listeners: impl Into<Listeners>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        self.serving.serve(listeners.into(), shutdown).await
+    }
+}
+
+impl Serving {
+    /// The checker, the routes and how they are served.
+    async fn new(
+        config: &ServeConfig,
+        tls: Option<ServerTlsConfig>,
+        metrics: Arc<Metrics>,
+        cache: Arc<AccessCache>,
+        admin: AdminBackend,
+        stop_following: watch::Sender<bool>,
+    ) -> Result<(Arc<Checker>, Serving), ServeError> {
         let checker = Arc::new(
             Checker::new(Arc::clone(&cache), config.min_revision_wait())
                 .with_counters(metrics.checks()),
         );
+        let (stop_feeds, stopping) = watch::channel(false);
         let routers = api::routers(
             Services {
                 checker: Arc::clone(&checker),
-                admin: Arc::clone(&admin),
+                admin,
                 batch_limit: config.batch_limit,
                 max_request_bytes: config.max_request_bytes,
+                stopping,
             },
             config.admin_listen.is_some(),
         )
@@ -139,36 +242,33 @@ impl Server {
             max_concurrent_streams: config.max_concurrent_streams,
             request_bytes: api::RequestBytesLayer::new(config.max_inflight_request_mib),
         };
-        Ok(Server {
-            checker,
-            admin,
-            cache,
-            metrics,
+        let serving = Serving {
             routers,
             transport,
+            metrics,
+            cache,
             shutdown_grace: config.shutdown_grace(),
+            stop_feeds,
             stop_following,
-        })
+        };
+        Ok((checker, serving))
     }
 
-    /// Serves until `shutdown` resolves. Then every listener closes (new connections are
-    /// refused), in-flight calls finish while the follower still applies the change log
-    /// (a call waiting for a revision can get it), and the follower stops. Calls still
-    /// running after the grace period are abandoned: [`ServeError::DrainTimeout`].
-    pub async fn serve(
+    async fn serve(
         self,
-        listeners: impl Into<Listeners>,
+        listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let listeners = listeners.into();
         if self.routers.admin.is_some() && listeners.admin.is_none() {
             return Err(ServeError::NoAdminListener);
         }
         let (draining_tx, draining) = watch::channel(false);
+        let stop_feeds = self.stop_feeds;
         let signal = tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: refusing new calls, draining in-flight ones");
             let _ = draining_tx.send(true);
+            let _ = stop_feeds.send(true);
         });
         let (drained_tx, drained) = watch::channel(false);
 

@@ -80,11 +80,9 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(cache: Arc<AccessCache>) -> Self {
-        Admin {
-            store: Arc::clone(cache.store()),
-            cache,
-        }
+    /// The use-cases over `store`, whose change log `cache` follows.
+    pub fn new(store: Arc<Store>, cache: Arc<AccessCache>) -> Self {
+        Admin { store, cache }
     }
 
     /// Resolves and checks the actor of a call: unknown or inactive is refused and audited.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::Tier;
 use super::convert;
 use super::pb::google::rpc;
 use super::pb::rbac::v1 as pb;
@@ -14,13 +15,16 @@ use crate::check::{CheckRequest, Checker};
 pub struct AuthorizationApi {
     checker: Arc<Checker>,
     batch_limit: usize,
+    /// Some on a sidecar fed by the tier, for what it holds no copy of.
+    tier: Option<Arc<Tier>>,
 }
 
 impl AuthorizationApi {
-    pub fn new(checker: Arc<Checker>, batch_limit: usize) -> Self {
+    pub fn new(checker: Arc<Checker>, batch_limit: usize, tier: Option<Arc<Tier>>) -> Self {
         AuthorizationApi {
             checker,
             batch_limit,
+            tier,
         }
     }
 
@@ -131,7 +135,13 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
         &self,
         request: Request<pb::GetEffectiveAccessRequest>,
     ) -> Result<Response<pb::GetEffectiveAccessResponse>, Status> {
-        let request = request.into_inner();
+        let mut request = request.into_inner();
+        if let Some(tier) = &self.tier {
+            // A sidecar holds no names: the tier answers, at this sidecar's revision or newer.
+            let applied = self.checker.cache().applied_revision();
+            request.min_revision = request.min_revision.max(applied);
+            return tier.effective_access(request).await.map(Response::new);
+        }
         let subject = convert::access_subject(request.subject)?;
         let (access, state) = self
             .checker
@@ -157,7 +167,7 @@ impl pb::authorization_service_server::AuthorizationService for AuthorizationApi
     ) -> Result<Response<pb::GetReplicaStatusResponse>, Status> {
         let cache = self.checker.cache();
         let applied_revision = cache.applied_revision();
-        let latest = cache.store().max_revision().await.ok();
+        let latest = cache.newest_revision().await.ok();
         Ok(Response::new(pb::GetReplicaStatusResponse {
             applied_revision,
             latest_revision: latest.unwrap_or_default(),

@@ -88,6 +88,7 @@ macro_rules! subject {
 subject!(check_subject, pb::check_access_request::Subject);
 subject!(tenants_subject, pb::list_permitted_tenants_request::Subject);
 subject!(access_subject, pb::get_effective_access_request::Subject);
+subject!(load_subject, pb::load_access_request::Subject);
 
 pub fn target(target: Option<&pb::Target>) -> Result<TargetRef, Status> {
     match target.and_then(|t| t.kind.as_ref()) {

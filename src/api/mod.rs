@@ -9,7 +9,10 @@ mod budget;
 mod connection;
 mod convert;
 mod deadline;
+mod feed;
+mod replication;
 mod status;
+mod upstream;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub use budget::RequestBytesLayer;
 pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
 pub use deadline::DeadlineLayer;
+pub use replication::ReplicationApi;
+pub use upstream::{AdminForward, Tier, UpstreamError};
 
 /// Generated code of the public contract.
 pub mod pb {
@@ -61,19 +66,30 @@ pub mod pb {
 
 use pb::rbac::v1::admin_service_server::AdminServiceServer;
 use pb::rbac::v1::authorization_service_server::AuthorizationServiceServer;
+use pb::rbac::v1::replication_service_server::ReplicationServiceServer;
 
 use crate::admin::Admin;
 use crate::check::Checker;
 use crate::config::BearerToken;
 use crate::telemetry::RpcTelemetryLayer;
 
+/// Who answers AdminService on this replica.
+pub enum AdminBackend {
+    /// This replica, on its database.
+    Local(Arc<Admin>),
+    /// The database tier: a sidecar without a database forwards every call to it.
+    Tier(Arc<Tier>),
+}
+
 /// What the services need, built once at start.
 pub struct Services {
     pub checker: Arc<Checker>,
-    pub admin: Arc<Admin>,
+    pub admin: AdminBackend,
     pub batch_limit: usize,
     /// Larger request messages fail with OUT_OF_RANGE.
     pub max_request_bytes: usize,
+    /// Turns true when the replica drains: its change feeds end, so followers move on.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Errors while building the gRPC router.
@@ -83,34 +99,64 @@ pub struct RouterError(#[from] tonic_reflection::server::Error);
 
 /// The routes of each gRPC port.
 pub struct Routers {
-    /// AuthorizationService, and AdminService unless it is apart; health and reflection.
+    /// The data plane (AuthorizationService, ReplicationService), and AdminService unless
+    /// it is apart; health and reflection.
     pub main: Routes,
     /// Some when AdminService is apart: it, health and reflection.
     pub admin: Option<Routes>,
 }
 
 type AuthorizationServer = AuthorizationServiceServer<AuthorizationApi>;
+type ReplicationServer = ReplicationServiceServer<ReplicationApi>;
 type AdminServer = AdminServiceServer<AdminApi>;
+
+/// The data plane's services, served together.
+struct DataPlane {
+    authorization: AuthorizationServer,
+    replication: ReplicationServer,
+}
+
+/// AdminService as a port serves it.
+enum AdminRoute {
+    Local(AdminServer),
+    Forwarded(AdminForward),
+}
 
 /// Builds the routes of the main port and, when `admin_apart`, of the admin port. Each
 /// port's health and reflection name only the services that port serves.
 pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, RouterError> {
     let limit = services.max_request_bytes;
-    let authorization = AuthorizationServer::new(AuthorizationApi::new(
-        Arc::clone(&services.checker),
-        services.batch_limit,
-    ))
-    .max_decoding_message_size(limit);
-    let admin = AdminServer::new(AdminApi::new(Arc::clone(&services.admin)))
-        .max_decoding_message_size(limit);
+    let tier = match &services.admin {
+        AdminBackend::Tier(tier) => Some(Arc::clone(tier)),
+        AdminBackend::Local(_) => None,
+    };
+    let data = DataPlane {
+        authorization: AuthorizationServer::new(AuthorizationApi::new(
+            Arc::clone(&services.checker),
+            services.batch_limit,
+            tier,
+        ))
+        .max_decoding_message_size(limit),
+        replication: ReplicationServer::new(ReplicationApi::new(
+            Arc::clone(&services.checker),
+            services.stopping,
+        ))
+        .max_decoding_message_size(limit),
+    };
+    let admin = match services.admin {
+        AdminBackend::Local(admin) => AdminRoute::Local(
+            AdminServer::new(AdminApi::new(admin)).max_decoding_message_size(limit),
+        ),
+        AdminBackend::Tier(tier) => AdminRoute::Forwarded(AdminForward::new(tier)),
+    };
     if admin_apart {
         Ok(Routers {
-            main: port(limit, Some(authorization), None).await?,
+            main: port(limit, Some(data), None).await?,
             admin: Some(port(limit, None, Some(admin)).await?),
         })
     } else {
         Ok(Routers {
-            main: port(limit, Some(authorization), Some(admin)).await?,
+            main: port(limit, Some(data), Some(admin)).await?,
             admin: None,
         })
     }
@@ -119,18 +165,21 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
 /// One port's routes: the given services, health and reflection.
 async fn port(
     limit: usize,
-    authorization: Option<AuthorizationServer>,
-    admin: Option<AdminServer>,
+    data: Option<DataPlane>,
+    admin: Option<AdminRoute>,
 ) -> Result<Routes, RouterError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     let mut served = vec![<HealthServer<()> as NamedService>::NAME];
-    if authorization.is_some() {
-        health_reporter.set_serving::<AuthorizationServer>().await;
-        served.push(AuthorizationServer::NAME);
+    if data.is_some() {
+        served.extend([AuthorizationServer::NAME, ReplicationServer::NAME]);
     }
     if admin.is_some() {
-        health_reporter.set_serving::<AdminServer>().await;
         served.push(AdminServer::NAME);
+    }
+    for name in &served[1..] {
+        health_reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
     }
     let reflection = || {
         served.iter().fold(
@@ -151,11 +200,15 @@ async fn port(
     let mut routes = Routes::new(health.max_decoding_message_size(limit))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    if let Some(authorization) = authorization {
-        routes = routes.add_service(authorization);
+    if let Some(data) = data {
+        routes = routes
+            .add_service(data.authorization)
+            .add_service(data.replication);
     }
-    if let Some(admin) = admin {
-        routes = routes.add_service(admin);
+    match admin {
+        Some(AdminRoute::Local(admin)) => routes = routes.add_service(admin),
+        Some(AdminRoute::Forwarded(forward)) => routes = routes.add_service(forward),
+        None => {}
     }
     Ok(routes)
 }

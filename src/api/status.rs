@@ -20,6 +20,12 @@ pub fn from_store(err: &StoreError) -> Status {
                 "the database is unavailable and this replica has no cached answer for this user; retry",
             )
         }
+        StoreError::Upstream(why) => {
+            tracing::warn!(error = %err, "database tier unavailable");
+            Status::unavailable(format!(
+                "{why}; this sidecar has no cached answer for this user without the database tier"
+            ))
+        }
         StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Connect(_) => {
             tracing::error!(error = %err, "database error");
             Status::internal("internal error; the service log has the details")

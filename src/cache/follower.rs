@@ -11,7 +11,7 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::{AccessCache, Applied, Indexes};
+use super::{AccessCache, Applied, Indexes, Source};
 use crate::model::unix_now;
 use sea_orm::ConnectionTrait;
 
@@ -44,7 +44,10 @@ impl AccessCache {
         config: FollowConfig,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        if self.store.is_postgres() {
+        let Some(store) = self.store() else {
+            return; // fed by the tier: whoever follows its feed applies it
+        };
+        if store.is_postgres() {
             tokio::spawn(Arc::clone(&self).listen(shutdown.clone()));
         }
         let mut next_compaction = tokio::time::Instant::now() + COMPACTION_INTERVAL;
@@ -70,7 +73,8 @@ impl AccessCache {
     /// Wakes the follower on every NOTIFY; reconnects after a loss. Polling covers the gaps.
     async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
-            let pool = self.store.db().get_postgres_connection_pool().clone();
+            let Some(store) = self.store() else { return };
+            let pool = store.db().get_postgres_connection_pool().clone();
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => match listener.listen(CHANGE_CHANNEL).await {
                     Ok(()) => loop {
@@ -99,11 +103,16 @@ impl AccessCache {
     /// Applies every revision after the applied one, all read in one snapshot of the
     /// database. A local write calls it after its commit, so that its own revision is
     /// applied before it returns (read-your-own-writes).
+    /// Fed by the tier, it waits (a little) for the feed to reach the newest revision.
     pub async fn catch_up(&self) -> Result<(), StoreError> {
+        let store = match &self.source {
+            Source::Database(store) => store,
+            Source::Upstream(_) => return self.catch_up_with_feed().await,
+        };
         if !self.connected.load(Ordering::Acquire) {
             self.resync("change log reachable again").await?;
         }
-        let txn = self.store.begin_read().await?;
+        let txn = store.begin_read().await?;
         self.catch_up_with(&txn).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.caught_up_at_ms.store(unix_ms(), Ordering::Release);
@@ -164,14 +173,17 @@ impl AccessCache {
             .filter(|change| seen.insert(change.clone()))
             .collect();
         let indexes = self.apply_with(db, &changes).await?;
-        self.publish(last, indexes);
+        self.publish(last, indexes, Some(&changes));
         Ok(self.applied())
     }
 
     /// Drops the whole cache and reloads the indexes, then follows from the newest
     /// revision: used whenever changes may have been missed.
     async fn resync(&self, why: &str) -> Result<(), StoreError> {
-        let txn = self.store.begin_read().await?;
+        let Some(store) = self.store() else {
+            return Ok(());
+        };
+        let txn = store.begin_read().await?;
         {
             let _serial = self.apply_lock.lock().await;
             self.resync_with(&txn, why).await?;
@@ -189,14 +201,15 @@ impl AccessCache {
             tenants: Some(TenantIndex::build(store::tenants(db).await?)),
             resources: Some(store::resources(db).await?.into_iter().collect()),
         };
-        self.publish(revision, indexes);
+        self.publish(revision, indexes, None);
         tracing::info!(revision, why, "cache dropped and indexes reloaded");
         Ok(())
     }
 
     async fn compact(&self, retention: Duration) {
         let cutoff = unix_now() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
-        match self.store.compact_change_log(cutoff).await {
+        let Some(store) = self.store() else { return };
+        match store.compact_change_log(cutoff).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "change log compacted"),
             Err(err) => tracing::debug!(error = %err, "change log compaction failed"),

@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
-use super::{AccessCache, Applied, Entry, STRIPES, stripe};
+use super::{AccessCache, Applied, Entry, STRIPES, Source, stripe};
 use crate::engine::EffectiveAccess;
 use crate::model::UserId;
-use crate::store::{self, StoreError, max_revision};
+use crate::store::{self, Store, StoreError, max_revision};
 
-/// Whom a look-up names.
+/// Whom a look-up (and a check) names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum Subject {
+pub enum Subject {
     User(UserId),
     AzureObject(Uuid),
 }
@@ -25,21 +25,25 @@ const ATTEMPTS: usize = 5;
 /// The invalidation generations at one moment: a read that saw them may be cached
 /// only if no invalidation that could touch it came after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
+pub(super) struct Stamp {
     all: u64,
     users: [u64; STRIPES],
-    unknown: u64,
+    pub(super) unknown: u64,
 }
 
 impl Stamp {
     /// Nothing that touches this user's entry changed between the two.
-    fn same_user(&self, then: Stamp, user: UserId) -> bool {
+    pub(super) fn same_user(&self, then: Stamp, user: UserId) -> bool {
         self.all == then.all && self.users[stripe(user)] == then.users[stripe(user)]
     }
 }
 
 /// A subject's access (None: no such user) and the applied state it holds at.
 pub type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<Applied>);
+
+/// What a miss read: the access, the state it holds at, and the stamp to cache it by.
+/// None: the state moved on while it read (read again).
+pub(super) type Read = (Option<EffectiveAccess>, Arc<Applied>, Stamp);
 
 fn unsettled() -> StoreError {
     StoreError::Unavailable(sea_orm::DbErr::Custom(
@@ -103,7 +107,13 @@ impl AccessCache {
                 continue;
             }
             self.counters.misses.inc();
-            let read = self.read_at_applied(subject).await.inspect_err(|_| {
+            let read = match &self.source {
+                Source::Database(store) => self.read_at_applied(store, subject).await,
+                Source::Upstream(upstream) => {
+                    self.read_from_upstream(upstream.as_ref(), subject).await
+                }
+            };
+            let read = read.inspect_err(|_| {
                 self.counters.load_errors.inc();
             })?;
             if let Some((loaded, state, stamp)) = read {
@@ -131,9 +141,10 @@ impl AccessCache {
     /// again).
     async fn read_at_applied(
         &self,
+        store: &Store,
         subject: Subject,
-    ) -> Result<Option<(Option<EffectiveAccess>, Arc<Applied>, Stamp)>, StoreError> {
-        let txn = self.store.begin_read().await?;
+    ) -> Result<Option<Read>, StoreError> {
+        let txn = store.begin_read().await?;
         // Taken before the snapshot (its first statement): whatever was invalidated before
         // was committed before, so the read sees it.
         let before = self.stamp();
@@ -209,7 +220,7 @@ impl AccessCache {
         access
     }
 
-    fn stamp(&self) -> Stamp {
+    pub(super) fn stamp(&self) -> Stamp {
         Stamp {
             all: self.generation.load(Ordering::Acquire),
             users: std::array::from_fn(|i| self.user_generations[i].load(Ordering::Acquire)),

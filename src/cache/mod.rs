@@ -1,13 +1,15 @@
 //! The moka cache of each user's effective access, the applied state (revision, tenant
 //! tree, resource owners) published as one, the look-ups that read a user at one
-//! revision (`lookup`), and the follower that applies the change log (`follower`).
+//! revision (`lookup`), the follower that applies the change log (`follower`), and what
+//! a replica without a database is fed by the tier, and feeds others (`feed`).
 
+mod feed;
 mod follower;
 mod lookup;
 
+pub use feed::{FedBatch, FedState, Pending, Upstream};
 pub use follower::FollowConfig;
-pub use lookup::AccessAt;
-use lookup::Subject;
+pub use lookup::{AccessAt, Subject};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -81,6 +83,15 @@ struct Indexes {
     resources: Option<ResourceIndex>,
 }
 
+/// What a batch of changes asks the indexes to read again.
+#[derive(Default)]
+struct Touched {
+    tenants: Vec<TenantId>,
+    /// Every tenant (a bulk load).
+    whole_tree: bool,
+    resources: Vec<ResourceRef>,
+}
+
 /// A cached user's access and the revision it was read at.
 #[derive(Clone)]
 struct Entry {
@@ -88,9 +99,18 @@ struct Entry {
     loaded_at: u64,
 }
 
+/// Where the cache reads what it does not hold.
+pub enum Source {
+    /// This replica's own database, whose change log the follower applies.
+    Database(Arc<Store>),
+    /// The database tier: users' access is loaded from it, and its change feed is applied
+    /// (`apply_fed`) by whoever follows it.
+    Upstream(Arc<dyn Upstream>),
+}
+
 /// Effective access by user, kept exactly in step with the change log.
 pub struct AccessCache {
-    store: Arc<Store>,
+    source: Source,
     users: Cache<UserId, Entry>,
     object_ids: Cache<Uuid, UserId>,
     /// User ids and Azure object ids known not to exist (with the revision they were
@@ -121,6 +141,8 @@ pub struct AccessCache {
     connected: AtomicBool,
     /// When the follower last read the log to its end (Unix milliseconds).
     caught_up_at_ms: AtomicI64,
+    /// What each publish changed, for the change feed this replica serves.
+    history: std::sync::Mutex<feed::History>,
     counters: CacheCounters,
 }
 
@@ -144,10 +166,21 @@ impl AccessCache {
     pub async fn load(store: Arc<Store>, config: &CacheConfig) -> Result<Arc<Self>, StoreError> {
         // One snapshot: the revision and the indexes as of it; the follower goes on from it.
         let txn = store.begin_read().await?;
-        let revision = max_revision(&txn).await?;
-        let tenants = store::tenants(&txn).await?;
-        let resources = store::resources(&txn).await?;
+        let state = FedState {
+            revision: max_revision(&txn).await?,
+            tenants: store::tenants(&txn).await?,
+            resources: store::resources(&txn).await?,
+        };
         txn.commit().await.map_err(StoreError::from)?;
+        Ok(Self::new(Source::Database(store), state, config))
+    }
+
+    /// Starts from the state the database tier sent; `apply_fed` applies its feed.
+    pub fn fed(upstream: Arc<dyn Upstream>, state: FedState, config: &CacheConfig) -> Arc<Self> {
+        Self::new(Source::Upstream(upstream), state, config)
+    }
+
+    fn new(source: Source, state: FedState, config: &CacheConfig) -> Arc<Self> {
         let evictions = config.counters.evictions.clone();
         let users = Cache::builder()
             .max_capacity(config.max_bytes)
@@ -161,8 +194,9 @@ impl AccessCache {
                 }
             })
             .build();
-        Ok(Arc::new(AccessCache {
-            store,
+        let revision = state.revision;
+        Arc::new(AccessCache {
+            source,
             users,
             object_ids: Cache::builder()
                 .max_capacity(1_000_000)
@@ -175,8 +209,8 @@ impl AccessCache {
             unknown_generation: AtomicU64::new(0),
             state: ArcSwap::from_pointee(Applied {
                 revision,
-                tenants: Arc::new(TenantIndex::build(tenants)),
-                resources: resources.into_iter().collect(),
+                tenants: Arc::new(TenantIndex::build(state.tenants)),
+                resources: state.resources.into_iter().collect(),
             }),
             entry_guard: RwLock::new(()),
             generation: AtomicU64::new(0),
@@ -187,12 +221,25 @@ impl AccessCache {
             written: Notify::new(),
             connected: AtomicBool::new(true),
             caught_up_at_ms: AtomicI64::new(follower::unix_ms()),
+            history: std::sync::Mutex::new(feed::History::starting_at(revision)),
             counters: config.counters.clone(),
-        }))
+        })
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    /// This replica's database; None for a sidecar fed by the database tier.
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        match &self.source {
+            Source::Database(store) => Some(store),
+            Source::Upstream(_) => None,
+        }
+    }
+
+    /// The newest revision written, from the database or from the tier.
+    pub async fn newest_revision(&self) -> Result<u64, StoreError> {
+        match &self.source {
+            Source::Database(store) => store.max_revision().await,
+            Source::Upstream(upstream) => upstream.newest_revision().await,
+        }
     }
 
     /// The applied revision and the tenant tree as of it.
@@ -226,7 +273,7 @@ impl AccessCache {
         }
         // A revision no write has made yet would only run out the wait: say so at once.
         // (A database that cannot answer leaves the wait to decide.)
-        if let Ok(newest) = self.store.max_revision().await {
+        if let Ok(newest) = self.newest_revision().await {
             if revision > newest {
                 return Err(RevisionNotReached::Unwritten {
                     wanted: revision,
@@ -253,16 +300,10 @@ impl AccessCache {
         self.unknown.invalidate_all();
     }
 
-    /// Applies changes, reading through `db`: exact invalidation, resource owners, and
-    /// the tenant tree as it is after them, for `publish` to make current.
-    async fn apply_with<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        changes: &[Change],
-    ) -> Result<Indexes, StoreError> {
-        // Tenant changes are gathered, so a burst updates the tree once.
-        let (mut changed_tenants, mut whole_tree) = (Vec::new(), false);
-        let mut resources = None;
+    /// Invalidates exactly what the changes touched, and says what the indexes must read
+    /// again.
+    fn invalidate_for(&self, changes: &[Change]) -> Result<Touched, StoreError> {
+        let mut touched = Touched::default();
         for change in changes {
             match change {
                 Change::User { id } => self.invalidate_user(UserId(*id)),
@@ -274,9 +315,9 @@ impl AccessCache {
                     let group = GroupId(*id);
                     self.invalidate_where(move |_, a| a.in_group(group));
                 }
-                Change::Tenants { ids } if ids.is_empty() => whole_tree = true,
+                Change::Tenants { ids } if ids.is_empty() => touched.whole_tree = true,
                 Change::Tenants { ids } => {
-                    changed_tenants.extend(ids.iter().map(|id| TenantId(*id)));
+                    touched.tenants.extend(ids.iter().map(|id| TenantId(*id)));
                 }
                 Change::Resource {
                     resource_type,
@@ -285,27 +326,72 @@ impl AccessCache {
                     let kind = resource_type
                         .parse()
                         .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
-                    let resource = ResourceRef::new(kind, resource_id);
-                    let owner = store::find_resource(db, &resource).await?;
-                    resources
-                        .get_or_insert_with(|| self.state.load().resources.clone())
-                        .set(resource, owner);
+                    touched.resources.push(ResourceRef::new(kind, resource_id));
                 }
             }
         }
-        let tenants = if whole_tree {
-            Some(TenantIndex::build(store::tenants(db).await?))
-        } else if changed_tenants.is_empty() {
-            None
-        } else {
-            Some(self.updated_tenants(db, changed_tenants).await?)
-        };
-        Ok(Indexes { tenants, resources })
+        touched.tenants.sort_unstable();
+        touched.tenants.dedup();
+        Ok(touched)
     }
 
-    /// Makes `revision` the applied one, with the indexes as of it. The caller holds the
-    /// apply lock.
-    fn publish(&self, revision: u64, indexes: Indexes) {
+    /// Applies changes, reading through `db`: exact invalidation, resource owners, and
+    /// the tenant tree as it is after them, for `publish` to make current.
+    async fn apply_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        changes: &[Change],
+    ) -> Result<Indexes, StoreError> {
+        // Tenant changes are gathered, so a burst updates the tree once.
+        let touched = self.invalidate_for(changes)?;
+        let tenants = if touched.whole_tree {
+            Some(TenantIndex::build(store::tenants(db).await?))
+        } else if touched.tenants.is_empty() {
+            None
+        } else {
+            let rows = store::tenants_with_ids(db, &touched.tenants).await?;
+            Some(self.tenants_with(touched.tenants, rows))
+        };
+        let mut owners = Vec::with_capacity(touched.resources.len());
+        for resource in touched.resources {
+            let owner = store::find_resource(db, &resource).await?;
+            owners.push((resource, owner));
+        }
+        Ok(Indexes {
+            tenants,
+            resources: self.resources_with(owners),
+        })
+    }
+
+    /// The applied tenant tree with these tenants' rows replaced (a tenant with no row
+    /// left is taken out).
+    fn tenants_with(&self, ids: Vec<TenantId>, rows: Vec<Tenant>) -> TenantIndex {
+        let mut rows: HashMap<TenantId, Tenant> = rows.into_iter().map(|t| (t.id, t)).collect();
+        let changed = ids.into_iter().map(|id| (id, rows.remove(&id)));
+        self.state.load().tenants.with(changed)
+    }
+
+    /// The applied resource owners with these replaced (None: no longer registered);
+    /// None when there are none.
+    fn resources_with(
+        &self,
+        owners: Vec<(ResourceRef, Option<Option<TenantId>>)>,
+    ) -> Option<ResourceIndex> {
+        if owners.is_empty() {
+            return None;
+        }
+        let mut resources = self.state.load().resources.clone();
+        for (resource, owner) in owners {
+            resources.set(resource, owner);
+        }
+        Some(resources)
+    }
+
+    /// Makes `revision` the applied one, with the indexes as of it, and records what
+    /// changed for the feed (None: unknown, after a resync). The caller holds the apply
+    /// lock.
+    fn publish(&self, revision: u64, indexes: Indexes, changes: Option<&[Change]>) {
+        self.record(revision, changes);
         let current = self.state.load();
         let tenants = indexes
             .tenants
@@ -365,24 +451,6 @@ impl AccessCache {
         self.users.invalidate_all();
         self.object_ids.invalidate_all();
         self.forget_unknown();
-    }
-
-    /// The tenant tree with these tenants' rows read again (a tenant with no row left
-    /// is taken out).
-    async fn updated_tenants<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        mut ids: Vec<TenantId>,
-    ) -> Result<TenantIndex, StoreError> {
-        ids.sort_unstable();
-        ids.dedup();
-        let mut rows: HashMap<TenantId, Tenant> = store::tenants_with_ids(db, &ids)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
-        let changed = ids.into_iter().map(|id| (id, rows.remove(&id)));
-        Ok(self.state.load().tenants.with(changed))
     }
 
     /// Number of cached users (after pending maintenance).

@@ -6,6 +6,7 @@ mod serve;
 
 pub use serve::{
     BearerToken, ConfigError, LogFormat, ServeArgs, ServeConfig, ServeSettings, TlsFiles,
+    UpstreamConfig,
 };
 
 use clap::{Args, Parser, Subcommand};

@@ -72,6 +72,30 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
 
+    /// At most this many database connections; PostgreSQL's LISTEN takes one of them
+    /// [default: 5].
+    #[arg(long, env = "RBAC_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_max_connections: Option<u32>,
+
+    /// A sidecar with no database, fed by the database tier at this URL (http:// or
+    /// https://): it loads users' access from the tier, follows its change feed, and
+    /// forwards AdminService to it.
+    #[arg(long, env = "RBAC_UPSTREAM", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+
+    /// The CA that signed the tier's certificate (https:// upstream); the system's roots
+    /// otherwise.
+    #[arg(long, env = "RBAC_UPSTREAM_CA", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// A file holding the bearer token the tier wants.
+    #[arg(long, env = "RBAC_UPSTREAM_TOKEN_FILE", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_token_file: Option<PathBuf>,
+
     /// Creates an MSP tenant and a System Administrator with this Azure object id if none has it.
     #[arg(long, env = "RBAC_BOOTSTRAP_ADMIN_OBJECT_ID", value_name = "UUID")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,6 +260,12 @@ impl ServeSettings {
             admin_listen: self.admin_listen.or(lower.admin_listen),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             database_url: self.database_url.or(lower.database_url),
+            database_max_connections: self
+                .database_max_connections
+                .or(lower.database_max_connections),
+            upstream: self.upstream.or(lower.upstream),
+            upstream_ca: self.upstream_ca.or(lower.upstream_ca),
+            upstream_token_file: self.upstream_token_file.or(lower.upstream_token_file),
             bootstrap_admin_object_id: self
                 .bootstrap_admin_object_id
                 .or(lower.bootstrap_admin_object_id),
@@ -313,13 +343,13 @@ impl BearerToken {
         }
     }
 
-    fn from_file(path: &Path) -> Result<BearerToken, ConfigError> {
+    fn from_file(path: &Path, key: &'static str) -> Result<BearerToken, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
             path: path.to_owned(),
             source,
         })?;
         let token = BearerToken(text.trim().to_owned());
-        token.check("auth_token_file")?;
+        token.check(key)?;
         Ok(token)
     }
 
@@ -351,6 +381,16 @@ impl<'de> Deserialize<'de> for BearerToken {
     }
 }
 
+/// The database tier a sidecar without a database is fed by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub url: String,
+    pub ca: Option<PathBuf>,
+    pub token: Option<BearerToken>,
+    /// Where the token was read from, to show the configuration.
+    pub token_file: Option<PathBuf>,
+}
+
 /// Why `serve`'s configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -379,6 +419,9 @@ impl ConfigError {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub database_url: String,
+    pub database_max_connections: u32,
+    /// Some: no database; fed by this tier.
+    pub upstream: Option<UpstreamConfig>,
     pub bootstrap_admin_object_id: Option<Uuid>,
     pub batch_limit: usize,
     pub min_revision_wait_ms: u64,
@@ -413,6 +456,8 @@ impl ServeConfig {
         ServeConfig {
             listen,
             database_url: database_url.to_owned(),
+            database_max_connections: crate::store::DEFAULT_MAX_CONNECTIONS,
+            upstream: None,
             bootstrap_admin_object_id: None,
             batch_limit: 1000,
             min_revision_wait_ms: 5000,
@@ -482,7 +527,7 @@ impl ServeConfig {
                 token.check("auth_token")?;
                 Some(token)
             }
-            (None, Some(path)) => Some(BearerToken::from_file(&path)?),
+            (None, Some(path)) => Some(BearerToken::from_file(&path, "auth_token_file")?),
             (None, None) => None,
         };
         let admin_listen = s.admin_listen;
@@ -531,7 +576,56 @@ impl ServeConfig {
                 ),
             ));
         }
+        let upstream = match s.upstream {
+            None => {
+                if s.upstream_ca.is_some() || s.upstream_token_file.is_some() {
+                    return Err(ConfigError::invalid(
+                        if s.upstream_ca.is_some() {
+                            "upstream_ca"
+                        } else {
+                            "upstream_token_file"
+                        },
+                        "is set without `upstream` (--upstream URL); set the tier's URL too",
+                    ));
+                }
+                None
+            }
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::invalid(
+                        "upstream",
+                        format!(
+                            "must be an http:// or https:// URL such as http://rbac-tier:50051, got `{}`",
+                            crate::model::shown(&url)
+                        ),
+                    ));
+                }
+                if s.database_url.is_some() || s.bootstrap_admin_object_id.is_some() {
+                    return Err(ConfigError::invalid(
+                        "upstream",
+                        "is set with `database_url` or `bootstrap_admin_object_id`: a sidecar fed by the tier has no database; give those to the tier",
+                    ));
+                }
+                let token = s
+                    .upstream_token_file
+                    .as_deref()
+                    .map(|path| BearerToken::from_file(path, "upstream_token_file"))
+                    .transpose()?;
+                Some(UpstreamConfig {
+                    url,
+                    ca: s.upstream_ca,
+                    token,
+                    token_file: s.upstream_token_file,
+                })
+            }
+        };
         let config = ServeConfig {
+            upstream,
+            database_max_connections: at_least_one(
+                "database_max_connections",
+                s.database_max_connections,
+                defaults.database_max_connections,
+            )?,
             insecure_admin_without_auth,
             bootstrap_admin_object_id: s.bootstrap_admin_object_id,
             batch_limit: at_least_one("batch_limit", s.batch_limit, defaults.batch_limit)?,
@@ -597,7 +691,14 @@ impl ServeConfig {
             listen: Some(self.listen),
             admin_listen: self.admin_listen,
             metrics_listen: self.metrics_listen,
-            database_url: Some(mask_password(&self.database_url)),
+            database_url: match self.upstream {
+                None => Some(mask_password(&self.database_url)),
+                Some(_) => None,
+            },
+            database_max_connections: Some(self.database_max_connections),
+            upstream: self.upstream.as_ref().map(|u| u.url.clone()),
+            upstream_ca: self.upstream.as_ref().and_then(|u| u.ca.clone()),
+            upstream_token_file: self.upstream.as_ref().and_then(|u| u.token_file.clone()),
             bootstrap_admin_object_id: self.bootstrap_admin_object_id,
             batch_limit: Some(self.batch_limit),
             min_revision_wait_ms: Some(self.min_revision_wait_ms),

@@ -17,6 +17,19 @@ pub struct TenantNode {
     pub ancestors: Vec<TenantId>,
 }
 
+impl TenantNode {
+    /// The tenant's row as far as the tree holds it (no name).
+    pub fn to_row(&self) -> Tenant {
+        Tenant {
+            id: self.id,
+            name: String::new(),
+            parent: self.parent,
+            is_msp: self.is_msp,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 /// The tenant tree and tags at one revision. Nodes are shared between snapshots, so a
 /// change to a few tenants copies pointers, not the tree.
 #[derive(Clone, Debug, Default)]
@@ -157,6 +170,11 @@ impl ResourceIndex {
     /// The owner of a registered resource; None when the resource is not registered.
     pub fn owner(&self, resource: &ResourceRef) -> Option<Option<TenantId>> {
         self.owners.get(resource).copied()
+    }
+
+    /// Every registered resource and its owner.
+    pub fn iter(&self) -> impl Iterator<Item = (&ResourceRef, &Option<TenantId>)> {
+        self.owners.iter()
     }
 
     /// Records a resource's owner, or forgets the resource when `owner` is None.

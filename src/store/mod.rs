@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The database could not be opened at start: what was tried, and why it failed.
     #[error("{0}")]
     Connect(String),
+    /// A sidecar without a database cannot reach the database tier, or its feed.
+    #[error("database tier unavailable: {0}")]
+    Upstream(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -125,6 +128,10 @@ const MIGRATE_LOCK_KEY: i64 = 0x7262_6163_5f6d_6967; // "rbac_mig"
 /// The PostgreSQL channel every write notifies with its revision.
 pub const CHANGE_CHANNEL: &str = "rbac_change_log";
 
+/// Connections a replica opens at most unless told otherwise: a write, the follower and
+/// its LISTEN, and cache misses share them. A tier of three replicas stays within 15.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 5;
+
 /// The database behind the service.
 pub struct Store {
     db: DatabaseConnection,
@@ -152,10 +159,19 @@ pub struct Write<'s> {
 }
 
 impl Store {
-    /// Connects, runs the migrations and brings the built-in roles up to this binary's.
+    /// Connects with the default pool, runs the migrations and brings the built-in roles
+    /// up to this binary's.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with_pool(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// `open`, with at most `max_connections` connections (the follower's LISTEN takes one
+    /// of them on PostgreSQL).
+    pub async fn open_with_pool(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let mut options = ConnectOptions::new(url);
         options
+            .max_connections(max_connections)
+            .min_connections(0)
             .sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(5))

@@ -31,7 +31,7 @@ async fn replica_a() -> (
     )
     .await
     .unwrap();
-    let admin = Admin::new(Arc::clone(&a));
+    let admin = Admin::new(Arc::clone(a.store().unwrap()), Arc::clone(&a));
     admin.bootstrap(ADMIN.parse().unwrap()).await.unwrap();
     let actor = admin
         .actor(ActorRef::AzureObject(ADMIN.parse().unwrap()), "test")
@@ -116,10 +116,15 @@ async fn a_replica_behind_a_compacted_log_resyncs() {
         is_msp: false,
     };
     let (_, newest) = admin.create_tenant(&actor, filler).await.unwrap();
-    let deleted = a.store().compact_change_log(unix_now() + 1).await.unwrap();
+    let deleted = a
+        .store()
+        .unwrap()
+        .compact_change_log(unix_now() + 1)
+        .await
+        .unwrap();
     assert!(deleted >= 1);
     assert_eq!(
-        a.store().oldest_revision().await.unwrap(),
+        a.store().unwrap().oldest_revision().await.unwrap(),
         newest,
         "the newest revision is always kept"
     );

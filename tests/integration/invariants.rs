@@ -678,7 +678,7 @@ async fn run(seed: u64, worlds: usize) -> Tally {
             // A fresh database now and then keeps each one small.
             (server, root) = in_memory_server().await;
         }
-        let db = server.cache.store().db().clone();
+        let db = server.store.db().clone();
         let world_seed = seed
             .wrapping_add(index as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)

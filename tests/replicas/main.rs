@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod database_loss;
+mod fleet;
 mod latency;
 mod propagation;
 mod soak;

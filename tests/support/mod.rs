@@ -121,7 +121,7 @@ impl TestServer {
         let listener = server::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let server = Server::start(&config).await.expect("server starts");
-        let store = std::sync::Arc::clone(server.cache.store());
+        let store = std::sync::Arc::clone(&server.store);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             server
@@ -246,22 +246,34 @@ impl Replica {
 
     /// Like `spawn`, with the follower polling the change log every `poll_interval_ms`.
     pub async fn spawn_polling(database_url: &str, poll_interval_ms: u64) -> Replica {
-        let address = format!("127.0.0.1:{}", free_port());
+        let poll = poll_interval_ms.to_string();
+        let args = [
+            "--bootstrap-admin-object-id",
+            ADMIN,
+            "--poll-interval-ms",
+            &poll,
+        ];
+        Replica::spawn_with(&free_address(), &args, &[("DATABASE_URL", database_url)]).await
+    }
+
+    /// A sidecar with no database, fed by the tier replica at `upstream` (`127.0.0.1:PORT`).
+    pub async fn spawn_fed(upstream: &str) -> Replica {
+        let url = format!("http://{upstream}");
+        Replica::spawn_with(&free_address(), &["--upstream", &url], &[]).await
+    }
+
+    /// `rbac-sidecar serve --listen ADDRESS ARGS` with `env`, once it reports SERVING.
+    pub async fn spawn_with(address: &str, args: &[&str], env: &[(&str, &str)]) -> Replica {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
             .args([
                 "serve",
                 "--listen",
-                &address,
-                "--bootstrap-admin-object-id",
-                ADMIN,
-            ])
-            .args([
-                "--poll-interval-ms",
-                &poll_interval_ms.to_string(),
+                address,
                 "--min-revision-wait-ms",
                 "3000",
             ])
-            .env("DATABASE_URL", database_url)
+            .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -287,11 +299,21 @@ impl Replica {
         };
         Replica {
             child,
-            address,
+            address: address.to_owned(),
             authz: AuthorizationServiceClient::new(channel.clone()),
             admin: AdminServiceClient::new(channel),
         }
     }
+
+    /// The process id, to read its memory and CPU time.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// `127.0.0.1:PORT` of a free port.
+pub fn free_address() -> String {
+    format!("127.0.0.1:{}", free_port())
 }
 
 /// `count` replicas on one database, started one after another.

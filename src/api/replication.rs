@@ -1,0 +1,131 @@
+//! `rbac.v1.ReplicationService`: the change feed and what a replica without a database
+//! starts from and loads users by. Every replica serves it from its applied state.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::pb::rbac::v1 as pb;
+use super::status::from_check;
+use super::{convert, feed};
+use crate::check::Checker;
+
+/// How often a quiet feed says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Tenants, and resources, per page of GetState.
+const PAGE: usize = 5_000;
+
+type Streamed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The feed over a [`Checker`]'s cache. Streams end when `stopping` turns true, so that
+/// a draining replica's followers move to another.
+pub struct ReplicationApi {
+    checker: Arc<Checker>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl ReplicationApi {
+    pub fn new(checker: Arc<Checker>, stopping: watch::Receiver<bool>) -> Self {
+        ReplicationApi { checker, stopping }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::replication_service_server::ReplicationService for ReplicationApi {
+    type WatchChangesStream = Streamed<pb::WatchChangesResponse>;
+    type GetStateStream = Streamed<pb::GetStateResponse>;
+
+    async fn watch_changes(
+        &self,
+        request: Request<pb::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let cache = Arc::clone(self.checker.cache());
+        let mut applied = cache.subscribe();
+        let mut after = match request.into_inner().after_revision {
+            0 => *applied.borrow(),
+            after => after,
+        };
+        let mut stopping = self.stopping.clone();
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(async move {
+            loop {
+                applied.borrow_and_update();
+                let message = match cache.feed_after(after) {
+                    Some(batch) => {
+                        after = batch.revision;
+                        feed::batch_to_pb(&batch)
+                    }
+                    None => pb::WatchChangesResponse {
+                        revision: cache.applied_revision(),
+                        resync: true,
+                        ..pb::WatchChangesResponse::default()
+                    },
+                };
+                let resync = message.resync;
+                if tx.send(Ok(message)).await.is_err() || resync {
+                    return;
+                }
+                tokio::select! {
+                    _ = applied.changed() => {}
+                    () = tokio::time::sleep(HEARTBEAT) => {}
+                    _ = stopping.wait_for(|stop| *stop) => return,
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_state(
+        &self,
+        _request: Request<pb::GetStateRequest>,
+    ) -> Result<Response<Self::GetStateStream>, Status> {
+        let state = self.checker.cache().applied();
+        let tenants: Vec<pb::TenantNode> = state
+            .tenants
+            .nodes()
+            .map(|node| feed::tenant_to_pb(&node.to_row()))
+            .collect();
+        let resources: Vec<pb::ResourceOwner> = state
+            .resources
+            .iter()
+            .map(|(r, owner)| feed::owner_to_pb(r, *owner))
+            .collect();
+        let pages = tenants.len().max(resources.len()).div_ceil(PAGE).max(1);
+        let mut tenants = tenants.into_iter();
+        let mut resources = resources.into_iter();
+        let pages: Vec<Result<pb::GetStateResponse, Status>> = (0..pages)
+            .map(|_| {
+                Ok(pb::GetStateResponse {
+                    revision: state.revision,
+                    tenants: tenants.by_ref().take(PAGE).collect(),
+                    resources: resources.by_ref().take(PAGE).collect(),
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(pages))))
+    }
+
+    async fn load_access(
+        &self,
+        request: Request<pb::LoadAccessRequest>,
+    ) -> Result<Response<pb::LoadAccessResponse>, Status> {
+        let request = request.into_inner();
+        let subject = convert::load_subject(request.subject)?;
+        let (access, state) = self
+            .checker
+            .access(subject, request.min_revision)
+            .await
+            .map_err(|e| from_check(&e))?;
+        Ok(Response::new(pb::LoadAccessResponse {
+            access: access.map(|a| feed::access_to_pb(&a)),
+            revision: state.revision,
+        }))
+    }
+}

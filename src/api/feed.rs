@@ -11,8 +11,8 @@ use super::pb::rbac::v1 as pb;
 use crate::cache::{FedBatch, Subject};
 use crate::engine::{AssignmentFacts, EffectiveAccess, RoleFacts, UserFacts};
 use crate::model::{
-    AssignmentId, GroupId, PermissionSet, ResourceRef, RoleId, TagId, Tenant, TenantId, UserId,
-    catalogue, parse_uuid,
+    AssignmentId, GroupId, PermissionSet, ResourceRef, ResourceType, RoleId, TagId, Tenant,
+    TenantId, UserId, catalogue, parse_uuid,
 };
 use crate::store::Change;
 
@@ -108,7 +108,7 @@ pub fn owner_to_pb(resource: &ResourceRef, owner: Option<TenantId>) -> pb::Resou
     }
 }
 
-pub fn owner(row: &pb::ResourceOwner) -> Result<(ResourceRef, Option<TenantId>), Status> {
+fn owner(row: &pb::ResourceOwner) -> Result<(ResourceRef, Option<TenantId>), Status> {
     let r = row
         .resource
         .as_ref()
@@ -133,12 +133,31 @@ pub fn batch_to_pb(batch: &FedBatch) -> pb::WatchChangesResponse {
     }
 }
 
+/// A resource of a type this binary does not know (a newer tier): no check can name it,
+/// so a sidecar leaves it out rather than refuse the whole feed.
+fn known_type(resource: &pb::ResourceRef) -> bool {
+    resource.r#type.parse::<ResourceType>().is_ok()
+}
+
+/// The resource owners of a message, but those of unknown types.
+pub fn owners(rows: &[pb::ResourceOwner]) -> Result<Vec<(ResourceRef, Option<TenantId>)>, Status> {
+    rows.iter()
+        .filter(|row| row.resource.as_ref().is_none_or(known_type))
+        .map(owner)
+        .collect()
+}
+
 pub fn batch(message: &pb::WatchChangesResponse) -> Result<FedBatch, Status> {
+    let known = |c: &&pb::Change| match &c.kind {
+        Some(pb::change::Kind::Resource(r)) => known_type(r),
+        _ => true,
+    };
     Ok(FedBatch {
         revision: message.revision,
         changes: message
             .changes
             .iter()
+            .filter(known)
             .map(change)
             .collect::<Result<_, _>>()?,
         tenants: message
@@ -146,11 +165,7 @@ pub fn batch(message: &pb::WatchChangesResponse) -> Result<FedBatch, Status> {
             .iter()
             .map(tenant)
             .collect::<Result<_, _>>()?,
-        resources: message
-            .resources
-            .iter()
-            .map(owner)
-            .collect::<Result<_, _>>()?,
+        resources: owners(&message.resources)?,
     })
 }
 

@@ -147,7 +147,10 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
         AdminBackend::Local(admin) => AdminRoute::Local(
             AdminServer::new(AdminApi::new(admin)).max_decoding_message_size(limit),
         ),
-        AdminBackend::Tier(tier) => AdminRoute::Forwarded(AdminForward::new(tier)),
+        AdminBackend::Tier(tier) => AdminRoute::Forwarded(AdminForward::new(
+            tier,
+            Arc::clone(services.checker.cache()),
+        )),
     };
     if admin_apart {
         Ok(Routers {

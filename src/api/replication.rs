@@ -46,28 +46,33 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
         let cache = Arc::clone(self.checker.cache());
         let mut applied = cache.subscribe();
         let mut after = match request.into_inner().after_revision {
-            0 => *applied.borrow(),
-            after => after,
+            None => *applied.borrow(),
+            Some(after) => after,
         };
         let mut stopping = self.stopping.clone();
         let (tx, rx) = mpsc::channel(8);
         tokio::spawn(async move {
             loop {
                 applied.borrow_and_update();
-                let message = match cache.feed_after(after) {
-                    Some(batch) => {
-                        after = batch.revision;
-                        feed::batch_to_pb(&batch)
-                    }
-                    None => pb::WatchChangesResponse {
+                let message = if !cache.is_connected() {
+                    // Heartbeats from here would vouch for a state that may be stale.
+                    Err(Status::unavailable(
+                        "this replica has lost what it follows (its database, or its tier); follow another",
+                    ))
+                } else if let Some(batch) = cache.feed_after(after) {
+                    after = batch.revision;
+                    Ok(feed::batch_to_pb(&batch))
+                } else {
+                    Ok(pb::WatchChangesResponse {
                         revision: cache.applied_revision(),
                         resync: true,
                         ..pb::WatchChangesResponse::default()
-                    },
+                    })
                 };
-                let resync = message.resync;
-                if tx.send(Ok(message)).await.is_err() || resync {
-                    return;
+                let last = message.as_ref().map_or(true, |m| m.resync);
+                tokio::select! {
+                    sent = tx.send(message) => if sent.is_err() || last { return },
+                    _ = stopping.wait_for(|stop| *stop) => return,
                 }
                 tokio::select! {
                     _ = applied.changed() => {}
@@ -86,30 +91,34 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
         &self,
         _request: Request<pb::GetStateRequest>,
     ) -> Result<Response<Self::GetStateStream>, Status> {
+        // Pages are made as the caller reads them, from one snapshot: many followers
+        // reloading at once hold a page each, not the whole state each.
         let state = self.checker.cache().applied();
-        let tenants: Vec<pb::TenantNode> = state
-            .tenants
-            .nodes()
-            .map(|node| feed::tenant_to_pb(&node.to_row()))
-            .collect();
-        let resources: Vec<pb::ResourceOwner> = state
-            .resources
-            .iter()
-            .map(|(r, owner)| feed::owner_to_pb(r, *owner))
-            .collect();
-        let pages = tenants.len().max(resources.len()).div_ceil(PAGE).max(1);
-        let mut tenants = tenants.into_iter();
-        let mut resources = resources.into_iter();
-        let pages: Vec<Result<pb::GetStateResponse, Status>> = (0..pages)
-            .map(|_| {
-                Ok(pb::GetStateResponse {
+        let (tx, rx) = mpsc::channel(2);
+        tokio::spawn(async move {
+            let mut tenants = state
+                .tenants
+                .nodes()
+                .map(|node| feed::tenant_to_pb(&node.to_row()));
+            let mut resources = state
+                .resources
+                .iter()
+                .map(|(r, owner)| feed::owner_to_pb(r, *owner));
+            loop {
+                let page = pb::GetStateResponse {
                     revision: state.revision,
                     tenants: tenants.by_ref().take(PAGE).collect(),
                     resources: resources.by_ref().take(PAGE).collect(),
-                })
-            })
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(pages))))
+                };
+                let last = page.tenants.len() < PAGE && page.resources.len() < PAGE;
+                if tx.send(Ok(page)).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn load_access(

@@ -30,6 +30,9 @@ use pb::replication_service_client::ReplicationServiceClient;
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest message the tier may send (a page of state, a user with many assignments).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// How long a sidecar waits before following the feed again, doubling while it fails.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MOST: Duration = Duration::from_secs(2);
 
 /// Why the tier's channel cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -143,9 +146,7 @@ impl Tier {
                 for tenant in &page.tenants {
                     state.tenants.push(feed::tenant(tenant)?);
                 }
-                for owner in &page.resources {
-                    state.resources.push(feed::owner(owner)?);
-                }
+                state.resources.extend(feed::owners(&page.resources)?);
                 Ok(())
             })();
             parsed.map_err(|s| self.lost(&s))?;
@@ -161,6 +162,7 @@ impl Tier {
         cache: Arc<AccessCache>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut backoff = RETRY_FIRST;
         loop {
             let stopped = tokio::select! {
                 stopped = self.watch(&cache) => stopped,
@@ -173,21 +175,27 @@ impl Tier {
                 },
                 Stopped::Lost(why) => Some(StoreError::Upstream(why)),
             };
-            if let Some(err) = retry {
-                cache.mark_disconnected();
-                tracing::debug!(error = %err, "the tier's feed is not followed; retrying in 1 s");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return,
-                }
+            let Some(err) = retry else {
+                backoff = RETRY_FIRST;
+                continue;
+            };
+            cache.mark_disconnected();
+            tracing::debug!(error = %err, ?backoff, "the tier's feed is not followed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
             }
+            backoff = (backoff * 2).min(RETRY_MOST);
         }
     }
 
     /// Applies the feed from the applied revision until it stops.
     async fn watch(&self, cache: &AccessCache) -> Stopped {
         let after_revision = cache.applied_revision();
-        let request = self.request(pb::WatchChangesRequest { after_revision }, None);
+        let request = pb::WatchChangesRequest {
+            after_revision: Some(after_revision),
+        };
+        let request = self.request(request, None);
         let mut messages = match self.replication().watch_changes(request).await {
             Ok(response) => response.into_inner(),
             Err(status) => return Stopped::Lost(self.lost(&status).to_string()),
@@ -226,6 +234,7 @@ impl Tier {
         request: pb::GetEffectiveAccessRequest,
     ) -> Result<pb::GetEffectiveAccessResponse, Status> {
         AuthorizationServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .get_effective_access(self.request(request, Some(CALL_TIMEOUT)))
             .await
             .map(tonic::Response::into_inner)
@@ -275,15 +284,18 @@ impl Upstream for Tier {
 }
 
 /// AdminService on a sidecar: every call goes to the tier as it came, with the tier's
-/// token in place of the caller's (the sidecar checked the caller's own).
+/// token in place of the caller's (the sidecar checked the caller's own, which never
+/// leaves it). The answer returns once the feed has brought this sidecar to the newest
+/// revision, so a check right after a write through it sees the write.
 #[derive(Clone)]
 pub struct AdminForward {
     tier: Arc<Tier>,
+    cache: Arc<AccessCache>,
 }
 
 impl AdminForward {
-    pub fn new(tier: Arc<Tier>) -> Self {
-        AdminForward { tier }
+    pub fn new(tier: Arc<Tier>, cache: Arc<AccessCache>) -> Self {
+        AdminForward { tier, cache }
     }
 }
 
@@ -301,30 +313,36 @@ impl tower::Service<http::Request<Body>> for AdminForward {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let headers = request.headers_mut();
+        headers.remove(http::header::AUTHORIZATION);
         if let Some(value) = self
             .tier
             .authorization
             .as_deref()
             .and_then(|a| a.parse().ok())
         {
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, value);
+            headers.insert(http::header::AUTHORIZATION, value);
         }
-        let tier = Arc::clone(&self.tier);
+        let (tier, cache) = (Arc::clone(&self.tier), Arc::clone(&self.cache));
         Box::pin(async move {
             let mut channel = tier.channel.clone();
             let forwarded = async {
                 std::future::poll_fn(|cx| tower::Service::poll_ready(&mut channel, cx)).await?;
                 tower::Service::call(&mut channel, request).await
             };
-            Ok(forwarded.await.unwrap_or_else(|err| {
-                Status::unavailable(format!(
+            match forwarded.await {
+                Ok(response) => {
+                    // The tier answers after its commit: catch up to it (within a bound;
+                    // a lagging feed still lets `min_revision` say what was written).
+                    let _ = cache.catch_up().await;
+                    Ok(response)
+                }
+                Err(err) => Ok(Status::unavailable(format!(
                     "this sidecar forwards AdminService to the database tier at {}, which cannot be reached: {err}",
                     tier.url
                 ))
-                .into_http()
-            }))
+                .into_http()),
+            }
         })
     }
 }

@@ -50,17 +50,22 @@ pub struct FedBatch {
     pub resources: Vec<(ResourceRef, Option<TenantId>)>,
 }
 
-/// How many publishes a replica remembers for the feed; a follower further behind is
-/// told to reload the state.
-const HISTORY: usize = 10_000;
+/// How many changes a replica remembers for the feed; a follower further behind is told to
+/// reload the state.
+const HISTORY_CHANGES: usize = 100_000;
+/// The most changes one message of the feed carries; a follower further behind reloads the
+/// state, which costs less (and fits in a message).
+const MAX_BATCH_CHANGES: usize = 10_000;
 /// How long a sidecar waits for the feed to bring it to the revision a load was read at.
 const FEED_WAIT: Duration = Duration::from_secs(2);
 
-/// What each publish changed, newest last.
+/// What each publish changed, by the revision it published, oldest first.
 pub(super) struct History {
     /// Every change after this revision is in `entries`.
     complete_after: u64,
     entries: VecDeque<(u64, Arc<[Change]>)>,
+    /// The changes in `entries`.
+    changes: usize,
 }
 
 impl History {
@@ -68,6 +73,7 @@ impl History {
         History {
             complete_after: revision,
             entries: VecDeque::new(),
+            changes: 0,
         }
     }
 }
@@ -87,11 +93,14 @@ impl AccessCache {
         let whole_tree = |c: &Change| matches!(c, Change::Tenants { ids } if ids.is_empty());
         match changes {
             Some(changes) if !changes.iter().any(whole_tree) => {
+                history.changes += changes.len();
                 history.entries.push_back((revision, changes.into()));
-                if history.entries.len() > HISTORY {
-                    if let Some((oldest, _)) = history.entries.pop_front() {
-                        history.complete_after = oldest;
-                    }
+                while history.changes > HISTORY_CHANGES {
+                    let Some((oldest, dropped)) = history.entries.pop_front() else {
+                        break;
+                    };
+                    history.complete_after = oldest;
+                    history.changes -= dropped.len();
                 }
             }
             _ => *history = History::starting_at(revision),
@@ -99,8 +108,8 @@ impl AccessCache {
     }
 
     /// Everything a follower at `after` needs to reach the applied state; None when this
-    /// replica cannot say what changed since (the follower reloads the state). A batch at
-    /// `after` itself has nothing new.
+    /// replica cannot say what changed since, or it is too much for one message (the
+    /// follower reloads the state). A batch at `after` itself has nothing new.
     pub fn feed_after(&self, after: u64) -> Option<FedBatch> {
         // The state first: every publish up to it was recorded before it was published.
         let state = self.applied();
@@ -112,15 +121,23 @@ impl AccessCache {
             if after < history.complete_after {
                 return None;
             }
-            let mut seen = HashSet::new();
-            history
+            // A publish ending after `after` may have begun before it: sent whole, it
+            // repeats some changes, which only invalidates again.
+            let first = history
                 .entries
-                .iter()
-                .filter(|(revision, _)| *revision > after && *revision <= state.revision)
-                .flat_map(|(_, changes)| changes.iter())
-                .filter(|change| seen.insert(*change))
-                .cloned()
-                .collect()
+                .partition_point(|(revision, _)| *revision <= after);
+            let mut seen = HashSet::new();
+            let mut changes = Vec::new();
+            for (revision, published) in history.entries.range(first..) {
+                if *revision > state.revision {
+                    break;
+                }
+                changes.extend(published.iter().filter(|c| seen.insert(*c)).cloned());
+                if changes.len() > MAX_BATCH_CHANGES {
+                    return None;
+                }
+            }
+            changes
         };
         let mut batch = FedBatch {
             revision: state.revision.max(after),
@@ -241,10 +258,18 @@ impl AccessCache {
         upstream: &dyn Upstream,
         subject: Subject,
     ) -> Result<Option<Read>, StoreError> {
-        let before = self.stamp();
-        let (access, revision) = upstream
-            .load_access(subject, self.applied_revision())
-            .await?;
+        // The stamp and the revision of one moment: under the lock no batch is half
+        // applied, so the stamp holds every invalidation up to that revision and no later.
+        let (before, applied) = {
+            let _serial = self.apply_lock.lock().await;
+            (self.stamp(), self.applied_revision())
+        };
+        let (access, revision) = upstream.load_access(subject, applied).await?;
+        if revision < applied {
+            return Err(feed_lost(format!(
+                "the tier answered for revision {revision}, behind this replica's {applied}; retry"
+            )));
+        }
         self.wait_for_feed(revision).await?;
         let state = self.applied();
         let now = self.stamp();

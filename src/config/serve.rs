@@ -879,6 +879,42 @@ mod tests {
     }
 
     #[test]
+    fn a_sidecar_fed_by_the_tier_has_no_database() {
+        let config =
+            ServeConfig::from_settings(serve_args(&["--upstream", "http://tier:50051"]).settings)
+                .unwrap();
+        assert_eq!(config.upstream.as_ref().unwrap().url, "http://tier:50051");
+        let printed = config.to_toml();
+        assert!(
+            printed.contains("upstream = \"http://tier:50051\""),
+            "{printed}"
+        );
+        assert!(!printed.contains("database_url"), "{printed}");
+        let refused = |args: &[&str]| {
+            ServeConfig::from_settings(serve_args(args).settings)
+                .unwrap_err()
+                .to_string()
+        };
+        let both = refused(&[
+            "--upstream",
+            "http://t:1",
+            "--database-url",
+            "sqlite::memory:",
+        ]);
+        assert!(both.contains("has no database"), "{both}");
+        let bootstrap = [
+            "--upstream",
+            "http://t:1",
+            "--bootstrap-admin-object-id",
+            "0b5ad0a1-0000-4000-8000-00000000a0a1",
+        ];
+        assert!(refused(&bootstrap).contains("give those to the tier"));
+        assert!(refused(&["--upstream", "tier:50051"]).contains("http:// or https://"));
+        assert!(refused(&["--upstream-ca", "/ca.pem"]).contains("without `upstream`"));
+        assert!(refused(&["--database-max-connections", "0"]).contains("at least 1"));
+    }
+
+    #[test]
     fn an_unknown_key_is_refused_with_its_name() {
         let err = ServeSettings::from_toml("lissten = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(err.contains("unknown field `lissten`"), "{err}");

@@ -6,7 +6,8 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::sidecar::{Authz, ClientTls, Launch, Sidecar, admin_check, write};
+use crate::sidecar::{Admin, Authz, ClientTls, Launch, Sidecar, admin_check, run, write};
+use crate::support::{as_admin, free_port};
 
 /// A certificate authority and what it signed, as PEM.
 pub struct Pki {
@@ -203,4 +204,83 @@ async fn the_bearer_token_guards_everything_but_health() {
     assert_eq!(health.into_inner().status, 1);
     let listing = crate::ports::list_services(channel, None).await;
     assert_eq!(listing.unwrap_err().code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
+    let pki = Pki::new("tier");
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name, text| write(dir.path(), name, text).display().to_string();
+    let (cert, key, ca) = (
+        file("tls.crt", &pki.server.0),
+        file("tls.key", &pki.server.1),
+        file("ca.crt", &pki.ca),
+    );
+    let token = file("token", "tier-t0ken\n");
+    let tier = Sidecar::start(Launch {
+        args: [
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--auth-token-file",
+            &token,
+        ]
+        .map(String::from)
+        .into(),
+        client_tls: ClientTls {
+            ca_pem: Some(pki.ca.clone()),
+            identity: None,
+        },
+        ..Launch::default()
+    })
+    .await;
+    let upstream = format!("https://{}", tier.address());
+
+    // Without the token the tier refuses it, and it does not start; it says why.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "--listen",
+        &listen,
+        "--upstream",
+        &upstream,
+        "--upstream-ca",
+        &ca,
+    ];
+    let (code, _, err) = run("serve", &args, &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("database tier") && err.contains("Unauthenticated"),
+        "{err}"
+    );
+    // Nor without trusting the tier's CA.
+    let (code, _, err) = run("serve", &args[..4], &[("RBAC_UPSTREAM_TOKEN_FILE", &token)]);
+    assert_ne!(code, 0, "{err}");
+
+    let fed = Sidecar::start(Launch {
+        args: ["--upstream-ca", &ca, "--upstream-token-file", &token]
+            .map(String::from)
+            .into(),
+        upstream: Some(upstream),
+        ..Launch::default()
+    })
+    .await;
+    let decision = fed.authz().await.check_access(admin_check()).await.unwrap();
+    assert_eq!(decision.into_inner().decision(), pb::Decision::Allowed);
+    // An admin call through the sidecar reaches the tier with the tier's token.
+    let mut admin: Admin = fed.admin().await;
+    let request = pb::CreateTagRequest {
+        name: "through the sidecar".into(),
+    };
+    let tag = admin
+        .create_tag(as_admin(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut on_tier: Admin = tier.admin().await;
+    let tags = on_tier
+        .list_tags(as_admin(pb::ListTagsRequest {}))
+        .await
+        .unwrap();
+    assert!(tags.into_inner().tags.iter().any(|t| t.id == tag.id));
 }

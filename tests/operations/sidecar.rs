@@ -89,6 +89,8 @@ pub struct Launch<'a> {
     pub client_tls: ClientTls,
     /// None: a fresh SQLite file of its own.
     pub database_url: Option<String>,
+    /// Some: no database, fed by the tier at this URL (`--upstream`).
+    pub upstream: Option<String>,
 }
 
 impl Launch<'_> {
@@ -107,15 +109,17 @@ impl Sidecar {
             format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display())
         });
         let mut command = command();
+        command.args(["serve", "--listen", &address]);
+        match &launch.upstream {
+            Some(upstream) => command.args(["--upstream", upstream]),
+            None => command.args(["--bootstrap-admin-object-id", ADMIN]).args([
+                "--database-url",
+                &database_url,
+                "--poll-interval-ms",
+                "50",
+            ]),
+        };
         command
-            .args([
-                "serve",
-                "--listen",
-                &address,
-                "--bootstrap-admin-object-id",
-                ADMIN,
-            ])
-            .args(["--database-url", &database_url, "--poll-interval-ms", "50"])
             .args(&launch.args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

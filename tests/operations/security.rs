@@ -247,11 +247,12 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
         "--upstream-ca",
         &ca,
     ];
-    let (code, _, err) = run("serve", &args, &[]);
-    assert_ne!(code, 0);
+    let (code, out, err) = run("serve", &args, &[]);
+    let said = format!("{out}{err}");
+    assert_ne!(code, 0, "{said}");
     assert!(
-        err.contains("database tier") && err.contains("Unauthenticated"),
-        "{err}"
+        said.contains("database tier") && said.contains("Unauthenticated"),
+        "{said}"
     );
     // Nor without trusting the tier's CA.
     let (code, _, err) = run("serve", &args[..4], &[("RBAC_UPSTREAM_TOKEN_FILE", &token)]);
@@ -278,9 +279,9 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
         .unwrap()
         .into_inner();
     let mut on_tier: Admin = tier.admin().await;
-    let tags = on_tier
-        .list_tags(as_admin(pb::ListTagsRequest {}))
-        .await
-        .unwrap();
+    let mut request = as_admin(pb::ListTagsRequest {});
+    let bearer = "Bearer tier-t0ken".parse().unwrap();
+    request.metadata_mut().insert("authorization", bearer);
+    let tags = on_tier.list_tags(request).await.unwrap();
     assert!(tags.into_inner().tags.iter().any(|t| t.id == tag.id));
 }

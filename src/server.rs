@@ -223,6 +223,8 @@ impl Serving {
                 batch_limit: config.batch_limit,
                 max_request_bytes: config.max_request_bytes,
                 stopping,
+                ext_authz: config.ext_authz.clone().unwrap_or_default(),
+                ext_authz_counters: metrics.ext_authz(),
             },
             config.admin_listen.is_some(),
         )

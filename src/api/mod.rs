@@ -9,6 +9,7 @@ mod budget;
 mod connection;
 mod convert;
 mod deadline;
+mod ext_authz;
 mod feed;
 mod replication;
 mod status;
@@ -33,6 +34,7 @@ pub use budget::RequestBytesLayer;
 pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
 pub use deadline::DeadlineLayer;
+pub use ext_authz::ExtAuthzApi;
 pub use replication::ReplicationApi;
 pub use upstream::{AdminForward, Tier, UpstreamError};
 
@@ -64,6 +66,7 @@ pub mod pb {
     ];
 }
 
+use envoy_types::ext_authz::v3::pb::AuthorizationServer as EnvoyAuthorizationServer;
 use pb::rbac::v1::admin_service_server::AdminServiceServer;
 use pb::rbac::v1::authorization_service_server::AuthorizationServiceServer;
 use pb::rbac::v1::replication_service_server::ReplicationServiceServer;
@@ -90,6 +93,9 @@ pub struct Services {
     pub max_request_bytes: usize,
     /// Turns true when the replica drains: its change feeds end, so followers move on.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// How Envoy's ext_authz requests become checks.
+    pub ext_authz: crate::config::ext_authz::RouteMap,
+    pub ext_authz_counters: crate::telemetry::ExtAuthzCounters,
 }
 
 /// Errors while building the gRPC router.
@@ -109,11 +115,13 @@ pub struct Routers {
 type AuthorizationServer = AuthorizationServiceServer<AuthorizationApi>;
 type ReplicationServer = ReplicationServiceServer<ReplicationApi>;
 type AdminServer = AdminServiceServer<AdminApi>;
+type ExtAuthzServer = EnvoyAuthorizationServer<ExtAuthzApi>;
 
 /// The data plane's services, served together.
 struct DataPlane {
     authorization: AuthorizationServer,
     replication: ReplicationServer,
+    ext_authz: ExtAuthzServer,
 }
 
 /// AdminService as a port serves it.
@@ -140,6 +148,12 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
         replication: ReplicationServer::new(ReplicationApi::new(
             Arc::clone(&services.checker),
             services.stopping,
+        ))
+        .max_decoding_message_size(limit),
+        ext_authz: ExtAuthzServer::new(ExtAuthzApi::new(
+            Arc::clone(&services.checker),
+            services.ext_authz,
+            services.ext_authz_counters,
         ))
         .max_decoding_message_size(limit),
     };
@@ -174,7 +188,12 @@ async fn port(
     let (health_reporter, health) = tonic_health::server::health_reporter();
     let mut served = vec![<HealthServer<()> as NamedService>::NAME];
     if data.is_some() {
-        served.extend([AuthorizationServer::NAME, ReplicationServer::NAME]);
+        // Envoy's service is listed by name; its messages are Envoy's own protos.
+        served.extend([
+            AuthorizationServer::NAME,
+            ReplicationServer::NAME,
+            ExtAuthzServer::NAME,
+        ]);
     }
     if admin.is_some() {
         served.push(AdminServer::NAME);
@@ -206,7 +225,8 @@ async fn port(
     if let Some(data) = data {
         routes = routes
             .add_service(data.authorization)
-            .add_service(data.replication);
+            .add_service(data.replication)
+            .add_service(data.ext_authz);
     }
     match admin {
         Some(AdminRoute::Local(admin)) => routes = routes.add_service(admin),

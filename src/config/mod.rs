@@ -2,6 +2,7 @@
 //! optional TOML file, in that order of precedence, over built-in defaults ([`serve`]);
 //! the other commands by flags and environment variables.
 
+pub mod ext_authz;
 mod serve;
 
 pub use serve::{

@@ -14,6 +14,8 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ext_authz::{ExtAuthzSettings, RouteMap};
+
 /// The default database: an embedded SQLite file in the working directory (API.md).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rbac.db?mode=rwc";
 
@@ -95,6 +97,12 @@ pub struct ServeSettings {
     #[arg(long, env = "RBAC_UPSTREAM_TOKEN_FILE", value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_token_file: Option<PathBuf>,
+
+    /// How Envoy's external authorization requests become checks: the file's
+    /// `[ext_authz]` section only (see `config::ext_authz`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ext_authz: Option<ExtAuthzSettings>,
 
     /// Creates an MSP tenant and a System Administrator with this Azure object id if none has it.
     #[arg(long, env = "RBAC_BOOTSTRAP_ADMIN_OBJECT_ID", value_name = "UUID")]
@@ -264,6 +272,7 @@ impl ServeSettings {
                 .database_max_connections
                 .or(lower.database_max_connections),
             upstream: self.upstream.or(lower.upstream),
+            ext_authz: self.ext_authz.or(lower.ext_authz),
             upstream_ca: self.upstream_ca.or(lower.upstream_ca),
             upstream_token_file: self.upstream_token_file.or(lower.upstream_token_file),
             bootstrap_admin_object_id: self
@@ -422,6 +431,8 @@ pub struct ServeConfig {
     pub database_max_connections: u32,
     /// Some: no database; fed by this tier.
     pub upstream: Option<UpstreamConfig>,
+    /// The ext_authz route map; None: every ext_authz request is refused.
+    pub ext_authz: Option<RouteMap>,
     pub bootstrap_admin_object_id: Option<Uuid>,
     pub batch_limit: usize,
     pub min_revision_wait_ms: u64,
@@ -458,6 +469,7 @@ impl ServeConfig {
             database_url: database_url.to_owned(),
             database_max_connections: crate::store::DEFAULT_MAX_CONNECTIONS,
             upstream: None,
+            ext_authz: None,
             bootstrap_admin_object_id: None,
             batch_limit: 1000,
             min_revision_wait_ms: 5000,
@@ -619,8 +631,15 @@ impl ServeConfig {
                 })
             }
         };
+        let ext_authz = s
+            .ext_authz
+            .as_ref()
+            .map(RouteMap::compile)
+            .transpose()
+            .map_err(|why| ConfigError::invalid("ext_authz", why))?;
         let config = ServeConfig {
             upstream,
+            ext_authz,
             database_max_connections: at_least_one(
                 "database_max_connections",
                 s.database_max_connections,
@@ -697,6 +716,7 @@ impl ServeConfig {
             },
             database_max_connections: Some(self.database_max_connections),
             upstream: self.upstream.as_ref().map(|u| u.url.clone()),
+            ext_authz: self.ext_authz.as_ref().map(|m| m.settings.clone()),
             upstream_ca: self.upstream.as_ref().and_then(|u| u.ca.clone()),
             upstream_token_file: self.upstream.as_ref().and_then(|u| u.token_file.clone()),
             bootstrap_admin_object_id: self.bootstrap_admin_object_id,

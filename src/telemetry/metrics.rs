@@ -74,6 +74,27 @@ impl CheckCounters {
     }
 }
 
+/// Envoy ext_authz checks counted by how they ended. Detached by default.
+#[derive(Clone, Debug, Default)]
+pub struct ExtAuthzCounters {
+    outcomes: Option<Family<OutcomeLabels, Counter>>,
+}
+
+impl ExtAuthzCounters {
+    /// Counts one answered request: allowed, denied, unmatched_allowed, unauthenticated,
+    /// refused (a bad request or target) or error (not decided).
+    pub fn count(&self, outcome: &'static str) {
+        if let Some(family) = &self.outcomes {
+            family.get_or_create(&OutcomeLabels { outcome }).inc();
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 /// What the effective-access cache and its follower count. Detached by default.
 #[derive(Clone, Debug, Default)]
 pub struct CacheCounters {
@@ -128,6 +149,7 @@ pub struct Metrics {
     cache: CacheCounters,
     rpc_seconds: Family<RpcLabels, Histogram, fn() -> Histogram>,
     admin_writes: Family<AdminWriteLabels, Counter>,
+    ext_authz: ExtAuthzCounters,
     applied_revision: Gauge,
     follower_lag_seconds: Gauge<f64, AtomicU64>,
     cached_users: Gauge,
@@ -200,6 +222,13 @@ impl Metrics {
             admin_writes.clone(),
         );
 
+        let ext_authz = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "ext_authz_checks",
+            "Envoy ext_authz requests by outcome: allowed, denied, unmatched_allowed, unauthenticated, refused (bad request or target), error (not decided)",
+            ext_authz.clone(),
+        );
+
         let applied_revision = Gauge::default();
         registry.register(
             "applied_revision",
@@ -228,6 +257,9 @@ impl Metrics {
         Metrics {
             registry,
             checks,
+            ext_authz: ExtAuthzCounters {
+                outcomes: Some(ext_authz),
+            },
             cache,
             rpc_seconds,
             admin_writes,
@@ -241,6 +273,11 @@ impl Metrics {
     /// The counters a [`crate::check::Checker`] updates.
     pub fn checks(&self) -> CheckCounters {
         self.checks.clone()
+    }
+
+    /// The counters of the ext_authz service.
+    pub fn ext_authz(&self) -> ExtAuthzCounters {
+        self.ext_authz.clone()
     }
 
     /// The counters an [`AccessCache`] updates.

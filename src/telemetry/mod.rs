@@ -7,7 +7,9 @@ mod metrics;
 mod rpc;
 
 pub use endpoint::{EndpointState, serve_endpoint};
-pub use metrics::{CacheCounters, CheckCounters, Metrics, RpcInstruments, RpcMethod, code_name};
+pub use metrics::{
+    CacheCounters, CheckCounters, ExtAuthzCounters, Metrics, RpcInstruments, RpcMethod, code_name,
+};
 pub use rpc::{RpcTelemetry, RpcTelemetryLayer};
 
 use std::io::IsTerminal;

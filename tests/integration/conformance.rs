@@ -1,6 +1,7 @@
 //! Every scenario of `tests/conformance/` (and of `RBAC_CONFORMANCE_DIRS`) run twice:
 //! against the engine in memory, and end to end over gRPC against a running server
-//! (SQLite, and PostgreSQL).
+//! (SQLite, and PostgreSQL), where every check is also asked through Envoy's ext_authz
+//! and must get the same answer.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::scenario::{
     self, Action, AssignmentSpec, Check, Driver, EffectSpec, Expect, GroupSpec, KeyedScope,
     NamedScope, ResourceSpec, RoleSpec, ScopeSpec, TenantSpec, UserSpec,
 };
+use crate::support::envoy::{self, Envoy};
 use crate::support::{Backend, TestServer, as_admin};
 
 fn expect_of(decision: Decision) -> Expect {
@@ -284,6 +286,33 @@ struct GrpcWorld<'s> {
 }
 
 impl GrpcWorld<'_> {
+    /// The same check as Envoy's ext_authz asks it, through `envoy::every_permission`.
+    async fn through_envoy(&mut self, check: &Check) -> Expect {
+        let permission = &check.permission;
+        let path = match (&check.tenant, &check.resource) {
+            (Some(t), _) => format!("/tenants/{}/{permission}", self.id(&format!("tenant:{t}"))),
+            (None, Some(r)) => {
+                let r = self.resource_ref(r);
+                format!("/resources/{}/{}/{permission}", r.r#type, r.id)
+            }
+            (None, None) => format!("/system/{permission}"),
+        };
+        let user = self.id(&format!("user:{}", check.user));
+        let request = envoy::request("GET", &path, &[], Some(&user));
+        let answer = envoy::ask(&mut Envoy::new(self.server.channel.clone()), request).await;
+        if answer.code == 0 {
+            assert_eq!(answer.headers["x-rbac-decision"], "allowed");
+            return Expect::Allowed;
+        }
+        assert_eq!(answer.http_status, 403, "{answer:?}");
+        match answer.body["decision"].as_str() {
+            Some("not_granted") => Expect::NotGranted,
+            Some("denied") => Expect::Denied,
+            Some("user_inactive") => Expect::Inactive,
+            _ => panic!("ext_authz refused {check:?}: {answer:?}"),
+        }
+    }
+
     fn id(&self, key: &str) -> String {
         self.ids
             .get(key)
@@ -584,20 +613,29 @@ impl Driver for GrpcWorld<'_> {
             response.allowed,
             response.decision == pb::Decision::Allowed as i32
         );
-        match pb::Decision::try_from(response.decision).unwrap() {
+        let decided = match pb::Decision::try_from(response.decision).unwrap() {
             pb::Decision::Allowed => Expect::Allowed,
             pb::Decision::NotGranted => Expect::NotGranted,
             pb::Decision::Denied => Expect::Denied,
             pb::Decision::UserInactive => Expect::Inactive,
             pb::Decision::Unspecified => panic!("unspecified decision for {check:?}"),
-        }
+        };
+        assert_eq!(
+            self.through_envoy(check).await,
+            decided,
+            "ext_authz disagrees on {check:?}"
+        );
+        decided
     }
 }
 
 async fn every_scenario_over_grpc(backend: Backend) {
     let mut failures = Vec::new();
     for (file, scenario) in scenario::load_all() {
-        let Some(mut server) = TestServer::start(backend).await else {
+        let routes = |config: &mut rbac_sidecar::config::ServeConfig| {
+            config.ext_authz = Some(envoy::every_permission());
+        };
+        let Some(mut server) = TestServer::start_configured(backend, routes).await else {
             return;
         };
         let mut world = GrpcWorld {

@@ -10,6 +10,7 @@ mod conformance;
 mod differential;
 mod escalation;
 mod escalation_regressions;
+mod ext_authz;
 mod grpcurl;
 mod hostile_input;
 mod invariants;

@@ -5,6 +5,7 @@
 // Each test binary uses part of this module.
 #![allow(dead_code)]
 
+pub mod envoy;
 pub mod reference;
 pub mod world;
 
@@ -97,6 +98,8 @@ impl TestDb {
 /// A running server and its clients.
 pub struct TestServer {
     pub url: String,
+    /// To the gRPC port, for clients of other services.
+    pub channel: Channel,
     pub authz: AuthorizationServiceClient<Channel>,
     pub admin: AdminServiceClient<Channel>,
     store: std::sync::Arc<rbac_sidecar::store::Store>,
@@ -109,15 +112,28 @@ impl TestServer {
     /// Starts a server bootstrapped with [`ADMIN`]; None when the backend is not
     /// configured here (and the run is not strict).
     pub async fn start(backend: Backend) -> Option<TestServer> {
-        let (db, url) = TestDb::create(backend).await?;
-        Some(Self::start_on(db, url).await)
+        Self::start_configured(backend, |_| {}).await
     }
 
-    async fn start_on(db: TestDb, url: String) -> TestServer {
+    /// `start`, with the configuration changed by `configure` first.
+    pub async fn start_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Option<TestServer> {
+        let (db, url) = TestDb::create(backend).await?;
+        Some(Self::start_on(db, url, configure).await)
+    }
+
+    async fn start_on(
+        db: TestDb,
+        url: String,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
         let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), &url);
         config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
         config.batch_limit = 100;
         config.min_revision_wait_ms = 500;
+        configure(&mut config);
         let listener = server::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let server = Server::start(&config).await.expect("server starts");
@@ -139,7 +155,8 @@ impl TestServer {
         TestServer {
             url,
             authz: AuthorizationServiceClient::new(channel.clone()),
-            admin: AdminServiceClient::new(channel),
+            admin: AdminServiceClient::new(channel.clone()),
+            channel,
             store,
             stop,
             handle,

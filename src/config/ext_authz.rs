@@ -1,0 +1,507 @@
+//! The `[ext_authz]` section of the configuration file: how Envoy's external authorization
+//! requests become checks. A route names a method and a path template, the permission, and
+//! where the target comes from; the subject comes from a header or from jwt_authn's
+//! dynamic metadata. `RouteMap::compile` checks it all at start; `RouteMap::route` matches
+//! one request (first route that matches wins).
+//!
+//! ```toml
+//! [ext_authz]
+//! subject_header = "x-jwt-oid"            # or subject_metadata = ["envoy.filters.http.jwt_authn", "jwt_payload", "oid"]
+//! subject_kind = "azure_object_id"        # or "user_id"
+//! unmatched = "deny"                      # or "allow"
+//!
+//! [[ext_authz.routes]]
+//! method = "GET"                          # omitted or "*": any method
+//! path = "/api/tenants/{tenant_id}/computers/**"
+//! permission = "computers.view"
+//! tenant = "{tenant_id}"                  # a path parameter, or "header:x-tenant-id"
+//!
+//! [[ext_authz.routes]]
+//! method = "POST"
+//! path = "/api/computers/{id}/reboot"
+//! permission = "computers.reboot"
+//! resource = { type = "computer", id = "{id}" }
+//! ```
+//!
+//! In a path, `{name}` matches one segment, `*` any one segment, and a final `**` whatever
+//! is left (nothing included). A request path with an empty, `.` or `..` segment matches no
+//! route, and the query string is not part of the path.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PermissionId, ResourceType, catalogue, shown};
+
+/// Where the subject of a request is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubjectSource {
+    /// A request header (lower case), e.g. one jwt_authn's `claim_to_headers` sets.
+    Header(String),
+    /// jwt_authn's dynamic metadata: the filter's name, then keys into its struct.
+    Metadata { filter: String, path: Vec<String> },
+    /// Not configured: every request is refused as unauthenticated.
+    None,
+}
+
+/// What the subject's value is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    #[default]
+    AzureObjectId,
+    UserId,
+}
+
+/// What a request that no route matches gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    #[default]
+    Deny,
+    Allow,
+}
+
+/// The section as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtAuthzSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_metadata: Option<Vec<String>>,
+    #[serde(default)]
+    pub subject_kind: SubjectKind,
+    #[serde(default)]
+    pub unmatched: Unmatched,
+    #[serde(default)]
+    pub routes: Vec<RouteSettings>,
+}
+
+/// One route as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    pub path: String,
+    pub permission: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSettings {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    Any,
+}
+
+/// Where a target's id is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Value {
+    Param(String),
+    Header(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TargetTemplate {
+    None,
+    Tenant(Value),
+    Resource(ResourceType, Value),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Route {
+    /// None: any method.
+    method: Option<String>,
+    segments: Vec<Segment>,
+    /// A final `**`.
+    rest: bool,
+    permission: PermissionId,
+    target: TargetTemplate,
+    /// `METHOD path`, for messages.
+    shown: String,
+}
+
+/// The compiled section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteMap {
+    /// As written, to show the configuration.
+    pub settings: ExtAuthzSettings,
+    pub subject: SubjectSource,
+    pub subject_kind: SubjectKind,
+    pub unmatched: Unmatched,
+    routes: Vec<Route>,
+}
+
+/// The target of a routed request, as read from it (not yet parsed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutedTarget {
+    None,
+    Tenant(String),
+    Resource(ResourceType, String),
+}
+
+/// What a request routes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Routed<'a> {
+    pub permission: PermissionId,
+    pub target: RoutedTarget,
+    /// The route, as `METHOD path`.
+    pub route: &'a str,
+}
+
+/// Why a matched request has no target: the header the route reads is missing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("route `{route}` takes its target from header `{header}`, which the request lacks")]
+pub struct MissingHeader {
+    pub route: String,
+    pub header: String,
+}
+
+impl Default for RouteMap {
+    /// No section: every request is unauthenticated.
+    fn default() -> Self {
+        RouteMap {
+            settings: ExtAuthzSettings::default(),
+            subject: SubjectSource::None,
+            subject_kind: SubjectKind::default(),
+            unmatched: Unmatched::Deny,
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl RouteMap {
+    /// Checks and compiles the section; the error names the route and what is wrong.
+    pub fn compile(settings: &ExtAuthzSettings) -> Result<RouteMap, String> {
+        let subject = match (&settings.subject_header, &settings.subject_metadata) {
+            (Some(_), Some(_)) => {
+                return Err("set `subject_header` or `subject_metadata`, not both".into());
+            }
+            (Some(header), None) => SubjectSource::Header(header.to_ascii_lowercase()),
+            (None, Some(path)) => match path.split_first() {
+                Some((filter, keys)) if !keys.is_empty() => SubjectSource::Metadata {
+                    filter: filter.clone(),
+                    path: keys.to_vec(),
+                },
+                _ => {
+                    return Err("`subject_metadata` is the filter's name, then at least one key, e.g. [\"envoy.filters.http.jwt_authn\", \"jwt_payload\", \"oid\"]".into());
+                }
+            },
+            (None, None) => {
+                return Err(
+                    "set `subject_header` or `subject_metadata`: where the caller's identity is"
+                        .into(),
+                );
+            }
+        };
+        let routes = settings
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| {
+                compile_route(route).map_err(|e| format!("route {} (`{}`): {e}", i + 1, route.path))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RouteMap {
+            settings: settings.clone(),
+            subject,
+            subject_kind: settings.subject_kind,
+            unmatched: settings.unmatched,
+            routes,
+        })
+    }
+
+    /// The first route that matches; its target read from the path or a header.
+    pub fn route<'h>(
+        &self,
+        method: &str,
+        path: &str,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> Result<Option<Routed<'_>>, MissingHeader> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let Some(segments) = path
+            .strip_prefix('/')
+            .map(|p| p.split('/').collect::<Vec<_>>())
+            .filter(|s| s.iter().all(|s| !matches!(*s, "" | "." | "..")) || path == "/")
+        else {
+            return Ok(None);
+        };
+        let segments = if path == "/" { Vec::new() } else { segments };
+        for route in &self.routes {
+            if route
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            {
+                continue;
+            }
+            let Some(params) = route.bind(&segments) else {
+                continue;
+            };
+            let read = |value: &Value| -> Result<String, MissingHeader> {
+                match value {
+                    Value::Param(name) => Ok(params
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| (*v).to_owned())
+                        .unwrap_or_default()),
+                    Value::Header(name) => {
+                        header(name)
+                            .map(str::to_owned)
+                            .ok_or_else(|| MissingHeader {
+                                route: route.shown.clone(),
+                                header: name.clone(),
+                            })
+                    }
+                }
+            };
+            let target = match &route.target {
+                TargetTemplate::None => RoutedTarget::None,
+                TargetTemplate::Tenant(value) => RoutedTarget::Tenant(read(value)?),
+                TargetTemplate::Resource(kind, value) => {
+                    RoutedTarget::Resource(*kind, read(value)?)
+                }
+            };
+            return Ok(Some(Routed {
+                permission: route.permission,
+                target,
+                route: &route.shown,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+impl Route {
+    /// The path parameters, when the path matches.
+    fn bind<'p>(&self, path: &[&'p str]) -> Option<Vec<(String, &'p str)>> {
+        if path.len() < self.segments.len() || (!self.rest && path.len() != self.segments.len()) {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (segment, part) in self.segments.iter().zip(path) {
+            match segment {
+                Segment::Literal(literal) if literal == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => params.push((name.clone(), *part)),
+                Segment::Any => {}
+            }
+        }
+        Some(params)
+    }
+}
+
+fn compile_route(route: &RouteSettings) -> Result<Route, String> {
+    let method = route
+        .method
+        .as_deref()
+        .filter(|m| *m != "*")
+        .map(str::to_ascii_uppercase);
+    let Some(path) = route.path.strip_prefix('/') else {
+        return Err("a path starts with `/`".into());
+    };
+    let mut parts: Vec<&str> = if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    };
+    let rest = parts.last() == Some(&"**");
+    if rest {
+        parts.pop();
+    }
+    let mut segments = Vec::with_capacity(parts.len());
+    for part in parts {
+        segments.push(match part {
+            "" => return Err("an empty segment (`//`)".into()),
+            "**" => return Err("`**` may only end a path".into()),
+            "*" => Segment::Any,
+            _ => match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !name.is_empty() => Segment::Param(name.to_owned()),
+                Some(_) => return Err("`{}` names no parameter".into()),
+                None if part.contains(['{', '}']) => {
+                    return Err(format!(
+                        "`{part}`: a parameter is a whole segment, `{{name}}`"
+                    ));
+                }
+                None => Segment::Literal(part.to_owned()),
+            },
+        });
+    }
+    let value = |text: &str| -> Result<Value, String> {
+        if let Some(header) = text.strip_prefix("header:") {
+            return Ok(Value::Header(header.to_ascii_lowercase()));
+        }
+        match text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) if segments.contains(&Segment::Param(name.to_owned())) => {
+                Ok(Value::Param(name.to_owned()))
+            }
+            Some(name) => Err(format!("`{{{name}}}` is not a parameter of the path")),
+            None => Err(format!(
+                "`{}`: a target is `{{parameter}}` or `header:NAME`",
+                shown(text)
+            )),
+        }
+    };
+    let target = match (&route.tenant, &route.resource) {
+        (Some(_), Some(_)) => return Err("set `tenant` or `resource`, not both".into()),
+        (Some(tenant), None) => TargetTemplate::Tenant(value(tenant)?),
+        (None, Some(resource)) => {
+            let kind = resource
+                .kind
+                .parse()
+                .map_err(|e: crate::model::UnknownResourceType| e.to_string())?;
+            TargetTemplate::Resource(kind, value(&resource.id)?)
+        }
+        (None, None) => TargetTemplate::None,
+    };
+    let permission = catalogue()
+        .id(&route.permission)
+        .ok_or_else(|| format!("unknown permission `{}`", shown(&route.permission)))?;
+    if matches!(target, TargetTemplate::None) && !catalogue().get(permission).system {
+        return Err(format!(
+            "`{}` is not a system permission: give the route a `tenant` or a `resource`",
+            route.permission
+        ));
+    }
+    Ok(Route {
+        shown: format!("{} {}", method.as_deref().unwrap_or("*"), route.path),
+        method,
+        segments,
+        rest,
+        permission,
+        target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(toml: &str) -> Result<RouteMap, String> {
+        let settings: ExtAuthzSettings = toml::from_str(toml).map_err(|e| e.to_string())?;
+        RouteMap::compile(&settings)
+    }
+
+    const ROUTES: &str = r#"
+        subject_header = "X-Jwt-Oid"
+        [[routes]]
+        method = "GET"
+        path = "/api/tenants/{tenant_id}/computers/**"
+        permission = "computers.view"
+        tenant = "{tenant_id}"
+        [[routes]]
+        method = "post"
+        path = "/api/computers/{id}/reboot"
+        permission = "computers.reboot"
+        resource = { type = "computer", id = "{id}" }
+        [[routes]]
+        path = "/api/scripts/*"
+        permission = "scripts.view"
+        tenant = "header:X-Tenant"
+        [[routes]]
+        path = "/billing"
+        permission = "billing.view"
+    "#;
+
+    #[test]
+    fn a_request_takes_the_first_route_that_matches() {
+        let map = map(ROUTES).unwrap();
+        assert_eq!(map.subject, SubjectSource::Header("x-jwt-oid".into()));
+        let none = |_: &str| None;
+        let routed = map
+            .route("GET", "/api/tenants/t1/computers/c/x?q=1", none)
+            .unwrap()
+            .unwrap();
+        assert_eq!(routed.target, RoutedTarget::Tenant("t1".into()));
+        assert_eq!(routed.route, "GET /api/tenants/{tenant_id}/computers/**");
+        let routed = map
+            .route("GET", "/api/tenants/t1/computers", none)
+            .unwrap()
+            .unwrap();
+        assert_eq!(routed.target, RoutedTarget::Tenant("t1".into()));
+        let reboot = map
+            .route("POST", "/api/computers/c9/reboot", none)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            reboot.target,
+            RoutedTarget::Resource(ResourceType::Computer, "c9".into())
+        );
+        assert_eq!(map.route("GET", "/api/computers/c9/reboot", none), Ok(None));
+        let header = |name: &str| (name == "x-tenant").then_some("t2");
+        let script = map
+            .route("DELETE", "/api/scripts/s1", header)
+            .unwrap()
+            .unwrap();
+        assert_eq!(script.target, RoutedTarget::Tenant("t2".into()));
+        assert!(
+            map.route("GET", "/api/scripts/s1", none).is_err(),
+            "missing header"
+        );
+        assert_eq!(
+            map.route("GET", "/billing", none).unwrap().unwrap().target,
+            RoutedTarget::None
+        );
+    }
+
+    #[test]
+    fn odd_paths_match_nothing() {
+        let map = map(ROUTES).unwrap();
+        let none = |_: &str| None;
+        for path in [
+            "/api/tenants/t1/../t2/computers",
+            "/api/tenants//computers",
+            "/api/tenants/./computers",
+            "api/tenants/t1/computers",
+            "/api/computers/c9/reboot/",
+        ] {
+            assert_eq!(map.route("POST", path, none), Ok(None), "{path}");
+        }
+        assert_eq!(
+            map.route("GET", "/api/tenants/t1/computers/a/../b", none),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_bad_route_is_refused_with_its_place() {
+        let bad = |routes: &str| map(&format!("subject_header = \"x\"\n{routes}")).unwrap_err();
+        let route = |body: &str| format!("[[routes]]\n{body}");
+        assert!(
+            bad(&route(
+                "path = \"/a/{t}\"\npermission = \"nope.view\"\ntenant = \"{t}\""
+            ))
+            .contains("unknown permission")
+        );
+        assert!(
+            bad(&route("path = \"/a/{t}\"\npermission = \"computers.view\""))
+                .contains("not a system permission")
+        );
+        assert!(
+            bad(&route("path = \"/a/**/b\"\npermission = \"billing.view\"")).contains("only end")
+        );
+        assert!(
+            bad(&route("path = \"/a/x{t}\"\npermission = \"billing.view\""))
+                .contains("whole segment")
+        );
+        assert!(
+            bad(&route(
+                "path = \"/a\"\npermission = \"computers.view\"\ntenant = \"{t}\""
+            ))
+            .contains("not a parameter")
+        );
+        assert!(bad(&route("path = \"a\"\npermission = \"billing.view\"")).contains("route 1"));
+        assert!(map("").unwrap_err().contains("subject_header"));
+    }
+}

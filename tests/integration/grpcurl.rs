@@ -51,6 +51,8 @@ async fn grpcurl_lists_the_services_and_checks_access_by_json() {
     for service in [
         "rbac.v1.AuthorizationService",
         "rbac.v1.AdminService",
+        "rbac.v1.ReplicationService",
+        "envoy.service.auth.v3.Authorization",
         "grpc.health.v1.Health",
     ] {
         assert!(listed.contains(service), "`list` lacks {service}: {listed}");

@@ -61,9 +61,11 @@ async fn admin_listen_moves_admin_service_off_the_main_port() {
     assert_eq!(
         list_services(main, None).await.unwrap(),
         [
+            "envoy.service.auth.v3.Authorization",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
-            "rbac.v1.AuthorizationService"
+            "rbac.v1.AuthorizationService",
+            "rbac.v1.ReplicationService"
         ]
     );
 

@@ -300,6 +300,41 @@ impl Checker {
         Ok((permitted, state.revision))
     }
 
+    /// The registered resources of one type on which the subject holds the permission,
+    /// sorted by id.
+    pub async fn permitted_resources(
+        &self,
+        subject: Subject,
+        permission: PermissionId,
+        kind: crate::model::ResourceType,
+    ) -> Result<(Vec<ResourceRef>, u64), CheckError> {
+        let (access, state) = self.access(subject, 0).await?;
+        let now = unix_now();
+        let mut permitted: Vec<ResourceRef> = state
+            .resources
+            .iter()
+            .filter(|(resource, _)| resource.kind == kind)
+            .filter(|(resource, owner)| {
+                let target = Target::Resource {
+                    resource: (*resource).clone(),
+                    owner: **owner,
+                };
+                engine::decide(
+                    access.as_deref(),
+                    permission,
+                    &target,
+                    &state.tenants,
+                    now,
+                    false,
+                )
+                .is_ok_and(|v| v.decision == Decision::Allowed)
+            })
+            .map(|(resource, _)| resource.clone())
+            .collect();
+        permitted.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((permitted, state.revision))
+    }
+
     /// The groups with these ids, for showing names (not on the hot path). A sidecar
     /// without a database has none: the tier shows them.
     pub async fn groups(

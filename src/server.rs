@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::admin::{Admin, AdminError};
+use crate::api::authzen::AuthzenState;
 use crate::api::{self, AdminBackend, Routers, Services, Tier, Transport, UpstreamError};
 use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::check::Checker;
@@ -54,6 +55,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("the metrics endpoint failed: {0}")]
     Metrics(std::io::Error),
+    #[error("the AuthZEN HTTP endpoint failed: {0}")]
+    Http(std::io::Error),
     #[error("calls were still in flight {} ms after the shutdown signal; stopped anyway", .0.as_millis())]
     DrainTimeout(Duration),
 }
@@ -80,6 +83,7 @@ pub struct FedServer {
 /// What serving needs, whichever way the cache is fed.
 struct Serving {
     routers: Routers,
+    authzen: AuthzenState,
     transport: Transport,
     metrics: Arc<Metrics>,
     cache: Arc<AccessCache>,
@@ -95,6 +99,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     pub admin: Option<TcpListener>,
     pub metrics: Option<TcpListener>,
+    /// AuthZEN over HTTP.
+    pub http: Option<TcpListener>,
 }
 
 impl From<TcpListener> for Listeners {
@@ -104,6 +110,7 @@ impl From<TcpListener> for Listeners {
             grpc,
             admin: None,
             metrics: None,
+            http: None,
         }
     }
 }
@@ -244,8 +251,13 @@ impl Serving {
             max_concurrent_streams: config.max_concurrent_streams,
             request_bytes: api::RequestBytesLayer::new(config.max_inflight_request_mib),
         };
+        let authzen = AuthzenState {
+            checker: Arc::clone(&checker),
+            auth_token: config.auth_token.clone(),
+        };
         let serving = Serving {
             routers,
+            authzen,
             transport,
             metrics,
             cache,
@@ -314,11 +326,20 @@ impl Serving {
                 .await
                 .map_err(ServeError::Metrics)
         };
-        let (grpc, endpoint) = tokio::join!(grpc, endpoint);
+        let http = async {
+            let Some(listener) = listeners.http else {
+                return Ok(());
+            };
+            axum::serve(listener, api::authzen::router(self.authzen.clone()))
+                .with_graceful_shutdown(turned_true(draining.clone()))
+                .await
+                .map_err(ServeError::Http)
+        };
+        let (grpc, endpoint, http) = tokio::join!(grpc, endpoint, http);
         signal.abort();
         let _ = self.stop_following.send(true);
         tracing::info!("drained; change-log follower stopped");
-        grpc.and(endpoint)
+        grpc.and(endpoint).and(http)
     }
 }
 
@@ -361,6 +382,10 @@ pub async fn bind_all(config: &ServeConfig) -> Result<Listeners, ServeError> {
             None => None,
         },
         metrics: match config.metrics_listen {
+            Some(addr) => Some(bind_addr(addr).await?),
+            None => None,
+        },
+        http: match config.http_listen {
             Some(addr) => Some(bind_addr(addr).await?),
             None => None,
         },

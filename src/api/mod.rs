@@ -4,6 +4,7 @@
 
 mod admin;
 mod authorization;
+pub mod authzen;
 mod bearer;
 mod budget;
 mod connection;

@@ -68,6 +68,12 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Serve the OpenID AuthZEN Authorization API over HTTP here (plain HTTP; with
+    /// --tls-cert, keep it off: not served over TLS yet) [default: off].
+    #[arg(long, env = "RBAC_HTTP_LISTEN", value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
+
     /// sqlite://FILE?mode=rwc (embedded) or postgres://USER@HOST/DB
     /// [default: sqlite://rbac.db?mode=rwc].
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -267,6 +273,7 @@ impl ServeSettings {
             listen: self.listen.or(lower.listen),
             admin_listen: self.admin_listen.or(lower.admin_listen),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            http_listen: self.http_listen.or(lower.http_listen),
             database_url: self.database_url.or(lower.database_url),
             database_max_connections: self
                 .database_max_connections
@@ -443,6 +450,8 @@ pub struct ServeConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Some: `/metrics`, `/healthz` and `/readyz` are served there over HTTP.
     pub metrics_listen: Option<SocketAddr>,
+    /// AuthZEN over HTTP.
+    pub http_listen: Option<SocketAddr>,
     pub max_request_bytes: usize,
     pub max_connections: usize,
     pub max_concurrent_streams: u32,
@@ -478,6 +487,7 @@ impl ServeConfig {
             cache_max_mib: 256,
             admin_listen: None,
             metrics_listen: None,
+            http_listen: None,
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_concurrent_streams: 100,
@@ -559,6 +569,23 @@ impl ServeConfig {
                     format!(
                         "`{metrics}` is already a gRPC address; give metrics a port of their own"
                     ),
+                ));
+            }
+        }
+        let http_listen = s.http_listen;
+        if let Some(http) = http_listen {
+            if [Some(listen), admin_listen, metrics_listen].contains(&Some(http)) {
+                return Err(ConfigError::invalid(
+                    "http_listen",
+                    format!(
+                        "`{http}` is already taken by another port; give AuthZEN a port of its own"
+                    ),
+                ));
+            }
+            if tls.is_some() {
+                return Err(ConfigError::invalid(
+                    "http_listen",
+                    "cannot be served over TLS yet, and TLS is configured: terminate TLS in front of it (a mesh, Envoy), or leave it off",
                 ));
             }
         }
@@ -662,6 +689,7 @@ impl ServeConfig {
             cache_max_mib: s.cache_max_mib.unwrap_or(defaults.cache_max_mib),
             admin_listen,
             metrics_listen,
+            http_listen,
             max_request_bytes: at_least_one(
                 "max_request_bytes",
                 s.max_request_bytes,
@@ -710,6 +738,7 @@ impl ServeConfig {
             listen: Some(self.listen),
             admin_listen: self.admin_listen,
             metrics_listen: self.metrics_listen,
+            http_listen: self.http_listen,
             database_url: match self.upstream {
                 None => Some(mask_password(&self.database_url)),
                 Some(_) => None,

@@ -1,7 +1,7 @@
 //! Every scenario of `tests/conformance/` (and of `RBAC_CONFORMANCE_DIRS`) run twice:
 //! against the engine in memory, and end to end over gRPC against a running server
 //! (SQLite, and PostgreSQL), where every check is also asked through Envoy's ext_authz
-//! and must get the same answer.
+//! and AuthZEN over HTTP, and must get the same answer from each.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::scenario::{
     self, Action, AssignmentSpec, Check, Driver, EffectSpec, Expect, GroupSpec, KeyedScope,
     NamedScope, ResourceSpec, RoleSpec, ScopeSpec, TenantSpec, UserSpec,
 };
+use crate::support::authzen;
 use crate::support::envoy::{self, Envoy};
 use crate::support::{Backend, TestServer, as_admin};
 
@@ -286,6 +287,39 @@ struct GrpcWorld<'s> {
 }
 
 impl GrpcWorld<'_> {
+    /// The same check as an AuthZEN Access Evaluation over HTTP.
+    async fn through_authzen(&mut self, check: &Check) -> Expect {
+        let resource = match (&check.tenant, &check.resource) {
+            (Some(t), _) => {
+                serde_json::json!({ "type": "tenant", "id": self.id(&format!("tenant:{t}")) })
+            }
+            (None, Some(r)) => {
+                let r = self.resource_ref(r);
+                serde_json::json!({ "type": r.r#type, "id": r.id })
+            }
+            (None, None) => serde_json::json!({ "type": "system", "id": "-" }),
+        };
+        let body = serde_json::json!({
+            "subject": { "type": "user", "id": self.id(&format!("user:{}", check.user)) },
+            "action": { "name": check.permission },
+            "resource": resource,
+        });
+        let address = &self.server.http_address;
+        let (status, answer) = authzen::post(address, "/access/v1/evaluation", &body, None).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer["decision"],
+            answer["context"]["decision"] == "allowed"
+        );
+        match answer["context"]["decision"].as_str() {
+            Some("allowed") => Expect::Allowed,
+            Some("not_granted") => Expect::NotGranted,
+            Some("denied") => Expect::Denied,
+            Some("user_inactive") => Expect::Inactive,
+            _ => panic!("AuthZEN answered {answer} to {check:?}"),
+        }
+    }
+
     /// The same check as Envoy's ext_authz asks it, through `envoy::every_permission`.
     async fn through_envoy(&mut self, check: &Check) -> Expect {
         let permission = &check.permission;
@@ -624,6 +658,11 @@ impl Driver for GrpcWorld<'_> {
             self.through_envoy(check).await,
             decided,
             "ext_authz disagrees on {check:?}"
+        );
+        assert_eq!(
+            self.through_authzen(check).await,
+            decided,
+            "AuthZEN disagrees on {check:?}"
         );
         decided
     }

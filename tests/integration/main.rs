@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_plane;
+mod authzen;
 mod change_log;
 mod conformance;
 mod differential;

@@ -5,6 +5,7 @@
 // Each test binary uses part of this module.
 #![allow(dead_code)]
 
+pub mod authzen;
 pub mod envoy;
 pub mod reference;
 pub mod world;
@@ -98,6 +99,8 @@ impl TestDb {
 /// A running server and its clients.
 pub struct TestServer {
     pub url: String,
+    /// `127.0.0.1:PORT` of AuthZEN over HTTP.
+    pub http_address: String,
     /// To the gRPC port, for clients of other services.
     pub channel: Channel,
     pub authz: AuthorizationServiceClient<Channel>,
@@ -136,12 +139,21 @@ impl TestServer {
         configure(&mut config);
         let listener = server::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("local address");
+        // AuthZEN over HTTP on a port of its own.
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let http_address = http.local_addr().expect("local address").to_string();
+        let listeners = server::Listeners {
+            http: Some(http),
+            ..server::Listeners::from(listener)
+        };
         let server = Server::start(&config).await.expect("server starts");
         let store = std::sync::Arc::clone(&server.store);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             server
-                .serve(listener, async {
+                .serve(listeners, async {
                     let _ = stopped.await;
                 })
                 .await
@@ -154,6 +166,7 @@ impl TestServer {
             .expect("connect");
         TestServer {
             url,
+            http_address,
             authz: AuthorizationServiceClient::new(channel.clone()),
             admin: AdminServiceClient::new(channel.clone()),
             channel,

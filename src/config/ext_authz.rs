@@ -4,24 +4,8 @@
 //! dynamic metadata. `RouteMap::compile` checks it all at start; `RouteMap::route` matches
 //! one request (first route that matches wins).
 //!
-//! ```toml
-//! [ext_authz]
-//! subject_header = "x-jwt-oid"            # or subject_metadata = ["envoy.filters.http.jwt_authn", "jwt_payload", "oid"]
-//! subject_kind = "azure_object_id"        # or "user_id"
-//! unmatched = "deny"                      # or "allow"
+//! The README's "Behind Envoy or Istio" shows a section; the tests below use one.
 //!
-//! [[ext_authz.routes]]
-//! method = "GET"                          # omitted or "*": any method
-//! path = "/api/tenants/{tenant_id}/computers/**"
-//! permission = "computers.view"
-//! tenant = "{tenant_id}"                  # a path parameter, or "header:x-tenant-id"
-//!
-//! [[ext_authz.routes]]
-//! method = "POST"
-//! path = "/api/computers/{id}/reboot"
-//! permission = "computers.reboot"
-//! resource = { type = "computer", id = "{id}" }
-//! ```
 //!
 //! In a path, `{name}` matches one segment, `*` any one segment, and a final `**` whatever
 //! is left (nothing included). A request path with an empty, `.` or `..` segment matches no

@@ -4,10 +4,12 @@
 
 pub mod ext_authz;
 mod serve;
+mod upstream;
+
+pub use upstream::UpstreamConfig;
 
 pub use serve::{
     BearerToken, ConfigError, LogFormat, ServeArgs, ServeConfig, ServeSettings, TlsFiles,
-    UpstreamConfig,
 };
 
 use clap::{Args, Parser, Subcommand};

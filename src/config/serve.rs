@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ext_authz::{ExtAuthzSettings, RouteMap};
+use super::upstream::UpstreamConfig;
 
 /// The default database: an embedded SQLite file in the working directory (API.md).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rbac.db?mode=rwc";
@@ -359,7 +360,7 @@ impl BearerToken {
         }
     }
 
-    fn from_file(path: &Path, key: &'static str) -> Result<BearerToken, ConfigError> {
+    pub(super) fn from_file(path: &Path, key: &'static str) -> Result<BearerToken, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
             path: path.to_owned(),
             source,
@@ -397,16 +398,6 @@ impl<'de> Deserialize<'de> for BearerToken {
     }
 }
 
-/// The database tier a sidecar without a database is fed by.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UpstreamConfig {
-    pub url: String,
-    pub ca: Option<PathBuf>,
-    pub token: Option<BearerToken>,
-    /// Where the token was read from, to show the configuration.
-    pub token_file: Option<PathBuf>,
-}
-
 /// Why `serve`'s configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -422,7 +413,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             key,
             problem: problem.into(),
@@ -507,6 +498,7 @@ impl ServeConfig {
     /// Fills what `settings` leaves unset with the defaults, reads the token file and
     /// checks the combination.
     pub fn from_settings(s: ServeSettings) -> Result<ServeConfig, ConfigError> {
+        let upstream = UpstreamConfig::from_settings(&s)?;
         let listen = s.listen.unwrap_or_else(default_listen);
         let defaults = ServeConfig::new(
             listen,
@@ -615,49 +607,6 @@ impl ServeConfig {
                 ),
             ));
         }
-        let upstream = match s.upstream {
-            None => {
-                if s.upstream_ca.is_some() || s.upstream_token_file.is_some() {
-                    return Err(ConfigError::invalid(
-                        if s.upstream_ca.is_some() {
-                            "upstream_ca"
-                        } else {
-                            "upstream_token_file"
-                        },
-                        "is set without `upstream` (--upstream URL); set the tier's URL too",
-                    ));
-                }
-                None
-            }
-            Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::invalid(
-                        "upstream",
-                        format!(
-                            "must be an http:// or https:// URL such as http://rbac-tier:50051, got `{}`",
-                            crate::model::shown(&url)
-                        ),
-                    ));
-                }
-                if s.database_url.is_some() || s.bootstrap_admin_object_id.is_some() {
-                    return Err(ConfigError::invalid(
-                        "upstream",
-                        "is set with `database_url` or `bootstrap_admin_object_id`: a sidecar fed by the tier has no database; give those to the tier",
-                    ));
-                }
-                let token = s
-                    .upstream_token_file
-                    .as_deref()
-                    .map(|path| BearerToken::from_file(path, "upstream_token_file"))
-                    .transpose()?;
-                Some(UpstreamConfig {
-                    url,
-                    ca: s.upstream_ca,
-                    token,
-                    token_file: s.upstream_token_file,
-                })
-            }
-        };
         let ext_authz = s
             .ext_authz
             .as_ref()
@@ -925,42 +874,6 @@ mod tests {
             back.to_toml(),
             text.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"
         );
-    }
-
-    #[test]
-    fn a_sidecar_fed_by_the_tier_has_no_database() {
-        let config =
-            ServeConfig::from_settings(serve_args(&["--upstream", "http://tier:50051"]).settings)
-                .unwrap();
-        assert_eq!(config.upstream.as_ref().unwrap().url, "http://tier:50051");
-        let printed = config.to_toml();
-        assert!(
-            printed.contains("upstream = \"http://tier:50051\""),
-            "{printed}"
-        );
-        assert!(!printed.contains("database_url"), "{printed}");
-        let refused = |args: &[&str]| {
-            ServeConfig::from_settings(serve_args(args).settings)
-                .unwrap_err()
-                .to_string()
-        };
-        let both = refused(&[
-            "--upstream",
-            "http://t:1",
-            "--database-url",
-            "sqlite::memory:",
-        ]);
-        assert!(both.contains("has no database"), "{both}");
-        let bootstrap = [
-            "--upstream",
-            "http://t:1",
-            "--bootstrap-admin-object-id",
-            "0b5ad0a1-0000-4000-8000-00000000a0a1",
-        ];
-        assert!(refused(&bootstrap).contains("give those to the tier"));
-        assert!(refused(&["--upstream", "tier:50051"]).contains("http:// or https://"));
-        assert!(refused(&["--upstream-ca", "/ca.pem"]).contains("without `upstream`"));
-        assert!(refused(&["--database-max-connections", "0"]).contains("at least 1"));
     }
 
     #[test]

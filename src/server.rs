@@ -84,6 +84,8 @@ pub struct FedServer {
 struct Serving {
     routers: Routers,
     authzen: AuthzenState,
+    /// Some: the HTTP port serves TLS.
+    https: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
     metrics: Arc<Metrics>,
     cache: Arc<AccessCache>,
@@ -251,13 +253,23 @@ impl Serving {
             max_concurrent_streams: config.max_concurrent_streams,
             request_bytes: api::RequestBytesLayer::new(config.max_inflight_request_mib),
         };
+        let https = match (&config.tls, config.http_listen) {
+            (Some(files), Some(_)) => {
+                Some(api::https::acceptor(files).map_err(|e| ServeError::Tls(e.to_string()))?)
+            }
+            _ => None,
+        };
         let authzen = AuthzenState {
             checker: Arc::clone(&checker),
             auth_token: config.auth_token.clone(),
+            scheme: if https.is_some() { "https" } else { "http" },
+            batch_limit: config.batch_limit,
+            max_body: config.max_request_bytes,
         };
         let serving = Serving {
             routers,
             authzen,
+            https,
             transport,
             metrics,
             cache,
@@ -330,10 +342,23 @@ impl Serving {
             let Some(listener) = listeners.http else {
                 return Ok(());
             };
-            axum::serve(listener, api::authzen::router(self.authzen.clone()))
-                .with_graceful_shutdown(turned_true(draining.clone()))
-                .await
-                .map_err(ServeError::Http)
+            let router = api::authzen::router(self.authzen.clone());
+            let stop = turned_true(draining.clone());
+            match self.https.clone() {
+                None => {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                Some(acceptor) => {
+                    let listener = api::https::TlsListener::new(listener, acceptor)
+                        .map_err(ServeError::Http)?;
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+            }
+            .map_err(ServeError::Http)
         };
         let (grpc, endpoint, http) = tokio::join!(grpc, endpoint, http);
         signal.abort();

@@ -36,16 +36,45 @@ use crate::model::{
 pub struct AuthzenState {
     pub checker: Arc<Checker>,
     pub auth_token: Option<BearerToken>,
+    /// `https` when the port serves TLS, for the discovery document.
+    pub scheme: &'static str,
+    /// Most items of one Access Evaluations request (`--batch-limit`).
+    pub batch_limit: usize,
+    /// Larger bodies are refused (`--max-request-bytes`).
+    pub max_body: usize,
 }
+
+const DISCOVERY: &str = "/.well-known/authzen-configuration";
 
 /// The routes of `--http-listen`.
 pub fn router(state: AuthzenState) -> Router {
+    let max_body = state.max_body;
     Router::new()
-        .route("/.well-known/authzen-configuration", get(configuration))
+        .route(DISCOVERY, get(configuration))
         .route("/access/v1/evaluation", post(evaluation))
         .route("/access/v1/evaluations", post(evaluations))
         .route("/access/v1/search/resource", post(search_resource))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+/// The bearer token, checked before a body is read (the discovery document is public),
+/// and the caller's `X-Request-ID` echoed on the answer.
+async fn guard(
+    State(state): State<AuthzenState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let request_id = request.headers().get("x-request-id").cloned();
+    let mut response = match state.authorize(request.headers()) {
+        Err(refused) if request.uri().path() != DISCOVERY => refused.into_response(),
+        _ => next.run(request).await,
+    };
+    if let Some(id) = request_id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
 }
 
 /// A refusal: an HTTP status and a message for a person.
@@ -263,22 +292,12 @@ async fn configuration(headers: HeaderMap) -> Response {
     }))
 }
 
-async fn evaluation(
-    State(state): State<AuthzenState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Refused> {
-    state.authorize(&headers)?;
+async fn evaluation(State(state): State<AuthzenState>, body: Bytes) -> Result<Response, Refused> {
     let request: Evaluation = parse(&body)?;
     Ok(answer(&state.decide(&request).await?))
 }
 
-async fn evaluations(
-    State(state): State<AuthzenState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Refused> {
-    state.authorize(&headers)?;
+async fn evaluations(State(state): State<AuthzenState>, body: Bytes) -> Result<Response, Refused> {
     let request: Evaluations = parse(&body)?;
     let Some(items) = request.evaluations.filter(|items| !items.is_empty()) else {
         // No `evaluations`: a single evaluation of the top-level fields.
@@ -329,10 +348,8 @@ async fn evaluations(
 
 async fn search_resource(
     State(state): State<AuthzenState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
-    state.authorize(&headers)?;
     let request: Search = parse(&body)?;
     let (Some(subject), Some(action), Some(resource)) =
         (request.subject, request.action, request.resource)

@@ -53,6 +53,8 @@ enum Outcome {
     },
     /// Let through by `unmatched = "allow"`.
     Unrouted,
+    /// `reason` goes to Envoy (the gRPC status, its log); the client's body gets only
+    /// `kind_of(code)`.
     Refused {
         code: Code,
         http: HttpStatusCode,
@@ -119,11 +121,11 @@ impl ExtAuthzApi {
                     ),
                 );
             }
-            Err(missing) => {
+            Err(why) => {
                 return refused(
                     Code::InvalidArgument,
                     HttpStatusCode::Forbidden,
-                    missing.to_string(),
+                    why.to_string(),
                 );
             }
         };
@@ -222,6 +224,18 @@ fn lookup(root: &Struct, path: &[String]) -> Option<String> {
     }
 }
 
+/// What a refused client is told: the kind of refusal only, so that it learns nothing of
+/// tenants, routes or errors (Envoy's log has the reason).
+fn kind_of(code: Code) -> &'static str {
+    match code {
+        Code::Unauthenticated => "unauthenticated",
+        Code::NotFound => "not_found",
+        Code::InvalidArgument => "bad_request",
+        Code::PermissionDenied => "no_route",
+        _ => "unavailable",
+    }
+}
+
 const OVERWRITE: Option<HeaderAppendAction> = Some(HeaderAppendAction::OverwriteIfExistsOrAdd);
 
 fn answer(outcome: Outcome) -> CheckResponse {
@@ -263,7 +277,8 @@ fn answer(outcome: Outcome) -> CheckResponse {
                 .set_http_response(denied(HttpStatusCode::Forbidden, &body));
         }
         Outcome::Refused { code, http, reason } => {
-            let body = serde_json::json!({ "decision": "refused", "reason": reason });
+            tracing::debug!(%reason, "ext_authz refused a request");
+            let body = serde_json::json!({ "decision": "refused", "reason": kind_of(code) });
             response
                 .set_status(Status::new(code, reason))
                 .set_http_response(denied(http, &body));

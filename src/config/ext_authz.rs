@@ -144,12 +144,27 @@ pub struct Routed<'a> {
     pub route: &'a str,
 }
 
-/// Why a matched request has no target: the header the route reads is missing.
+/// Why a request is refused before any route is tried, or has no target.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("route `{route}` takes its target from header `{header}`, which the request lacks")]
-pub struct MissingHeader {
-    pub route: String,
-    pub header: String,
+pub enum RouteError {
+    /// A path an application could read otherwise than the route map: refused in every
+    /// mode, `unmatched = "allow"` included.
+    #[error(
+        "the path has an empty, `.` or `..` segment, a `\\` or `;`, or an encoded `/`, `\\`, `.` or `;`"
+    )]
+    OddPath,
+    #[error("route `{route}` takes its target from header `{header}`, which the request lacks")]
+    MissingHeader { route: String, header: String },
+}
+
+/// Whether a path segment could be read otherwise by the application behind Envoy.
+fn odd(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    matches!(segment, "" | "." | "..")
+        || segment.contains(['\\', ';'])
+        || ["%2f", "%5c", "%2e", "%3b"]
+            .iter()
+            .any(|e| lower.contains(e))
 }
 
 impl Default for RouteMap {
@@ -206,22 +221,33 @@ impl RouteMap {
         })
     }
 
-    /// The first route that matches; its target read from the path or a header.
+    /// The first route that matches; its target read from the path or a header. Matching
+    /// is at least as broad as the applications behind: literals in any case, one trailing
+    /// slash ignored, HEAD taken as GET.
     pub fn route<'h>(
         &self,
         method: &str,
         path: &str,
         header: impl Fn(&str) -> Option<&'h str>,
-    ) -> Result<Option<Routed<'_>>, MissingHeader> {
+    ) -> Result<Option<Routed<'_>>, RouteError> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
-        let Some(segments) = path
-            .strip_prefix('/')
-            .map(|p| p.split('/').collect::<Vec<_>>())
-            .filter(|s| s.iter().all(|s| !matches!(*s, "" | "." | "..")) || path == "/")
-        else {
-            return Ok(None);
+        let Some(rest) = path.strip_prefix('/') else {
+            return Err(RouteError::OddPath);
         };
-        let segments = if path == "/" { Vec::new() } else { segments };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let segments: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
+        if segments.iter().any(|s| odd(s)) {
+            return Err(RouteError::OddPath);
+        }
+        let method = if method.eq_ignore_ascii_case("HEAD") {
+            "GET"
+        } else {
+            method
+        };
         for route in &self.routes {
             if route
                 .method
@@ -233,23 +259,22 @@ impl RouteMap {
             let Some(params) = route.bind(&segments) else {
                 continue;
             };
-            let read = |value: &Value| -> Result<String, MissingHeader> {
-                match value {
-                    Value::Param(name) => Ok(params
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| (*v).to_owned())
-                        .unwrap_or_default()),
-                    Value::Header(name) => {
-                        header(name)
-                            .map(str::to_owned)
-                            .ok_or_else(|| MissingHeader {
+            let read =
+                |value: &Value| -> Result<String, RouteError> {
+                    match value {
+                        Value::Param(name) => Ok(params
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, v)| (*v).to_owned())
+                            .unwrap_or_default()),
+                        Value::Header(name) => header(name).map(str::to_owned).ok_or_else(|| {
+                            RouteError::MissingHeader {
                                 route: route.shown.clone(),
                                 header: name.clone(),
-                            })
+                            }
+                        }),
                     }
-                }
-            };
+                };
             let target = match &route.target {
                 TargetTemplate::None => RoutedTarget::None,
                 TargetTemplate::Tenant(value) => RoutedTarget::Tenant(read(value)?),
@@ -276,7 +301,7 @@ impl Route {
         let mut params = Vec::new();
         for (segment, part) in self.segments.iter().zip(path) {
             match segment {
-                Segment::Literal(literal) if literal == part => {}
+                Segment::Literal(literal) if literal.eq_ignore_ascii_case(part) => {}
                 Segment::Literal(_) => return None,
                 Segment::Param(name) => params.push((name.clone(), *part)),
                 Segment::Any => {}
@@ -448,13 +473,34 @@ mod tests {
             "/api/tenants//computers",
             "/api/tenants/./computers",
             "api/tenants/t1/computers",
-            "/api/computers/c9/reboot/",
+            "/api/tenants/t1/computers/a/../b",
+            "/api/tenants/t1/computers/..%2F..%2Ft2",
+            "/api/tenants/t1%2e%2e/computers",
+            "/api/computers/c9;x/reboot",
+            "/api/computers/c9\\..\\reboot",
         ] {
-            assert_eq!(map.route("POST", path, none), Ok(None), "{path}");
+            assert_eq!(
+                map.route("GET", path, none),
+                Err(RouteError::OddPath),
+                "{path}"
+            );
         }
-        assert_eq!(
-            map.route("GET", "/api/tenants/t1/computers/a/../b", none),
-            Ok(None)
+        // As broad as the application: case, a trailing slash, HEAD.
+        for (method, path) in [
+            ("POST", "/API/Computers/c9/REBOOT"),
+            ("POST", "/api/computers/c9/reboot/"),
+        ] {
+            let routed = map.route(method, path, none).unwrap().unwrap();
+            assert_eq!(
+                routed.target,
+                RoutedTarget::Resource(ResourceType::Computer, "c9".into()),
+                "{path}"
+            );
+        }
+        assert!(
+            map.route("HEAD", "/api/tenants/t1/computers", none)
+                .unwrap()
+                .is_some()
         );
     }
 

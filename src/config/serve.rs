@@ -69,8 +69,8 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
 
-    /// Serve the OpenID AuthZEN Authorization API over HTTP here (plain HTTP; with
-    /// --tls-cert, keep it off: not served over TLS yet) [default: off].
+    /// Serve the OpenID AuthZEN Authorization API over HTTP here; over HTTPS (and mutual
+    /// TLS) with the gRPC port's --tls-* files [default: off].
     #[arg(long, env = "RBAC_HTTP_LISTEN", value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
@@ -572,12 +572,6 @@ impl ServeConfig {
                     format!(
                         "`{http}` is already taken by another port; give AuthZEN a port of its own"
                     ),
-                ));
-            }
-            if tls.is_some() {
-                return Err(ConfigError::invalid(
-                    "http_listen",
-                    "cannot be served over TLS yet, and TLS is configured: terminate TLS in front of it (a mesh, Envoy), or leave it off",
                 ));
             }
         }

@@ -196,7 +196,7 @@ async fn envoy_requests_get_the_decisions_of_check_access(backend: Backend) {
                 &[],
                 Some(&oid),
             ),
-            7,
+            3,
             403,
         ),
         // the header the route reads is missing
@@ -252,5 +252,66 @@ async fn without_a_route_map_every_envoy_request_is_refused() {
     let answer = envoy::ask(&mut envoy, request).await;
     assert_ne!(answer.code, 0);
     assert_eq!(answer.http_status, 403, "{answer:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_unmatched_allowed_an_odd_path_is_still_refused() {
+    let allow = |config: &mut ServeConfig| {
+        let text = format!("unmatched = \"allow\"\n{ROUTES}");
+        let settings: ExtAuthzSettings = toml::from_str(&text).unwrap();
+        config.ext_authz = Some(RouteMap::compile(&settings).unwrap());
+    };
+    let Some(server) = TestServer::start_configured(Backend::Sqlite, allow).await else {
+        return;
+    };
+    let mut envoy = Envoy::new(server.channel.clone());
+    let oid = uuid::Uuid::new_v4().to_string();
+    // No route: let through, marked so.
+    let open = envoy::ask(
+        &mut envoy,
+        envoy::request("GET", "/public/logo.png", &[], None),
+    )
+    .await;
+    assert_eq!(
+        (open.code, open.headers["x-rbac-decision"].as_str()),
+        (0, "unmatched")
+    );
+    // A protected route in another case, with a trailing slash, or as HEAD: still checked
+    // (and the unknown user is refused).
+    for (method, path) in [
+        ("POST", "/API/Computers/pc-1/Reboot"),
+        ("POST", "/api/computers/pc-1/reboot/"),
+        ("HEAD", "/api/scripts"),
+    ] {
+        let answer = envoy::ask(
+            &mut envoy,
+            envoy::request(method, path, &[("x-tenant-id", &oid)], Some(&oid)),
+        )
+        .await;
+        assert_ne!(
+            answer.code, 0,
+            "{method} {path} was let through: {answer:?}"
+        );
+    }
+    // Paths an application could read another way are refused, routes or not, and the
+    // client learns only the kind of refusal.
+    for path in [
+        "/api/computers/pc-1/reboot/..%2F..%2Fx",
+        "/public/../api/computers/pc-1/reboot",
+        "/api//computers",
+        "/public;x",
+    ] {
+        let answer = envoy::ask(&mut envoy, envoy::request("POST", path, &[], Some(&oid))).await;
+        assert_eq!(
+            (answer.code, answer.http_status),
+            (3, 403),
+            "{path}: {answer:?}"
+        );
+        assert_eq!(
+            answer.body,
+            serde_json::json!({ "decision": "refused", "reason": "bad_request" })
+        );
+    }
     server.stop().await;
 }

@@ -285,3 +285,58 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
     let tags = on_tier.list_tags(request).await.unwrap();
     assert!(tags.into_inner().tags.iter().any(|t| t.id == tag.id));
 }
+
+#[tokio::test]
+async fn authzen_is_served_over_tls_by_the_binary() {
+    let pki = Pki::new("http");
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name, text| write(dir.path(), name, text).display().to_string();
+    let (cert, key) = (
+        file("tls.crt", &pki.server.0),
+        file("tls.key", &pki.server.1),
+    );
+    let http = format!("127.0.0.1:{}", free_port());
+    let sidecar = Sidecar::start(Launch {
+        args: [
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--http-listen",
+            &http,
+        ]
+        .map(String::from)
+        .into(),
+        client_tls: ClientTls {
+            ca_pem: Some(pki.ca.clone()),
+            identity: None,
+        },
+        ..Launch::default()
+    })
+    .await;
+    let body = serde_json::json!({
+        "subject": { "type": "user", "id": crate::support::ADMIN },
+        "action": { "name": "billing.manage" },
+        "resource": { "type": "system", "id": "-" },
+    });
+    let (status, answer) =
+        crate::support::authzen::post_tls(&http, &pki.ca, "/access/v1/evaluation", &body).await;
+    assert_eq!(
+        (status, &answer["decision"]),
+        (200, &serde_json::json!(true)),
+        "{answer}"
+    );
+    // Plain HTTP gets no answer from a TLS port.
+    let plain = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::spawn(async move {
+            crate::support::authzen::get(&http, "/.well-known/authzen-configuration").await
+        }),
+    )
+    .await;
+    assert!(
+        !matches!(plain, Ok(Ok(_))),
+        "plain HTTP answered: {plain:?}"
+    );
+    drop(sidecar);
+}

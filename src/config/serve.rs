@@ -783,12 +783,13 @@ fn mask_password(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::{Cli, Command};
     use clap::Parser;
 
-    fn serve_args(args: &[&str]) -> ServeArgs {
+    /// `rbac-sidecar serve ARGS`, parsed (for the configuration's unit tests).
+    pub(in crate::config) fn serve_args(args: &[&str]) -> ServeArgs {
         let cli = Cli::try_parse_from(["rbac-sidecar", "serve"].iter().chain(args)).unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("serve parses as Serve");

@@ -68,17 +68,8 @@ impl UpstreamConfig {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    use crate::config::{Cli, Command, ServeConfig};
-
-    fn serve_args(args: &[&str]) -> crate::config::ServeArgs {
-        let cli = Cli::try_parse_from(["rbac-sidecar", "serve"].iter().chain(args)).unwrap();
-        let Command::Serve(args) = cli.command else {
-            panic!("serve parses as Serve");
-        };
-        args
-    }
+    use crate::config::ServeConfig;
+    use crate::config::serve::tests::serve_args;
 
     #[test]
     fn a_sidecar_fed_by_the_tier_has_no_database() {

@@ -43,6 +43,11 @@ impl Pki {
 
 /// Starts a TLS sidecar; with `client_ca`, mutual TLS.
 pub async fn tls_sidecar(pki: &Pki, mutual: bool) -> Sidecar {
+    tls_sidecar_with(pki, mutual, &[]).await
+}
+
+/// `tls_sidecar` with more flags.
+async fn tls_sidecar_with(pki: &Pki, mutual: bool, more: &[&str]) -> Sidecar {
     let dir = tempfile::tempdir().unwrap();
     let cert = write(dir.path(), "tls.crt", &pki.server.0);
     let key = write(dir.path(), "tls.key", &pki.server.1);
@@ -56,6 +61,7 @@ pub async fn tls_sidecar(pki: &Pki, mutual: bool) -> Sidecar {
     if mutual {
         args.extend(["--tls-client-ca".to_owned(), ca.display().to_string()]);
     }
+    args.extend(more.iter().map(|a| (*a).to_owned()));
     let sidecar = Sidecar::start(Launch {
         args,
         client_tls: ClientTls {
@@ -210,31 +216,11 @@ async fn the_bearer_token_guards_everything_but_health() {
 async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
     let pki = Pki::new("tier");
     let dir = tempfile::tempdir().unwrap();
-    let file = |name, text| write(dir.path(), name, text).display().to_string();
-    let (cert, key, ca) = (
-        file("tls.crt", &pki.server.0),
-        file("tls.key", &pki.server.1),
-        file("ca.crt", &pki.ca),
-    );
-    let token = file("token", "tier-t0ken\n");
-    let tier = Sidecar::start(Launch {
-        args: [
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--auth-token-file",
-            &token,
-        ]
-        .map(String::from)
-        .into(),
-        client_tls: ClientTls {
-            ca_pem: Some(pki.ca.clone()),
-            identity: None,
-        },
-        ..Launch::default()
-    })
-    .await;
+    let ca = write(dir.path(), "ca.crt", &pki.ca).display().to_string();
+    let token = write(dir.path(), "token", "tier-t0ken\n")
+        .display()
+        .to_string();
+    let tier = tls_sidecar_with(&pki, false, &["--auth-token-file", &token]).await;
     let upstream = format!("https://{}", tier.address());
 
     // Without the token the tier refuses it, and it does not start; it says why.
@@ -289,31 +275,8 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
 #[tokio::test]
 async fn authzen_is_served_over_tls_by_the_binary() {
     let pki = Pki::new("http");
-    let dir = tempfile::tempdir().unwrap();
-    let file = |name, text| write(dir.path(), name, text).display().to_string();
-    let (cert, key) = (
-        file("tls.crt", &pki.server.0),
-        file("tls.key", &pki.server.1),
-    );
     let http = format!("127.0.0.1:{}", free_port());
-    let sidecar = Sidecar::start(Launch {
-        args: [
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--http-listen",
-            &http,
-        ]
-        .map(String::from)
-        .into(),
-        client_tls: ClientTls {
-            ca_pem: Some(pki.ca.clone()),
-            identity: None,
-        },
-        ..Launch::default()
-    })
-    .await;
+    let sidecar = tls_sidecar_with(&pki, false, &["--http-listen", &http]).await;
     let body = serde_json::json!({
         "subject": { "type": "user", "id": crate::support::ADMIN },
         "action": { "name": "billing.manage" },

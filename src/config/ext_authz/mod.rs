@@ -4,14 +4,16 @@
 //! dynamic metadata. `RouteMap::compile` checks it all at start; `RouteMap::route` matches
 //! one request (first route that matches wins).
 //!
-//! The README's "Behind Envoy or Istio" shows a section; the tests below use one.
-//!
+//! The section as written is `settings.rs`; the README's "Behind Envoy or Istio" shows
+//! one, and the tests below use one.
 //!
 //! In a path, `{name}` matches one segment, `*` any one segment, and a final `**` whatever
-//! is left (nothing included). A request path with an empty, `.` or `..` segment matches no
-//! route, and the query string is not part of the path.
+//! is left (nothing included). The query string is not part of the path. A path an
+//! application could read otherwise (see [`RouteError::OddPath`]) is refused.
 
-use serde::{Deserialize, Serialize};
+mod settings;
+
+pub use settings::{ExtAuthzSettings, ResourceSettings, RouteSettings, SubjectKind, Unmatched};
 
 use crate::model::{PermissionId, ResourceType, catalogue, shown};
 
@@ -24,62 +26,6 @@ pub enum SubjectSource {
     Metadata { filter: String, path: Vec<String> },
     /// Not configured: every request is refused as unauthenticated.
     None,
-}
-
-/// What the subject's value is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectKind {
-    #[default]
-    AzureObjectId,
-    UserId,
-}
-
-/// What a request that no route matches gets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unmatched {
-    #[default]
-    Deny,
-    Allow,
-}
-
-/// The section as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExtAuthzSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_header: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_metadata: Option<Vec<String>>,
-    #[serde(default)]
-    pub subject_kind: SubjectKind,
-    #[serde(default)]
-    pub unmatched: Unmatched,
-    #[serde(default)]
-    pub routes: Vec<RouteSettings>,
-}
-
-/// One route as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    pub path: String,
-    pub permission: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<ResourceSettings>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceSettings {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -142,14 +142,10 @@ impl Tier {
         let mut state = FedState::default();
         while let Some(page) = pages.message().await.map_err(|s| self.lost(&s))? {
             state.revision = page.revision;
-            let parsed: Result<(), Status> = (|| {
-                for tenant in &page.tenants {
-                    state.tenants.push(feed::tenant(tenant)?);
-                }
-                state.resources.extend(feed::owners(&page.resources)?);
-                Ok(())
-            })();
-            parsed.map_err(|s| self.lost(&s))?;
+            let tenants: Result<Vec<_>, Status> = page.tenants.iter().map(feed::tenant).collect();
+            state.tenants.extend(tenants.map_err(|s| self.lost(&s))?);
+            let owners = feed::owners(&page.resources).map_err(|s| self.lost(&s))?;
+            state.resources.extend(owners);
         }
         Ok(state)
     }

@@ -21,7 +21,7 @@ use super::status::from_check;
 use crate::check::{CheckError, CheckRequest as Check, Checker, Subject, TargetRef};
 use crate::config::ext_authz::{RouteMap, RoutedTarget, SubjectKind, SubjectSource, Unmatched};
 use crate::engine::Decision;
-use crate::model::{ResourceRef, TenantId, UserId, catalogue, parse_uuid, shown};
+use crate::model::{PermissionId, ResourceRef, TenantId, UserId, catalogue, parse_uuid, shown};
 use crate::telemetry::ExtAuthzCounters;
 
 /// The ext_authz service over a [`Checker`] and the route map.
@@ -48,7 +48,7 @@ enum Outcome {
     },
     Denied {
         decision: Decision,
-        permission: String,
+        permission: PermissionId,
         revision: u64,
     },
     /// Let through by `unmatched = "allow"`.
@@ -157,14 +157,13 @@ impl ExtAuthzApi {
             explain: false,
             min_revision: 0,
         };
-        let permission = catalogue().get(routed.permission).key.clone();
         match self.checker.check(&check).await {
             Ok(outcome) if outcome.decision == Decision::Allowed => Outcome::Allowed {
                 revision: outcome.revision,
             },
             Ok(outcome) => Outcome::Denied {
                 decision: outcome.decision,
-                permission,
+                permission: routed.permission,
                 revision: outcome.revision,
             },
             Err(err) => {
@@ -264,6 +263,7 @@ fn answer(outcome: Outcome) -> CheckResponse {
             permission,
             revision,
         } => {
+            let permission = &catalogue().get(permission).key;
             let decision = match decision {
                 Decision::Denied => "denied",
                 Decision::UserInactive => "user_inactive",

@@ -78,10 +78,6 @@ impl History {
     }
 }
 
-fn feed_lost(why: String) -> StoreError {
-    StoreError::Upstream(why)
-}
-
 impl AccessCache {
     /// Remembers what the publish of `revision` changed (None: unknown, after a resync).
     /// A bulk load (every tenant) cannot be sent as rows: followers reload the state.
@@ -182,7 +178,7 @@ impl AccessCache {
             if batch.revision > self.applied_revision() {
                 let touched = self.invalidate_for(&batch.changes)?;
                 if touched.whole_tree {
-                    return Err(feed_lost(
+                    return Err(StoreError::Upstream(
                         "the feed named every tenant; the state is reloaded".into(),
                     ));
                 }
@@ -215,7 +211,7 @@ impl AccessCache {
         let _serial = self.apply_lock.lock().await;
         let applied = self.applied_revision();
         if state.revision < applied {
-            return Err(feed_lost(format!(
+            return Err(StoreError::Upstream(format!(
                 "the tier sent its state at revision {}, behind this replica's {applied}; retrying",
                 state.revision
             )));
@@ -266,7 +262,7 @@ impl AccessCache {
         };
         let (access, revision) = upstream.load_access(subject, applied).await?;
         if revision < applied {
-            return Err(feed_lost(format!(
+            return Err(StoreError::Upstream(format!(
                 "the tier answered for revision {revision}, behind this replica's {applied}; retry"
             )));
         }
@@ -290,7 +286,7 @@ impl AccessCache {
         let mut applied = self.applied.subscribe();
         match tokio::time::timeout(FEED_WAIT, applied.wait_for(|r| *r >= revision)).await {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(feed_lost(format!(
+            _ => Err(StoreError::Upstream(format!(
                 "the tier's change feed did not bring this replica from revision {} to {revision} within {} ms; retry",
                 self.applied_revision(),
                 FEED_WAIT.as_millis()

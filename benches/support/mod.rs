@@ -3,6 +3,7 @@
 
 use rbac_sidecar::admin::{Actor, ActorRef};
 use rbac_sidecar::config::ServeConfig;
+use rbac_sidecar::model::Action;
 use rbac_sidecar::server::Server;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -27,7 +28,7 @@ pub async fn administrator(server: &Server) -> Actor {
         .expect("a new administrator");
     server
         .admin
-        .actor(ActorRef::User(user.id), "bench")
+        .actor(ActorRef::User(user.id), Action::GetMyAccess)
         .await
         .expect("actor")
 }

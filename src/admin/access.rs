@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use sea_orm::ConnectionTrait;
 
 use crate::model::{
-    AssignmentId, DESCRIPTION_MAX, Effect, Group, GroupId, NAME_MAX, PermissionSet, Principal,
-    ResourceRef, Role, RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
+    Action, AssignmentId, DESCRIPTION_MAX, Effect, Group, GroupId, NAME_MAX, PermissionSet,
+    Principal, ResourceRef, Role, RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
     optional_text, required_text, shown,
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
@@ -133,7 +133,7 @@ impl Admin {
         actor: &Actor,
         new: NewRole,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
-        self.audited(actor, "CreateRole", new.name.clone(), async {
+        self.audited(actor, Action::CreateRole, new.name.clone(), async {
             let role = Role {
                 id: RoleId::random(),
                 name: required_text("name", &new.name, NAME_MAX)?,
@@ -153,7 +153,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "CreateRole",
+                    Action::CreateRole,
                     role.id.to_string(),
                     None,
                     catalogue().keys(&role.permissions).join(" "),
@@ -172,43 +172,52 @@ impl Admin {
         actor: &Actor,
         update: RoleUpdate,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
-        self.audited(actor, "UpdateRole", update.role_id.to_string(), async {
-            let name = required_text("name", &update.name, NAME_MAX)?;
-            let permissions = permission_set(&update.permissions)?;
-            // Read inside the write: a rename carrying an old permission list must not
-            // undo a removal committed meanwhile, since `permissions` replace the set.
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let old = self.existing_role(write.txn(), update.role_id).await?;
-            let role = Role {
-                name,
-                description: optional_text("description", &update.description, DESCRIPTION_MAX)?,
-                permissions,
-                ..old.clone()
-            };
-            let added = difference(&role.permissions, &old.permissions);
-            let removed = difference(&old.permissions, &role.permissions);
-            self.require_role_edit(actor, &old, &added)?;
-            let mut widened = Vec::new();
-            for assignment in store::role_assignments(write.txn(), role.id).await? {
-                widened.extend(reaches(write.txn(), &assignment, added, true, None).await?);
-                widened.extend(reaches(write.txn(), &assignment, removed, false, None).await?);
-            }
-            self.judge(actor, &widened)?;
-            write.save_role(&role).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    "UpdateRole",
-                    role.id.to_string(),
-                    Some(catalogue().keys(&old.permissions).join(" ")),
-                    catalogue().keys(&role.permissions).join(" "),
-                )
-                .await?;
-            let warnings = diagnostics(&role.permissions);
-            Ok((role, revision, warnings))
-        })
+        self.audited(
+            actor,
+            Action::UpdateRole,
+            update.role_id.to_string(),
+            async {
+                let name = required_text("name", &update.name, NAME_MAX)?;
+                let permissions = permission_set(&update.permissions)?;
+                // Read inside the write: a rename carrying an old permission list must not
+                // undo a removal committed meanwhile, since `permissions` replace the set.
+                let (mut write, actor) = self.begin(actor).await?;
+                let actor = &actor;
+                let old = self.existing_role(write.txn(), update.role_id).await?;
+                let role = Role {
+                    name,
+                    description: optional_text(
+                        "description",
+                        &update.description,
+                        DESCRIPTION_MAX,
+                    )?,
+                    permissions,
+                    ..old.clone()
+                };
+                let added = difference(&role.permissions, &old.permissions);
+                let removed = difference(&old.permissions, &role.permissions);
+                self.require_role_edit(actor, &old, &added)?;
+                let mut widened = Vec::new();
+                for assignment in store::role_assignments(write.txn(), role.id).await? {
+                    widened.extend(reaches(write.txn(), &assignment, added, true, None).await?);
+                    widened.extend(reaches(write.txn(), &assignment, removed, false, None).await?);
+                }
+                self.judge(actor, &widened)?;
+                write.save_role(&role).await?;
+                let revision = self
+                    .commit(
+                        write,
+                        actor,
+                        Action::UpdateRole,
+                        role.id.to_string(),
+                        Some(catalogue().keys(&old.permissions).join(" ")),
+                        catalogue().keys(&role.permissions).join(" "),
+                    )
+                    .await?;
+                let warnings = diagnostics(&role.permissions);
+                Ok((role, revision, warnings))
+            },
+        )
         .await
     }
 
@@ -230,7 +239,7 @@ impl Admin {
 
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
-        self.audited(actor, "GetRole", id.to_string(), async {
+        self.audited(actor, Action::GetRole, id.to_string(), async {
             let role = self.existing_role(self.store.db(), id).await?;
             self.require_see_role(actor, &role)?;
             Ok(role)
@@ -247,7 +256,7 @@ impl Admin {
         id: RoleId,
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
-        self.audited(actor, "DeleteRole", id.to_string(), async {
+        self.audited(actor, Action::DeleteRole, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let role = self.existing_role(write.txn(), id).await?;
@@ -275,7 +284,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "DeleteRole",
+                    Action::DeleteRole,
                     id.to_string(),
                     Some(format!(
                         "{}: {}",
@@ -292,7 +301,7 @@ impl Admin {
 
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
-        self.audited(actor, "GetGroup", id.to_string(), async {
+        self.audited(actor, Action::GetGroup, id.to_string(), async {
             let group = self.existing_group(self.store.db(), id).await?;
             self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
             Ok(group)
@@ -325,7 +334,7 @@ impl Admin {
         name: &str,
         description: &str,
     ) -> Result<(Group, u64), AdminError> {
-        self.audited(actor, "UpdateGroup", id.to_string(), async {
+        self.audited(actor, Action::UpdateGroup, id.to_string(), async {
             let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -341,7 +350,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "UpdateGroup",
+                    Action::UpdateGroup,
                     id.to_string(),
                     Some(old.name),
                     group.name.clone(),
@@ -355,7 +364,7 @@ impl Admin {
     /// Deletes a group with its memberships and assignments: the right to manage it and to
     /// delete each of its assignments (a deny through it may be what holds members back).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
-        self.audited(actor, "DeleteGroup", id.to_string(), async {
+        self.audited(actor, Action::DeleteGroup, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let group = self.existing_group(write.txn(), id).await?;
@@ -377,7 +386,7 @@ impl Admin {
             self.commit(
                 write,
                 actor,
-                "DeleteGroup",
+                Action::DeleteGroup,
                 id.to_string(),
                 Some(format!(
                     "{} with {} assignments",
@@ -397,7 +406,7 @@ impl Admin {
         actor: &Actor,
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
-        self.audited(actor, "ListGroupMembers", id.to_string(), async {
+        self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
             let group = self.existing_group(self.store.db(), id).await?;
             self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
@@ -411,7 +420,7 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
-        self.audited(actor, "ListUserGroups", id.to_string(), async {
+        self.audited(actor, Action::ListUserGroups, id.to_string(), async {
             let user = self.existing_user(self.store.db(), id).await?;
             self.require_on_tenant(actor, "users.view", user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)
@@ -499,7 +508,7 @@ impl Admin {
         actor: &Actor,
         new: NewGroup,
     ) -> Result<(Group, u64), AdminError> {
-        self.audited(actor, "CreateGroup", new.name.clone(), async {
+        self.audited(actor, Action::CreateGroup, new.name.clone(), async {
             let group = Group {
                 id: GroupId::random(),
                 name: required_text("name", &new.name, NAME_MAX)?,
@@ -517,7 +526,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "CreateGroup",
+                    Action::CreateGroup,
                     group.id.to_string(),
                     None,
                     group.name.clone(),
@@ -537,9 +546,9 @@ impl Admin {
         member: bool,
     ) -> Result<u64, AdminError> {
         let action = if member {
-            "AddGroupMember"
+            Action::AddGroupMember
         } else {
-            "RemoveGroupMember"
+            Action::RemoveGroupMember
         };
         self.audited(actor, action, format!("{group_id} {user_id}"), async {
             let (mut write, actor) = self.begin(actor).await?;
@@ -610,7 +619,7 @@ impl Admin {
     ) -> Result<(RoleAssignment, u64, Vec<String>), AdminError> {
         self.audited(
             actor,
-            "CreateRoleAssignment",
+            Action::CreateRoleAssignment,
             new.role_id.to_string(),
             async {
                 let (mut write, actor) = self.begin(actor).await?;
@@ -637,7 +646,7 @@ impl Admin {
                     .commit(
                         write,
                         actor,
-                        "CreateRoleAssignment",
+                        Action::CreateRoleAssignment,
                         assignment.id.to_string(),
                         None,
                         format!(
@@ -658,7 +667,7 @@ impl Admin {
         actor: &Actor,
         id: AssignmentId,
     ) -> Result<u64, AdminError> {
-        self.audited(actor, "DeleteRoleAssignment", id.to_string(), async {
+        self.audited(actor, Action::DeleteRoleAssignment, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let assignment = store::find_assignment(write.txn(), id)
@@ -675,7 +684,7 @@ impl Admin {
             self.commit(
                 write,
                 actor,
-                "DeleteRoleAssignment",
+                Action::DeleteRoleAssignment,
                 id.to_string(),
                 None,
                 String::new(),

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::model::Scope;
+use crate::model::{Action, Scope};
 use crate::store::{self, AuditEvent, AuditFilter};
 
 use super::{Actor, Admin, AdminError};
@@ -26,7 +26,7 @@ impl Admin {
         actor: &Actor,
         mut filter: AuditFilter,
     ) -> Result<AuditPage, AdminError> {
-        self.audited(actor, "ListAuditEvents", String::new(), async {
+        self.audited(actor, Action::ListAuditEvents, String::new(), async {
             self.require_at(actor, "audit.view", &Scope::Owner)?;
             filter.limit = match filter.limit {
                 0 => DEFAULT_PAGE,

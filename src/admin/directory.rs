@@ -6,8 +6,8 @@ use sea_orm::ConnectionTrait;
 
 use crate::engine::{MAX_TENANT_DEPTH, Reach, Target};
 use crate::model::{
-    NAME_MAX, RESOURCE_ID_MAX, ResourceRef, Scope, Tag, TagId, Tenant, TenantId, User, UserId,
-    UserOrigin, catalogue, required_text,
+    Action, NAME_MAX, Outcome, RESOURCE_ID_MAX, ResourceRef, Scope, Tag, TagId, Tenant, TenantId,
+    User, UserId, UserOrigin, catalogue, required_text,
 };
 use crate::store;
 
@@ -67,7 +67,7 @@ impl Admin {
         actor: &Actor,
         new: NewTenant,
     ) -> Result<(Tenant, u64), AdminError> {
-        self.audited(actor, "CreateTenant", new.name.clone(), async {
+        self.audited(actor, Action::CreateTenant, new.name.clone(), async {
             let name = required_text("name", &new.name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -88,7 +88,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "CreateTenant",
+                    Action::CreateTenant,
                     tenant.id.to_string(),
                     None,
                     tenant.name.clone(),
@@ -101,7 +101,7 @@ impl Admin {
 
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
-        self.audited(actor, "GetTenant", id.to_string(), async {
+        self.audited(actor, Action::GetTenant, id.to_string(), async {
             let tenant = self.existing_tenant(self.store.db(), id).await?;
             self.require_on_tenant(actor, "tenants.view", id)?;
             Ok(tenant)
@@ -139,7 +139,7 @@ impl Admin {
         update: TenantUpdate,
     ) -> Result<(Tenant, u64), AdminError> {
         let id = update.tenant_id;
-        self.audited(actor, "UpdateTenant", id.to_string(), async {
+        self.audited(actor, Action::UpdateTenant, id.to_string(), async {
             let name = update
                 .name
                 .as_deref()
@@ -180,7 +180,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "UpdateTenant",
+                    Action::UpdateTenant,
                     id.to_string(),
                     Some(describe_tenant(&old)),
                     describe_tenant(&tenant),
@@ -250,7 +250,7 @@ impl Admin {
 
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
     pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
-        self.audited(actor, "DeleteTenant", id.to_string(), async {
+        self.audited(actor, Action::DeleteTenant, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let tenant = self.existing_tenant(write.txn(), id).await?;
@@ -271,7 +271,7 @@ impl Admin {
             self.commit(
                 write,
                 actor,
-                "DeleteTenant",
+                Action::DeleteTenant,
                 id.to_string(),
                 Some(describe_tenant(&tenant)),
                 String::new(),
@@ -293,7 +293,7 @@ impl Admin {
         id: TagId,
         name: &str,
     ) -> Result<(Tag, u64), AdminError> {
-        self.audited(actor, "UpdateTag", id.to_string(), async {
+        self.audited(actor, Action::UpdateTag, id.to_string(), async {
             let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -313,7 +313,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "UpdateTag",
+                    Action::UpdateTag,
                     id.to_string(),
                     Some(old.name),
                     tag.name.clone(),
@@ -327,7 +327,7 @@ impl Admin {
     /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
-        self.audited(actor, "DeleteTag", id.to_string(), async {
+        self.audited(actor, Action::DeleteTag, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let tag = self.existing_tag(write.txn(), id).await?;
@@ -340,7 +340,7 @@ impl Admin {
                 )));
             }
             write.delete_tag(id).await?;
-            self.commit(write, actor, "DeleteTag", id.to_string(), Some(tag.name), String::new())
+            self.commit(write, actor, Action::DeleteTag, id.to_string(), Some(tag.name), String::new())
                 .await
         })
         .await
@@ -348,7 +348,7 @@ impl Admin {
 
     /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
     pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
-        self.audited(actor, "CreateTag", name.to_owned(), async {
+        self.audited(actor, Action::CreateTag, name.to_owned(), async {
             let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -371,7 +371,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "CreateTag",
+                    Action::CreateTag,
                     tag.id.to_string(),
                     None,
                     tag.name.clone(),
@@ -393,9 +393,9 @@ impl Admin {
         tagged: bool,
     ) -> Result<u64, AdminError> {
         let action = if tagged {
-            "AddTenantTag"
+            Action::AddTenantTag
         } else {
-            "RemoveTenantTag"
+            Action::RemoveTenantTag
         };
         self.audited(actor, action, format!("{tenant} {tag}"), async {
             let (mut write, actor) = self.begin(actor).await?;
@@ -437,7 +437,7 @@ impl Admin {
         resource: ResourceRef,
         owner: Option<TenantId>,
     ) -> Result<u64, AdminError> {
-        self.audited(actor, "UpsertResource", resource.to_string(), async {
+        self.audited(actor, Action::UpsertResource, resource.to_string(), async {
             required_text("id", &resource.id, RESOURCE_ID_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -465,7 +465,7 @@ impl Admin {
             self.commit(
                 write,
                 actor,
-                "UpsertResource",
+                Action::UpsertResource,
                 resource.to_string(),
                 None,
                 owner_text,
@@ -573,13 +573,13 @@ impl Admin {
             .commit(store::AuditRecord {
                 impersonator: None,
                 actor: None,
-                action: "Bootstrap",
+                action: Action::Bootstrap,
                 target: user.id.to_string(),
                 before: None,
                 after: Some(format!(
                     "System Administrator (Legacy) at Owner scope for `{azure_object_id}`"
                 )),
-                outcome: "succeeded",
+                outcome: Outcome::Succeeded,
                 detail: String::new(),
             })
             .await?;

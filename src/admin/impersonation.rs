@@ -1,7 +1,7 @@
 //! Instance preferences, and impersonation under DESIGN.md's rules.
 
 use crate::engine::{Refusal, RefusalReason};
-use crate::model::{Preferences, Scope, User, UserId, unix_now};
+use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
 use super::{Actor, Admin, AdminError};
@@ -18,24 +18,29 @@ impl Admin {
         actor: &Actor,
         preferences: Preferences,
     ) -> Result<(Preferences, u64), AdminError> {
-        self.audited(actor, "UpdatePreferences", "preferences".into(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            self.require_at(actor, "preferences.manage", &Scope::Owner)?;
-            let old = store::preferences(write.txn()).await?;
-            write.save_preferences(&preferences).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    "UpdatePreferences",
-                    "preferences".into(),
-                    Some(format!("{old:?}")),
-                    format!("{preferences:?}"),
-                )
-                .await?;
-            Ok((preferences, revision))
-        })
+        self.audited(
+            actor,
+            Action::UpdatePreferences,
+            "preferences".into(),
+            async {
+                let (mut write, actor) = self.begin(actor).await?;
+                let actor = &actor;
+                self.require_at(actor, "preferences.manage", &Scope::Owner)?;
+                let old = store::preferences(write.txn()).await?;
+                write.save_preferences(&preferences).await?;
+                let revision = self
+                    .commit(
+                        write,
+                        actor,
+                        Action::UpdatePreferences,
+                        "preferences".into(),
+                        Some(old.to_string()),
+                        preferences.to_string(),
+                    )
+                    .await?;
+                Ok((preferences, revision))
+            },
+        )
         .await
     }
 
@@ -47,7 +52,7 @@ impl Admin {
         &self,
         actor: Actor,
         target: UserId,
-        action: &'static str,
+        action: Action,
     ) -> Result<Actor, AdminError> {
         let (_, as_target) = self
             .audited(&actor, action, format!("impersonating {target}"), async {
@@ -99,21 +104,26 @@ impl Admin {
         actor: &Actor,
         target: UserId,
     ) -> Result<User, AdminError> {
-        self.audited(actor, "StartImpersonation", target.to_string(), async {
-            let (user, _) = self.impersonation_target(actor, target).await?;
-            let record = store::AuditRecord {
-                actor: Some(target),
-                impersonator: Some(actor.id()),
-                action: "StartImpersonation",
-                target: target.to_string(),
-                before: None,
-                after: Some(user.email.clone()),
-                outcome: "succeeded",
-                detail: String::new(),
-            };
-            self.store.audit(record).await?;
-            Ok(user)
-        })
+        self.audited(
+            actor,
+            Action::StartImpersonation,
+            target.to_string(),
+            async {
+                let (user, _) = self.impersonation_target(actor, target).await?;
+                let record = store::AuditRecord {
+                    actor: Some(target),
+                    impersonator: Some(actor.id()),
+                    action: Action::StartImpersonation,
+                    target: target.to_string(),
+                    before: None,
+                    after: Some(user.email.clone()),
+                    outcome: Outcome::Succeeded,
+                    detail: String::new(),
+                };
+                self.store.audit(record).await?;
+                Ok(user)
+            },
+        )
         .await
     }
 }

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::model::{
-    AssignmentId, Effect, Preferences, Principal, RoleAssignment, Scope, User, UserId, UserOrigin,
-    catalogue, parse_uuid,
+    Action, AssignmentId, Effect, Preferences, Principal, RoleAssignment, Scope, User, UserId,
+    UserOrigin, catalogue, parse_uuid,
 };
 use crate::store::{self, AssignmentFilter};
 
@@ -211,7 +211,7 @@ impl Admin {
             .commit_as(
                 write,
                 None,
-                "ImportLegacy",
+                Action::ImportLegacy,
                 format!("{} legacy users", file.users.len()),
                 None,
                 format!(

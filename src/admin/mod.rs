@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::cache::AccessCache;
 use crate::engine::{EffectiveAccess, Refusal, RefusalReason};
-use crate::model::{InvalidId, TextError, UserId, shown, unix_now};
+use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
 pub use access::{AssignmentQuery, NewAssignment, NewGroup, NewRole, RoleUpdate};
@@ -86,7 +86,7 @@ impl Admin {
     }
 
     /// Resolves and checks the actor of a call: unknown or inactive is refused and audited.
-    pub async fn actor(&self, actor: ActorRef, action: &'static str) -> Result<Actor, AdminError> {
+    pub async fn actor(&self, actor: ActorRef, action: Action) -> Result<Actor, AdminError> {
         let access = match actor {
             ActorRef::AzureObject(id) => self.cache.access_by_object_id(id).await?,
             ActorRef::User(id) => self.cache.access(id).await?,
@@ -141,7 +141,7 @@ impl Admin {
     async fn audited<T>(
         &self,
         actor: &Actor,
-        action: &'static str,
+        action: Action,
         target: String,
         call: impl Future<Output = Result<T, AdminError>>,
     ) -> Result<T, AdminError> {
@@ -155,7 +155,7 @@ impl Admin {
     async fn audit_refusal(
         &self,
         actor: Option<&Actor>,
-        action: &'static str,
+        action: Action,
         target: &str,
         err: &AdminError,
     ) {
@@ -167,11 +167,11 @@ impl Admin {
             target: shown(target),
             before: None,
             after: None,
-            outcome: "refused",
+            outcome: Outcome::Refused,
             detail: err.to_string(),
         };
         if let Err(audit_err) = self.store.audit(record).await {
-            tracing::error!(error = %audit_err, action, "could not audit a refused admin call");
+            tracing::error!(error = %audit_err, action = action.as_str(), "could not audit a refused admin call");
         }
     }
 
@@ -181,7 +181,7 @@ impl Admin {
         &self,
         write: Write<'_>,
         actor: &Actor,
-        action: &'static str,
+        action: Action,
         target: String,
         before: Option<String>,
         after: String,
@@ -195,7 +195,7 @@ impl Admin {
         &self,
         write: Write<'_>,
         actor: Option<&Actor>,
-        action: &'static str,
+        action: Action,
         target: String,
         before: Option<String>,
         after: String,
@@ -208,7 +208,7 @@ impl Admin {
                 target,
                 before,
                 after: Some(after),
-                outcome: "succeeded",
+                outcome: Outcome::Succeeded,
                 detail: String::new(),
             })
             .await?;

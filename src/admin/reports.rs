@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::check::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::EffectiveAccess;
-use crate::model::{Group, PermissionId, UserId, catalogue};
+use crate::model::{Action, Group, PermissionId, UserId, catalogue};
 use crate::store;
 
 use super::{Actor, Admin, AdminError};
@@ -19,7 +19,7 @@ impl Admin {
         user: UserId,
         target: TargetRef,
     ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
-        self.audited(actor, "CheckUserAccess", user.to_string(), async {
+        self.audited(actor, Action::CheckUserAccess, user.to_string(), async {
             let subject = self.existing_user(self.store.db(), user).await?;
             self.require_on_tenant(actor, "rbac.assignments.view", subject.tenant_id)?;
             if target == TargetRef::None {

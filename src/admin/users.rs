@@ -4,8 +4,8 @@ use sea_orm::ConnectionTrait;
 
 use crate::engine::EffectiveAccess;
 use crate::model::{
-    AccessRequest, AccessRequestId, AccessRequestStatus, EMAIL_MAX, PERSON_NAME_MAX, Person,
-    PersonId, QUERY_MAX, TenantId, User, UserId, UserOrigin, optional_text, parse_uuid,
+    AccessRequest, AccessRequestId, AccessRequestStatus, Action, EMAIL_MAX, PERSON_NAME_MAX,
+    Person, PersonId, QUERY_MAX, TenantId, User, UserId, UserOrigin, optional_text, parse_uuid,
     required_text, unix_now,
 };
 use crate::store::{self, UserFilter};
@@ -114,7 +114,7 @@ impl Admin {
         actor: &Actor,
         new: Identity,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "CreateUser", new.email.clone(), async {
+        self.audited(actor, Action::CreateUser, new.email.clone(), async {
             let user = new_user(&new, UserOrigin::Manual)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
@@ -125,7 +125,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "CreateUser",
+                    Action::CreateUser,
                     user.id.to_string(),
                     None,
                     user.email.clone(),
@@ -157,7 +157,7 @@ impl Admin {
 
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
-        self.audited(actor, "GetUser", id.to_string(), async {
+        self.audited(actor, Action::GetUser, id.to_string(), async {
             let user = self.existing_user(self.store.db(), id).await?;
             self.require_on_tenant(actor, "users.view", user.tenant_id)?;
             Ok(user)
@@ -205,7 +205,7 @@ impl Admin {
         user_id: UserId,
         disabled: bool,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "SetUserDisabled", user_id.to_string(), async {
+        self.audited(actor, Action::SetUserDisabled, user_id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let (mut user, access) = self
@@ -223,7 +223,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "SetUserDisabled",
+                    Action::SetUserDisabled,
                     user_id.to_string(),
                     Some(before),
                     after,
@@ -240,45 +240,50 @@ impl Admin {
         actor: &Actor,
         update: UserUpdate,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "UpdateUser", update.user_id.to_string(), async {
-            let email = email(&update.email)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let (old, access) = self
-                .require_manage_user(write.txn(), actor, update.user_id)
-                .await?;
-            let user = User {
-                email,
-                first_name: optional_text("first_name", &update.first_name, PERSON_NAME_MAX)?,
-                last_name: optional_text("last_name", &update.last_name, PERSON_NAME_MAX)?,
-                expires_at: update.expires_at,
-                ..old.clone()
-            };
-            let later = |at: Option<i64>| at.unwrap_or(i64::MAX);
-            if later(user.expires_at) > later(old.expires_at) {
-                // A later expiry keeps, or makes, every allow of the user live longer.
-                self.judge(actor, &self.reaches_of_user(&access))?;
-            }
-            write.update_user(&user).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    "UpdateUser",
-                    user.id.to_string(),
-                    Some(describe_user(&old)),
-                    describe_user(&user),
-                )
-                .await?;
-            Ok((user, revision))
-        })
+        self.audited(
+            actor,
+            Action::UpdateUser,
+            update.user_id.to_string(),
+            async {
+                let email = email(&update.email)?;
+                let (mut write, actor) = self.begin(actor).await?;
+                let actor = &actor;
+                let (old, access) = self
+                    .require_manage_user(write.txn(), actor, update.user_id)
+                    .await?;
+                let user = User {
+                    email,
+                    first_name: optional_text("first_name", &update.first_name, PERSON_NAME_MAX)?,
+                    last_name: optional_text("last_name", &update.last_name, PERSON_NAME_MAX)?,
+                    expires_at: update.expires_at,
+                    ..old.clone()
+                };
+                let later = |at: Option<i64>| at.unwrap_or(i64::MAX);
+                if later(user.expires_at) > later(old.expires_at) {
+                    // A later expiry keeps, or makes, every allow of the user live longer.
+                    self.judge(actor, &self.reaches_of_user(&access))?;
+                }
+                write.update_user(&user).await?;
+                let revision = self
+                    .commit(
+                        write,
+                        actor,
+                        Action::UpdateUser,
+                        user.id.to_string(),
+                        Some(describe_user(&old)),
+                        describe_user(&user),
+                    )
+                    .await?;
+                Ok((user, revision))
+            },
+        )
         .await
     }
 
     /// Deletes a user with their direct assignments and memberships: as for disabling
     /// them; nobody deletes themselves.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64, AdminError> {
-        self.audited(actor, "DeleteUser", id.to_string(), async {
+        self.audited(actor, Action::DeleteUser, id.to_string(), async {
             if id == actor.id() || Some(id) == actor.impersonator {
                 return Err(AdminError::FailedPrecondition(
                     "nobody deletes themselves; ask another administrator".into(),
@@ -291,7 +296,7 @@ impl Admin {
             self.commit(
                 write,
                 actor,
-                "DeleteUser",
+                Action::DeleteUser,
                 id.to_string(),
                 Some(describe_user(&user)),
                 String::new(),
@@ -326,7 +331,7 @@ impl Admin {
         actor: &Actor,
         identity: Identity,
     ) -> Result<(Person, u64), AdminError> {
-        self.audited(actor, "UpsertPerson", identity.email.clone(), async {
+        self.audited(actor, Action::UpsertPerson, identity.email.clone(), async {
             let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
             let email = email(&identity.email)?;
             let (mut write, actor) = self.begin(actor).await?;
@@ -352,7 +357,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "UpsertPerson",
+                    Action::UpsertPerson,
                     person.id.to_string(),
                     old.map(|p| describe_person(&p)),
                     describe_person(&person),
@@ -379,7 +384,7 @@ impl Admin {
         actor: &Actor,
         id: PersonId,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, "PromotePerson", id.to_string(), async {
+        self.audited(actor, Action::PromotePerson, id.to_string(), async {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let mut person = store::find_person(write.txn(), id)
@@ -404,7 +409,7 @@ impl Admin {
                 .commit(
                     write,
                     actor,
-                    "PromotePerson",
+                    Action::PromotePerson,
                     user.id.to_string(),
                     None,
                     describe_user(&user),
@@ -465,7 +470,7 @@ impl Admin {
             .commit_as(
                 write,
                 None,
-                "SubmitAccessRequest",
+                Action::SubmitAccessRequest,
                 request.id.to_string(),
                 None,
                 format!("{} for tenant {}", request.email, request.tenant_id),
@@ -495,8 +500,8 @@ impl Admin {
         approve: Option<Expiry>,
     ) -> Result<(AccessRequest, Option<User>, u64), AdminError> {
         let action = match approve {
-            Some(_) => "ApproveAccessRequest",
-            None => "RejectAccessRequest",
+            Some(_) => Action::ApproveAccessRequest,
+            None => Action::RejectAccessRequest,
         };
         self.audited(actor, action, id.to_string(), async {
             // Read inside the write, so that two decisions cannot both see it pending.

@@ -12,8 +12,8 @@ use crate::admin::{
     NewTenant, RoleUpdate, TenantUpdate, UserQuery, UserUpdate,
 };
 use crate::model::{
-    AccessRequestId, AccessRequestStatus, AssignmentId, PersonId, Preferences, RoleId, catalogue,
-    parse_uuid,
+    AccessRequestId, AccessRequestStatus, Action, AssignmentId, PersonId, Preferences, RoleId,
+    catalogue, parse_uuid,
 };
 use crate::store::AuditFilter;
 
@@ -61,7 +61,7 @@ impl AdminApi {
 
     /// The actor named in the request's metadata, checked active, and the user they act
     /// as when they impersonate.
-    async fn actor<T>(&self, request: &Request<T>, action: &'static str) -> Result<Actor, Status> {
+    async fn actor<T>(&self, request: &Request<T>, action: Action) -> Result<Actor, Status> {
         let object_id = metadata(request, ACTOR_OBJECT_ID)?
             .map(|id| {
                 parse_uuid(ACTOR_OBJECT_ID, &id).map_err(|e| Status::unauthenticated(e.to_string()))
@@ -215,7 +215,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
-        let actor = self.actor(&request, "CreateTenant").await?;
+        let actor = self.actor(&request, Action::CreateTenant).await?;
         let r = request.into_inner();
         let new = NewTenant {
             name: r.name,
@@ -230,7 +230,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
-        let actor = self.actor(&request, "GetTenant").await?;
+        let actor = self.actor(&request, Action::GetTenant).await?;
         let id = convert::tenant_id("tenant_id", &request.get_ref().tenant_id)?;
         let tenant = self.admin.get_tenant(&actor, id).await?;
         Ok(Response::new(tenant_to_pb(&tenant, 0)))
@@ -240,7 +240,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
-        let actor = self.actor(&request, "ListTenants").await?;
+        let actor = self.actor(&request, Action::ListTenants).await?;
         let parent = optional(&request.get_ref().parent_tenant_id, |v| {
             convert::tenant_id("parent_tenant_id", v)
         })?;
@@ -254,7 +254,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
-        let actor = self.actor(&request, "UpdateTenant").await?;
+        let actor = self.actor(&request, Action::UpdateTenant).await?;
         let r = request.into_inner();
         let update = TenantUpdate {
             tenant_id: convert::tenant_id("tenant_id", &r.tenant_id)?,
@@ -272,7 +272,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteTenantRequest>,
     ) -> Result<Response<pb::DeleteTenantResponse>, Status> {
-        let actor = self.actor(&request, "DeleteTenant").await?;
+        let actor = self.actor(&request, Action::DeleteTenant).await?;
         let id = convert::tenant_id("tenant_id", &request.get_ref().tenant_id)?;
         let revision = self.admin.delete_tenant(&actor, id).await?;
         Ok(Response::new(pb::DeleteTenantResponse { revision }))
@@ -282,7 +282,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateTagRequest>,
     ) -> Result<Response<pb::Tag>, Status> {
-        let actor = self.actor(&request, "CreateTag").await?;
+        let actor = self.actor(&request, Action::CreateTag).await?;
         let (tag, revision) = self
             .admin
             .create_tag(&actor, &request.into_inner().name)
@@ -294,7 +294,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListTagsRequest>,
     ) -> Result<Response<pb::ListTagsResponse>, Status> {
-        self.actor(&request, "ListTags").await?;
+        self.actor(&request, Action::ListTags).await?;
         let tags = self.admin.list_tags().await?;
         Ok(Response::new(pb::ListTagsResponse {
             tags: tags.into_iter().map(|t| tag_to_pb(t, 0)).collect(),
@@ -305,7 +305,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateTagRequest>,
     ) -> Result<Response<pb::Tag>, Status> {
-        let actor = self.actor(&request, "UpdateTag").await?;
+        let actor = self.actor(&request, Action::UpdateTag).await?;
         let r = request.into_inner();
         let id = convert::tag_id("tag_id", &r.tag_id)?;
         let (tag, revision) = self.admin.rename_tag(&actor, id, &r.name).await?;
@@ -316,7 +316,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteTagRequest>,
     ) -> Result<Response<pb::DeleteTagResponse>, Status> {
-        let actor = self.actor(&request, "DeleteTag").await?;
+        let actor = self.actor(&request, Action::DeleteTag).await?;
         let id = convert::tag_id("tag_id", &request.get_ref().tag_id)?;
         let revision = self.admin.delete_tag(&actor, id).await?;
         Ok(Response::new(pb::DeleteTagResponse { revision }))
@@ -326,7 +326,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AddTenantTagRequest>,
     ) -> Result<Response<pb::AddTenantTagResponse>, Status> {
-        let actor = self.actor(&request, "AddTenantTag").await?;
+        let actor = self.actor(&request, Action::AddTenantTag).await?;
         let r = request.into_inner();
         let revision = self
             .admin
@@ -344,7 +344,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::RemoveTenantTagRequest>,
     ) -> Result<Response<pb::RemoveTenantTagResponse>, Status> {
-        let actor = self.actor(&request, "RemoveTenantTag").await?;
+        let actor = self.actor(&request, Action::RemoveTenantTag).await?;
         let r = request.into_inner();
         let revision = self
             .admin
@@ -362,7 +362,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let actor = self.actor(&request, "CreateUser").await?;
+        let actor = self.actor(&request, Action::CreateUser).await?;
         let r = request.into_inner();
         let new = identity(
             &r.tenant_id,
@@ -379,7 +379,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let actor = self.actor(&request, "GetUser").await?;
+        let actor = self.actor(&request, Action::GetUser).await?;
         let id = convert::user_id("user_id", &request.get_ref().user_id)?;
         let user = self.admin.get_user(&actor, id).await?;
         Ok(Response::new(convert::user_to_pb(&user, 0)))
@@ -389,7 +389,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let actor = self.actor(&request, "ListUsers").await?;
+        let actor = self.actor(&request, Action::ListUsers).await?;
         let r = request.into_inner();
         let query = UserQuery {
             tenant: optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?,
@@ -416,7 +416,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let actor = self.actor(&request, "UpdateUser").await?;
+        let actor = self.actor(&request, Action::UpdateUser).await?;
         let r = request.into_inner();
         let update = UserUpdate {
             user_id: convert::user_id("user_id", &r.user_id)?,
@@ -433,7 +433,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
-        let actor = self.actor(&request, "DeleteUser").await?;
+        let actor = self.actor(&request, Action::DeleteUser).await?;
         let id = convert::user_id("user_id", &request.get_ref().user_id)?;
         let revision = self.admin.delete_user(&actor, id).await?;
         Ok(Response::new(pb::DeleteUserResponse { revision }))
@@ -443,7 +443,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::SetUserDisabledRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let actor = self.actor(&request, "SetUserDisabled").await?;
+        let actor = self.actor(&request, Action::SetUserDisabled).await?;
         let r = request.into_inner();
         let (user, revision) = self
             .admin
@@ -456,7 +456,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpsertPersonRequest>,
     ) -> Result<Response<pb::Person>, Status> {
-        let actor = self.actor(&request, "UpsertPerson").await?;
+        let actor = self.actor(&request, Action::UpsertPerson).await?;
         let r = request.into_inner();
         let identity = identity(
             &r.tenant_id,
@@ -473,7 +473,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListPersonsRequest>,
     ) -> Result<Response<pb::ListPersonsResponse>, Status> {
-        let actor = self.actor(&request, "ListPersons").await?;
+        let actor = self.actor(&request, Action::ListPersons).await?;
         let tenant = optional(&request.get_ref().tenant_id, |v| {
             convert::tenant_id("tenant_id", v)
         })?;
@@ -487,7 +487,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::PromotePersonRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let actor = self.actor(&request, "PromotePerson").await?;
+        let actor = self.actor(&request, Action::PromotePerson).await?;
         let id = PersonId::parse("person_id", &request.get_ref().person_id)
             .map_err(|e| invalid(e.to_string()))?;
         let (user, revision) = self.admin.promote_person(&actor, id).await?;
@@ -518,7 +518,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListAccessRequestsRequest>,
     ) -> Result<Response<pb::ListAccessRequestsResponse>, Status> {
-        let actor = self.actor(&request, "ListAccessRequests").await?;
+        let actor = self.actor(&request, Action::ListAccessRequests).await?;
         let r = request.into_inner();
         let status = match pb::AccessRequestStatus::try_from(r.status) {
             Ok(pb::AccessRequestStatus::Unspecified | pb::AccessRequestStatus::Pending) => {
@@ -545,7 +545,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ApproveAccessRequestRequest>,
     ) -> Result<Response<pb::ApproveAccessRequestResponse>, Status> {
-        let actor = self.actor(&request, "ApproveAccessRequest").await?;
+        let actor = self.actor(&request, Action::ApproveAccessRequest).await?;
         let r = request.into_inner();
         let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
             .map_err(|e| invalid(e.to_string()))?;
@@ -575,7 +575,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::RejectAccessRequestRequest>,
     ) -> Result<Response<pb::AccessRequest>, Status> {
-        let actor = self.actor(&request, "RejectAccessRequest").await?;
+        let actor = self.actor(&request, Action::RejectAccessRequest).await?;
         let id = AccessRequestId::parse("access_request_id", &request.get_ref().access_request_id)
             .map_err(|e| invalid(e.to_string()))?;
         let (access_request, _, revision) =
@@ -590,7 +590,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::Role>, Status> {
-        let actor = self.actor(&request, "CreateRole").await?;
+        let actor = self.actor(&request, Action::CreateRole).await?;
         let r = request.into_inner();
         let new = NewRole {
             name: r.name,
@@ -609,7 +609,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetRoleRequest>,
     ) -> Result<Response<pb::Role>, Status> {
-        let actor = self.actor(&request, "GetRole").await?;
+        let actor = self.actor(&request, Action::GetRole).await?;
         let id = role_id("role_id", &request.get_ref().role_id)?;
         let role = self.admin.get_role(&actor, id).await?;
         Ok(Response::new(convert::role_to_pb(&role, 0)))
@@ -619,7 +619,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateRoleRequest>,
     ) -> Result<Response<pb::Role>, Status> {
-        let actor = self.actor(&request, "UpdateRole").await?;
+        let actor = self.actor(&request, Action::UpdateRole).await?;
         let r = request.into_inner();
         let update = RoleUpdate {
             role_id: role_id("role_id", &r.role_id)?,
@@ -638,7 +638,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
-        let actor = self.actor(&request, "DeleteRole").await?;
+        let actor = self.actor(&request, Action::DeleteRole).await?;
         let r = request.into_inner();
         let id = role_id("role_id", &r.role_id)?;
         let (revision, removed) = self
@@ -655,7 +655,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
-        let actor = self.actor(&request, "ListRoles").await?;
+        let actor = self.actor(&request, Action::ListRoles).await?;
         let roles = self.admin.list_roles(&actor).await?;
         Ok(Response::new(pb::ListRolesResponse {
             roles: roles.iter().map(|r| convert::role_to_pb(r, 0)).collect(),
@@ -666,7 +666,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListPermissionsRequest>,
     ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
-        self.actor(&request, "ListPermissions").await?;
+        self.actor(&request, Action::ListPermissions).await?;
         let permissions = catalogue()
             .permissions()
             .iter()
@@ -689,7 +689,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let actor = self.actor(&request, "CreateGroup").await?;
+        let actor = self.actor(&request, Action::CreateGroup).await?;
         let r = request.into_inner();
         let new = NewGroup {
             name: r.name,
@@ -704,7 +704,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetGroupRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let actor = self.actor(&request, "GetGroup").await?;
+        let actor = self.actor(&request, Action::GetGroup).await?;
         let id = convert::group_id("group_id", &request.get_ref().group_id)?;
         let group = self.admin.get_group(&actor, id).await?;
         Ok(Response::new(group_to_pb(&group, 0)))
@@ -714,7 +714,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListGroupsRequest>,
     ) -> Result<Response<pb::ListGroupsResponse>, Status> {
-        let actor = self.actor(&request, "ListGroups").await?;
+        let actor = self.actor(&request, Action::ListGroups).await?;
         let owner = optional(&request.get_ref().owner_tenant_id, |v| {
             convert::tenant_id("owner_tenant_id", v)
         })?;
@@ -728,7 +728,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let actor = self.actor(&request, "UpdateGroup").await?;
+        let actor = self.actor(&request, Action::UpdateGroup).await?;
         let r = request.into_inner();
         let id = convert::group_id("group_id", &r.group_id)?;
         let (group, revision) = self
@@ -742,7 +742,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteGroupRequest>,
     ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
-        let actor = self.actor(&request, "DeleteGroup").await?;
+        let actor = self.actor(&request, Action::DeleteGroup).await?;
         let id = convert::group_id("group_id", &request.get_ref().group_id)?;
         let revision = self.admin.delete_group(&actor, id).await?;
         Ok(Response::new(pb::DeleteGroupResponse { revision }))
@@ -752,7 +752,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AddGroupMemberRequest>,
     ) -> Result<Response<pb::AddGroupMemberResponse>, Status> {
-        let actor = self.actor(&request, "AddGroupMember").await?;
+        let actor = self.actor(&request, Action::AddGroupMember).await?;
         let r = request.into_inner();
         let revision = self
             .admin
@@ -770,7 +770,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::RemoveGroupMemberRequest>,
     ) -> Result<Response<pb::RemoveGroupMemberResponse>, Status> {
-        let actor = self.actor(&request, "RemoveGroupMember").await?;
+        let actor = self.actor(&request, Action::RemoveGroupMember).await?;
         let r = request.into_inner();
         let revision = self
             .admin
@@ -788,7 +788,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListGroupMembersRequest>,
     ) -> Result<Response<pb::ListGroupMembersResponse>, Status> {
-        let actor = self.actor(&request, "ListGroupMembers").await?;
+        let actor = self.actor(&request, Action::ListGroupMembers).await?;
         let id = convert::group_id("group_id", &request.get_ref().group_id)?;
         let members = self.admin.list_group_members(&actor, id).await?;
         Ok(Response::new(pb::ListGroupMembersResponse {
@@ -800,7 +800,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListUserGroupsRequest>,
     ) -> Result<Response<pb::ListUserGroupsResponse>, Status> {
-        let actor = self.actor(&request, "ListUserGroups").await?;
+        let actor = self.actor(&request, Action::ListUserGroups).await?;
         let id = convert::user_id("user_id", &request.get_ref().user_id)?;
         let groups = self.admin.list_user_groups(&actor, id).await?;
         Ok(Response::new(pb::ListUserGroupsResponse {
@@ -812,7 +812,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateRoleAssignmentRequest>,
     ) -> Result<Response<pb::RoleAssignment>, Status> {
-        let actor = self.actor(&request, "CreateRoleAssignment").await?;
+        let actor = self.actor(&request, Action::CreateRoleAssignment).await?;
         let r = request.into_inner();
         let new = NewAssignment {
             role_id: role_id("role_id", &r.role_id)?,
@@ -838,7 +838,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteRoleAssignmentRequest>,
     ) -> Result<Response<pb::DeleteRoleAssignmentResponse>, Status> {
-        let actor = self.actor(&request, "DeleteRoleAssignment").await?;
+        let actor = self.actor(&request, Action::DeleteRoleAssignment).await?;
         let id = AssignmentId::parse("assignment_id", &request.get_ref().assignment_id)
             .map_err(|e| invalid(e.to_string()))?;
         let revision = self.admin.delete_assignment(&actor, id).await?;
@@ -849,7 +849,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListRoleAssignmentsRequest>,
     ) -> Result<Response<pb::ListRoleAssignmentsResponse>, Status> {
-        let actor = self.actor(&request, "ListRoleAssignments").await?;
+        let actor = self.actor(&request, Action::ListRoleAssignments).await?;
         let r = request.into_inner();
         let query = AssignmentQuery {
             principal: r
@@ -891,7 +891,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CheckUserAccessRequest>,
     ) -> Result<Response<pb::CheckUserAccessResponse>, Status> {
-        let actor = self.actor(&request, "CheckUserAccess").await?;
+        let actor = self.actor(&request, Action::CheckUserAccess).await?;
         let r = request.into_inner();
         let user = convert::user_id("user_id", &r.user_id)?;
         let target = convert::target(r.target.as_ref())?;
@@ -919,7 +919,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetMyAccessRequest>,
     ) -> Result<Response<pb::GetEffectiveAccessResponse>, Status> {
-        let actor = self.actor(&request, "GetMyAccess").await?;
+        let actor = self.actor(&request, Action::GetMyAccess).await?;
         let (access, groups, revision) = self.admin.my_access(&actor).await?;
         Ok(Response::new(convert::effective_access_to_pb(
             &access, groups, revision,
@@ -930,7 +930,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetPreferencesRequest>,
     ) -> Result<Response<pb::Preferences>, Status> {
-        self.actor(&request, "GetPreferences").await?;
+        self.actor(&request, Action::GetPreferences).await?;
         let preferences = self.admin.preferences().await?;
         Ok(Response::new(pb::Preferences {
             impersonation_enabled: preferences.impersonation_enabled,
@@ -942,7 +942,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdatePreferencesRequest>,
     ) -> Result<Response<pb::Preferences>, Status> {
-        let actor = self.actor(&request, "UpdatePreferences").await?;
+        let actor = self.actor(&request, Action::UpdatePreferences).await?;
         let wanted = Preferences {
             impersonation_enabled: request.get_ref().impersonation_enabled,
         };
@@ -957,7 +957,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::StartImpersonationRequest>,
     ) -> Result<Response<pb::StartImpersonationResponse>, Status> {
-        let actor = self.actor(&request, "StartImpersonation").await?;
+        let actor = self.actor(&request, Action::StartImpersonation).await?;
         let target = convert::user_id("user_id", &request.get_ref().user_id)?;
         let user = self.admin.start_impersonation(&actor, target).await?;
         Ok(Response::new(pb::StartImpersonationResponse {
@@ -969,7 +969,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpsertResourceRequest>,
     ) -> Result<Response<pb::UpsertResourceResponse>, Status> {
-        let actor = self.actor(&request, "UpsertResource").await?;
+        let actor = self.actor(&request, Action::UpsertResource).await?;
         let r = request.into_inner();
         let resource = convert::resource(&pb::ResourceRef {
             r#type: r.r#type,
@@ -984,7 +984,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let actor = self.actor(&request, "ListAuditEvents").await?;
+        let actor = self.actor(&request, Action::ListAuditEvents).await?;
         let r = request.into_inner();
         let text = |field, value: String| {
             crate::model::optional_text(field, &value, crate::model::QUERY_MAX)

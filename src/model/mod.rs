@@ -1,12 +1,14 @@
 //! The pure domain: identifiers, scopes, the permission catalogue and the records of the
 //! RBAC model. No I/O.
 
+mod audit;
 mod catalogue;
 mod ids;
 mod records;
 mod scope;
 mod text;
 
+pub use audit::{Action, Outcome};
 pub use catalogue::{
     BuiltInRole, Catalogue, Category, Permission, PermissionId, PermissionSet, catalogue,
 };

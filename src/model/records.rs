@@ -133,6 +133,13 @@ pub struct Preferences {
     pub impersonation_enabled: bool,
 }
 
+/// As the audit log shows them.
+impl std::fmt::Display for Preferences {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "impersonation_enabled={}", self.impersonation_enabled)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
     pub id: RoleId,

@@ -9,7 +9,7 @@ use super::entity::{
     group, group_member, role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
 use super::{Change, Store, StoreError, Write};
-use crate::model::{TenantId, UserId, catalogue, unix_now};
+use crate::model::{Action, Outcome, TenantId, UserId, catalogue, unix_now};
 
 /// How big a world to generate.
 #[derive(Clone, Debug)]
@@ -258,14 +258,14 @@ impl Store {
             .commit(super::AuditRecord {
                 impersonator: None,
                 actor: None,
-                action: "GenerateDataset",
+                action: Action::GenerateDataset,
                 target: format!(
                     "{} tenants, {} users, {} assignments",
                     spec.tenants, spec.users, spec.assignments
                 ),
                 before: None,
                 after: None,
-                outcome: "succeeded",
+                outcome: Outcome::Succeeded,
                 detail: String::new(),
             })
             .await?;

@@ -13,8 +13,8 @@ use super::entity::{
 use super::queries::{effect_column, scope_columns};
 use super::{Store, StoreError, Write};
 use crate::model::{
-    AccessRequest, GroupId, Person, Preferences, Principal, ResourceRef, Role, RoleAssignment, Tag,
-    TagId, Tenant, TenantId, User, UserId, catalogue, unix_now,
+    AccessRequest, Action, GroupId, Outcome, Person, Preferences, Principal, ResourceRef, Role,
+    RoleAssignment, Tag, TagId, Tenant, TenantId, User, UserId, catalogue, unix_now,
 };
 
 /// One row of the audit log: who did what to what, and how it ended.
@@ -23,12 +23,12 @@ pub struct AuditRecord {
     pub actor: Option<UserId>,
     /// The signed-in user behind an impersonated call.
     pub impersonator: Option<UserId>,
-    pub action: &'static str,
+    pub action: Action,
     pub target: String,
     pub before: Option<String>,
     pub after: Option<String>,
-    /// `succeeded`, or `refused` with the reason in `detail`.
-    pub outcome: &'static str,
+    /// Refused ones keep the reason in `detail`.
+    pub outcome: Outcome,
     pub detail: String,
 }
 
@@ -460,11 +460,11 @@ async fn insert_audit<C: sea_orm::ConnectionTrait>(
         at: Set(unix_now()),
         actor_user_id: Set(audit.actor.map(|u| u.0)),
         impersonator_user_id: Set(audit.impersonator.map(|u| u.0)),
-        action: Set(audit.action.to_owned()),
+        action: Set(audit.action.as_str().to_owned()),
         target: Set(audit.target),
         before: Set(audit.before),
         after: Set(audit.after),
-        outcome: Set(audit.outcome.to_owned()),
+        outcome: Set(audit.outcome.as_str().to_owned()),
         detail: Set(audit.detail),
     })
     .exec_without_returning(db)
@@ -504,11 +504,11 @@ impl Store {
             .commit(AuditRecord {
                 actor: None,
                 impersonator: None,
-                action: "SyncBuiltInRoles",
+                action: Action::SyncBuiltInRoles,
                 target: "built-in roles".to_owned(),
                 before: None,
                 after: Some(changed.join(", ")),
-                outcome: "succeeded",
+                outcome: Outcome::Succeeded,
                 detail: String::new(),
             })
             .await?;

@@ -7,7 +7,9 @@ use rbac_sidecar::admin::{Actor, ActorRef, Admin, Identity, NewAssignment, NewRo
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
-use rbac_sidecar::model::{Effect, Principal, Role, Scope, Tenant, User, catalogue, unix_now};
+use rbac_sidecar::model::{
+    Action, Effect, Principal, Role, Scope, Tenant, User, catalogue, unix_now,
+};
 use rbac_sidecar::store::Store;
 use rbac_sidecar::telemetry::CacheCounters;
 
@@ -34,7 +36,10 @@ async fn replica_a() -> (
     let admin = Admin::new(Arc::clone(a.store().unwrap()), Arc::clone(&a));
     admin.bootstrap(ADMIN.parse().unwrap()).await.unwrap();
     let actor = admin
-        .actor(ActorRef::AzureObject(ADMIN.parse().unwrap()), "test")
+        .actor(
+            ActorRef::AzureObject(ADMIN.parse().unwrap()),
+            Action::GetMyAccess,
+        )
         .await
         .unwrap();
     let new_tenant = NewTenant {

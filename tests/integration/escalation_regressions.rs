@@ -517,7 +517,7 @@ async fn a_write_never_commits_on_rights_a_committed_revoke_removed(
     revoke.delete_assignment(&assignment).await.unwrap();
     revoke
         .commit(crate::support::audit_of(
-            "DeleteRoleAssignment",
+            rbac_sidecar::model::Action::DeleteRoleAssignment,
             &revoked.id,
         ))
         .await

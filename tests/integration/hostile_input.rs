@@ -142,7 +142,10 @@ async fn unauthenticated_access_requests_cannot_fill_the_disk(backend: Backend) 
         write.save_access_request(&request).await.unwrap();
     }
     write
-        .commit(crate::support::audit_of("SubmitAccessRequest", "flood"))
+        .commit(crate::support::audit_of(
+            rbac_sidecar::model::Action::SubmitAccessRequest,
+            "flood",
+        ))
         .await
         .unwrap();
     assert_status(

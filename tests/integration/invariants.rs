@@ -15,8 +15,8 @@ use rbac_sidecar::admin::{
 };
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
-    AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope, TagId,
-    TenantId, UserId, catalogue,
+    Action, AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope,
+    TagId, TenantId, UserId, catalogue,
 };
 use rbac_sidecar::store::{self, AssignmentFilter, Xorshift};
 use sea_orm::DatabaseConnection;
@@ -348,7 +348,10 @@ impl World {
             2 => (9, "tag"),
             _ => return None,
         };
-        let Ok(as_actor) = a.actor(ActorRef::User(self.users[actor]), "test").await else {
+        let Ok(as_actor) = a
+            .actor(ActorRef::User(self.users[actor]), Action::GetMyAccess)
+            .await
+        else {
             return Some((actor, kind, Ok(())));
         };
         let result = match step {
@@ -700,7 +703,11 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                         _ => world.rng.below(world.users.len()),
                     };
                     let user = world.users[actor_index];
-                    let Ok(actor) = world.admin.actor(ActorRef::User(user), "test").await else {
+                    let Ok(actor) = world
+                        .admin
+                        .actor(ActorRef::User(user), Action::GetMyAccess)
+                        .await
+                    else {
                         // A disabled actor is refused before any rule: not a write.
                         continue;
                     };

@@ -13,6 +13,7 @@ pub mod world;
 use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;
 use rbac_sidecar::api::pb::rbac::v1::authorization_service_client::AuthorizationServiceClient;
 use rbac_sidecar::config::ServeConfig;
+use rbac_sidecar::model::Action;
 use rbac_sidecar::server::{self, Server};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
@@ -395,14 +396,17 @@ pub async fn in_memory_server() -> (Server, rbac_sidecar::admin::Actor) {
     let server = Server::start(&config).await.expect("server");
     let actor = server
         .admin
-        .actor(ActorRef::AzureObject(ADMIN.parse().expect("uuid")), "test")
+        .actor(
+            ActorRef::AzureObject(ADMIN.parse().expect("uuid")),
+            Action::GetMyAccess,
+        )
         .await
         .expect("bootstrap admin");
     (server, actor)
 }
 
 /// The audit row of a write a test commits straight to the store, as another replica would.
-pub fn audit_of(action: &'static str, target: &str) -> rbac_sidecar::store::AuditRecord {
+pub fn audit_of(action: Action, target: &str) -> rbac_sidecar::store::AuditRecord {
     rbac_sidecar::store::AuditRecord {
         actor: None,
         impersonator: None,
@@ -410,7 +414,7 @@ pub fn audit_of(action: &'static str, target: &str) -> rbac_sidecar::store::Audi
         target: target.to_owned(),
         before: None,
         after: None,
-        outcome: "succeeded",
+        outcome: rbac_sidecar::model::Outcome::Succeeded,
         detail: String::new(),
     }
 }

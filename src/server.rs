@@ -29,6 +29,8 @@ pub enum ServeError {
     Upstream(#[from] UpstreamError),
     #[error("cannot load the state from the database tier: {0}")]
     TierState(StoreError),
+    #[error("{0}")]
+    Catalogue(String),
     #[error("cannot bootstrap the administrator: {0}")]
     Bootstrap(#[from] AdminError),
     #[error(transparent)]
@@ -129,6 +131,7 @@ impl Server {
     /// Reads the TLS files, opens the store (running migrations), loads the cache,
     /// starts the follower and bootstraps the administrator if asked.
     pub async fn start(config: &ServeConfig) -> Result<Server, ServeError> {
+        crate::model::permissions::check().map_err(ServeError::Catalogue)?;
         let tls = config.tls.as_ref().map(tls_config).transpose()?;
         let metrics = Arc::new(Metrics::new());
         let store = Arc::new(

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::ConnectionTrait;
 
+use crate::model::permissions::{ASSIGNMENTS_VIEW, GROUPS_VIEW, USERS_VIEW};
 use crate::model::{
     Action, AssignmentId, DESCRIPTION_MAX, Effect, Group, GroupId, NAME_MAX, PermissionSet,
     Principal, ResourceRef, Role, RoleAssignment, RoleId, Scope, TenantId, User, UserId, catalogue,
@@ -303,7 +304,7 @@ impl Admin {
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
         self.audited(actor, Action::GetGroup, id.to_string(), async {
             let group = self.existing_group(self.store.db(), id).await?;
-            self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(group)
         })
         .await
@@ -319,10 +320,7 @@ impl Admin {
             .await?
             .into_iter()
             .filter(|g| owner.is_none() || g.owner == owner)
-            .filter(|g| {
-                self.require_on_owner(actor, "rbac.groups.view", g.owner)
-                    .is_ok()
-            })
+            .filter(|g| self.require_on_owner(actor, GROUPS_VIEW, g.owner).is_ok())
             .collect())
     }
 
@@ -408,7 +406,7 @@ impl Admin {
     ) -> Result<Vec<User>, AdminError> {
         self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
             let group = self.existing_group(self.store.db(), id).await?;
-            self.require_on_owner(actor, "rbac.groups.view", group.owner)?;
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
         })
         .await
@@ -422,7 +420,7 @@ impl Admin {
     ) -> Result<Vec<Group>, AdminError> {
         self.audited(actor, Action::ListUserGroups, id.to_string(), async {
             let user = self.existing_user(self.store.db(), id).await?;
-            self.require_on_tenant(actor, "users.view", user.tenant_id)?;
+            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)
         })
         .await
@@ -478,7 +476,7 @@ impl Admin {
                     }
                 };
                 if self
-                    .require_on_owner(actor, "rbac.assignments.view", owner)
+                    .require_on_owner(actor, ASSIGNMENTS_VIEW, owner)
                     .is_ok()
                 {
                     visible.push(row);

@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use crate::model::permissions::AUDIT_VIEW;
 use crate::model::{Action, Scope};
 use crate::store::{self, AuditEvent, AuditFilter};
 
@@ -27,7 +28,7 @@ impl Admin {
         mut filter: AuditFilter,
     ) -> Result<AuditPage, AdminError> {
         self.audited(actor, Action::ListAuditEvents, String::new(), async {
-            self.require_at(actor, "audit.view", &Scope::Owner)?;
+            self.require_at(actor, AUDIT_VIEW, &Scope::Owner)?;
             filter.limit = match filter.limit {
                 0 => DEFAULT_PAGE,
                 n => n.min(MAX_PAGE),

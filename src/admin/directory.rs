@@ -5,6 +5,7 @@ use uuid::Uuid;
 use sea_orm::ConnectionTrait;
 
 use crate::engine::{MAX_TENANT_DEPTH, Reach, Target};
+use crate::model::permissions::{ASSIGN_TAG_SCOPE, TAGS_MANAGE, TENANTS_MANAGE, TENANTS_VIEW};
 use crate::model::{
     Action, NAME_MAX, Outcome, RESOURCE_ID_MAX, ResourceRef, Scope, Tag, TagId, Tenant, TenantId,
     User, UserId, UserOrigin, catalogue, required_text,
@@ -75,7 +76,7 @@ impl Admin {
                 self.existing_tenant(write.txn(), parent).await?;
                 self.require_depth(parent, 0)?;
             }
-            self.require_on_owner(actor, "tenants.manage", new.parent)?;
+            self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
             let tenant = Tenant {
                 id: TenantId::random(),
                 name,
@@ -103,7 +104,7 @@ impl Admin {
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
         self.audited(actor, Action::GetTenant, id.to_string(), async {
             let tenant = self.existing_tenant(self.store.db(), id).await?;
-            self.require_on_tenant(actor, "tenants.view", id)?;
+            self.require_on_tenant(actor, TENANTS_VIEW, id)?;
             Ok(tenant)
         })
         .await
@@ -116,7 +117,7 @@ impl Admin {
         actor: &Actor,
         parent: Option<TenantId>,
     ) -> Result<Vec<Tenant>, AdminError> {
-        let visible = self.tenants_where(actor, "tenants.view", None);
+        let visible = self.tenants_where(actor, TENANTS_VIEW, None);
         let mut tenants: Vec<Tenant> = store::tenants(self.store.db())
             .await?
             .into_iter()
@@ -148,12 +149,12 @@ impl Admin {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let old = self.existing_tenant(write.txn(), id).await?;
-            self.require_on_tenant(actor, "tenants.manage", id)?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             if let Some(parent) = update.parent {
                 if let Some(parent) = parent {
                     self.existing_tenant(write.txn(), parent).await?;
                 }
-                self.require_on_owner(actor, "tenants.manage", parent)?;
+                self.require_on_owner(actor, TENANTS_MANAGE, parent)?;
             }
             let tenant = Tenant {
                 name: name.unwrap_or_else(|| old.name.clone()),
@@ -254,7 +255,7 @@ impl Admin {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let tenant = self.existing_tenant(write.txn(), id).await?;
-            self.require_on_tenant(actor, "tenants.manage", id)?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             let usage = store::tenant_usage(write.txn(), id).await?;
             if !usage.is_empty() {
                 let uses: Vec<String> = usage
@@ -298,7 +299,7 @@ impl Admin {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let old = self.existing_tag(write.txn(), id).await?;
-            self.require_at(actor, "tags.manage", &Scope::Owner)?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             if store::find_tag_by_name(write.txn(), &name)
                 .await?
                 .is_some_and(|other| other.id != id)
@@ -331,7 +332,7 @@ impl Admin {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             let tag = self.existing_tag(write.txn(), id).await?;
-            self.require_at(actor, "tags.manage", &Scope::Owner)?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
             if tenants + assignments > 0 {
                 return Err(AdminError::FailedPrecondition(format!(
@@ -352,7 +353,7 @@ impl Admin {
             let name = required_text("name", name, NAME_MAX)?;
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
-            self.require_at(actor, "tags.manage", &Scope::Owner)?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let tag = Tag {
                 id: TagId::random(),
                 name,
@@ -402,8 +403,8 @@ impl Admin {
             let actor = &actor;
             let carrier = self.existing_tenant(write.txn(), tenant).await?;
             self.existing_tag(write.txn(), tag).await?;
-            self.require_on_tenant(actor, "tenants.manage", tenant)?;
-            self.require_at(actor, "rbac.assign-tag-scope", &Scope::TenantTag(tag))?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
+            self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
             if carrier.tags.contains(&tag) != tagged {
                 // The tag's allows start to reach the tenant, or its denies stop to.
                 let scopes = [Scope::TenantTag(tag)];
@@ -452,7 +453,7 @@ impl Admin {
                     resource: resource.clone(),
                     owner: previous,
                 };
-                self.require_on(actor, key, &target, &format!("resource `{resource}`"))?;
+                self.require_on(actor, key.id(), &target, &format!("resource `{resource}`"))?;
                 if previous != owner {
                     let widened = self
                         .owner_move_reaches(write.txn(), &resource, previous, owner)

@@ -1,6 +1,7 @@
 //! Instance preferences, and impersonation under DESIGN.md's rules.
 
 use crate::engine::{Refusal, RefusalReason};
+use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
@@ -25,7 +26,7 @@ impl Admin {
             async {
                 let (mut write, actor) = self.begin(actor).await?;
                 let actor = &actor;
-                self.require_at(actor, "preferences.manage", &Scope::Owner)?;
+                self.require_at(actor, PREFERENCES_MANAGE, &Scope::Owner)?;
                 let old = store::preferences(write.txn()).await?;
                 write.save_preferences(&preferences).await?;
                 let revision = self
@@ -83,7 +84,7 @@ impl Admin {
             )));
         }
         let user = self.existing_user(self.store.db(), target).await?;
-        self.require_on_tenant(actor, "users.impersonate", user.tenant_id)?;
+        self.require_on_tenant(actor, USERS_IMPERSONATE, user.tenant_id)?;
         let access = self
             .cache
             .access(target)

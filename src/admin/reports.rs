@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::check::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::EffectiveAccess;
+use crate::model::permissions::ASSIGNMENTS_VIEW;
 use crate::model::{Action, Group, PermissionId, UserId, catalogue};
 use crate::store;
 
@@ -21,7 +22,7 @@ impl Admin {
     ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
         self.audited(actor, Action::CheckUserAccess, user.to_string(), async {
             let subject = self.existing_user(self.store.db(), user).await?;
-            self.require_on_tenant(actor, "rbac.assignments.view", subject.tenant_id)?;
+            self.require_on_tenant(actor, ASSIGNMENTS_VIEW, subject.tenant_id)?;
             if target == TargetRef::None {
                 return Err(AdminError::InvalidArgument(
                     "`target` must name a tenant or a resource to check access at".into(),

@@ -9,15 +9,20 @@ use crate::engine::{
     self, Decision, Reach, Refusal, RefusalReason, Target, Widening, assignable, holds_at,
     judge_reach, scope_kind_permission,
 };
+use crate::model::permissions::{
+    ASSIGN_CROSS_TENANT_ROLES, GROUPS_MANAGE, Named, ROLES_MANAGE, ROLES_MANAGE_PUBLIC,
+    USERS_MANAGE,
+};
 use crate::model::{
-    Effect, Group, PermissionSet, Principal, Role, RoleAssignment, Scope, TenantId, User,
-    catalogue, unix_now,
+    Effect, Group, PermissionId, PermissionSet, Principal, Role, RoleAssignment, Scope, TenantId,
+    User, catalogue, unix_now,
 };
 use crate::store;
 
 use super::{Actor, Admin, AdminError};
 
-fn denied(actor: &Actor, key: &str, place: impl std::fmt::Display) -> AdminError {
+fn denied(actor: &Actor, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
+    let key = &catalogue().get(permission).key;
     AdminError::PermissionDenied(
         Refusal::new(
             RefusalReason::MissingPermission,
@@ -113,12 +118,12 @@ impl Admin {
     pub(super) fn require_on_tenant(
         &self,
         actor: &Actor,
-        key: &str,
+        permission: impl Into<PermissionId>,
         tenant: TenantId,
     ) -> Result<(), AdminError> {
         self.require_on(
             actor,
-            key,
+            permission.into(),
             &Target::Tenant(tenant),
             &format!("tenant `{tenant}`"),
         )
@@ -127,13 +132,10 @@ impl Admin {
     pub(super) fn require_on(
         &self,
         actor: &Actor,
-        key: &str,
+        permission: PermissionId,
         target: &Target,
         place: &str,
     ) -> Result<(), AdminError> {
-        let permission = catalogue().id(key).ok_or_else(|| {
-            AdminError::FailedPrecondition(format!("`{key}` is not in the catalogue"))
-        })?;
         let verdict = engine::decide(
             Some(&actor.access),
             permission,
@@ -145,7 +147,7 @@ impl Admin {
         .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
         match verdict.decision {
             Decision::Allowed => Ok(()),
-            _ => Err(denied(actor, key, place)),
+            _ => Err(denied(actor, permission, place)),
         }
     }
 
@@ -154,12 +156,10 @@ impl Admin {
     pub(super) fn require_at(
         &self,
         actor: &Actor,
-        key: &str,
+        permission: impl Into<PermissionId>,
         scope: &Scope,
     ) -> Result<(), AdminError> {
-        let permission = catalogue().id(key).ok_or_else(|| {
-            AdminError::FailedPrecondition(format!("`{key}` is not in the catalogue"))
-        })?;
+        let permission = permission.into();
         let held = holds_at(
             &actor.access,
             permission,
@@ -171,7 +171,7 @@ impl Admin {
         if held {
             Ok(())
         } else {
-            Err(denied(actor, key, scope))
+            Err(denied(actor, permission, scope))
         }
     }
 
@@ -179,12 +179,12 @@ impl Admin {
     pub(super) fn require_on_owner(
         &self,
         actor: &Actor,
-        key: &str,
+        permission: impl Into<PermissionId>,
         owner: Option<TenantId>,
     ) -> Result<(), AdminError> {
         match owner {
-            Some(tenant) => self.require_on_tenant(actor, key, tenant),
-            None => self.require_at(actor, key, &Scope::Owner),
+            Some(tenant) => self.require_on_tenant(actor, permission, tenant),
+            None => self.require_at(actor, permission, &Scope::Owner),
         }
     }
 
@@ -193,11 +193,11 @@ impl Admin {
     pub(super) fn tenants_where(
         &self,
         actor: &Actor,
-        key: &str,
+        permission: Named,
         only: Option<TenantId>,
     ) -> Option<Vec<TenantId>> {
         let tenants = self.cache.tenants();
-        let permitted = |id: TenantId| self.require_on_tenant(actor, key, id).is_ok();
+        let permitted = |id: TenantId| self.require_on_tenant(actor, permission, id).is_ok();
         if let Some(id) = only {
             return Some(vec![id].into_iter().filter(|id| permitted(*id)).collect());
         }
@@ -216,10 +216,8 @@ impl Admin {
     /// Public roles (built-in ones included) are visible to everyone; a tenant's roles to
     /// those who manage roles there.
     pub(super) fn can_see_role(&self, actor: &Actor, role: &Role) -> bool {
-        role.owner.is_none_or(|tenant| {
-            self.require_on_tenant(actor, "rbac.roles.manage", tenant)
-                .is_ok()
-        })
+        role.owner
+            .is_none_or(|tenant| self.require_on_tenant(actor, ROLES_MANAGE, tenant).is_ok())
     }
 
     pub(super) fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
@@ -239,7 +237,7 @@ impl Admin {
                     role.name
                 ),
             )
-            .at("rbac.roles.manage", owner),
+            .at(ROLES_MANAGE.key(), owner),
         ))
     }
 
@@ -263,8 +261,8 @@ impl Admin {
             )));
         }
         match role.owner {
-            None => self.require_at(actor, "rbac.roles.manage-public", &Scope::Owner)?,
-            Some(tenant) => self.require_on_tenant(actor, "rbac.roles.manage", tenant)?,
+            None => self.require_at(actor, ROLES_MANAGE_PUBLIC, &Scope::Owner)?,
+            Some(tenant) => self.require_on_tenant(actor, ROLES_MANAGE, tenant)?,
         }
         for permission in added.iter() {
             let key = &catalogue().get(permission).key;
@@ -272,7 +270,7 @@ impl Admin {
                 Some(tenant) if !catalogue().is_system(permission) => Scope::Tenant(tenant),
                 _ => Scope::Owner,
             };
-            if self.require_at(actor, key, &scope).is_err() {
+            if self.require_at(actor, permission, &scope).is_err() {
                 let reason = if catalogue().is_system(permission) {
                     RefusalReason::SystemPermission
                 } else {
@@ -342,7 +340,7 @@ impl Admin {
         match group {
             None => {
                 if let Some(tenant) = principal_tenant {
-                    self.require_on_tenant(actor, "users.manage", tenant)?;
+                    self.require_on_tenant(actor, USERS_MANAGE, tenant)?;
                 }
             }
             Some(group) => self.require_manage_group(actor, &group)?,
@@ -369,19 +367,20 @@ impl Admin {
 
     /// `rbac.assign-cross-tenant-roles`, for anything that hands out system permissions.
     fn require_system(&self, actor: &Actor) -> Result<(), AdminError> {
-        let key = "rbac.assign-cross-tenant-roles";
-        self.require_at(actor, key, &Scope::Owner).map_err(|_| {
-            AdminError::PermissionDenied(
-                Refusal::new(
-                    RefusalReason::SystemPermission,
-                    format!(
-                        "actor `{}` needs `{key}` to hand out a role with system permissions",
-                        actor.id()
-                    ),
+        let key = ASSIGN_CROSS_TENANT_ROLES.key();
+        self.require_at(actor, ASSIGN_CROSS_TENANT_ROLES, &Scope::Owner)
+            .map_err(|_| {
+                AdminError::PermissionDenied(
+                    Refusal::new(
+                        RefusalReason::SystemPermission,
+                        format!(
+                            "actor `{}` needs `{key}` to hand out a role with system permissions",
+                            actor.id()
+                        ),
+                    )
+                    .at(key, Scope::Owner),
                 )
-                .at(key, Scope::Owner),
-            )
-        })
+            })
     }
 
     /// The permission for the scope's kind, held over the whole scope.
@@ -405,7 +404,7 @@ impl Admin {
         actor: &Actor,
         group: &Group,
     ) -> Result<(), AdminError> {
-        self.require_on_owner(actor, "rbac.groups.manage", group.owner)
+        self.require_on_owner(actor, GROUPS_MANAGE, group.owner)
     }
 
     /// Changing a group's members changes what the member holds: the right to manage the
@@ -420,7 +419,7 @@ impl Admin {
         joins: bool,
     ) -> Result<(), AdminError> {
         self.require_manage_group(actor, group)?;
-        self.require_on_tenant(actor, "users.manage", member.tenant_id)?;
+        self.require_on_tenant(actor, USERS_MANAGE, member.tenant_id)?;
         let mut widened = Vec::new();
         for assignment in store::group_assignments(db, group.id).await? {
             let Some(role) = store::find_role(db, assignment.role_id).await? else {

@@ -3,6 +3,9 @@
 use sea_orm::ConnectionTrait;
 
 use crate::engine::EffectiveAccess;
+use crate::model::permissions::{
+    PERSONS_MANAGE, PERSONS_VIEW, USERS_MANAGE, USERS_MANAGE_ACCESS_REQUESTS, USERS_VIEW,
+};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Action, EMAIL_MAX, PERSON_NAME_MAX,
     Person, PersonId, QUERY_MAX, TenantId, User, UserId, UserOrigin, optional_text, parse_uuid,
@@ -119,7 +122,7 @@ impl Admin {
             let (mut write, actor) = self.begin(actor).await?;
             let actor = &actor;
             self.existing_tenant(write.txn(), new.tenant_id).await?;
-            self.require_on_tenant(actor, "users.manage", new.tenant_id)?;
+            self.require_on_tenant(actor, USERS_MANAGE, new.tenant_id)?;
             self.insert_user(&mut write, &user).await?;
             let revision = self
                 .commit(
@@ -159,7 +162,7 @@ impl Admin {
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         self.audited(actor, Action::GetUser, id.to_string(), async {
             let user = self.existing_user(self.store.db(), id).await?;
-            self.require_on_tenant(actor, "users.view", user.tenant_id)?;
+            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(user)
         })
         .await
@@ -176,7 +179,7 @@ impl Admin {
             query.text.as_deref().unwrap_or_default(),
             QUERY_MAX,
         )?;
-        let tenants = self.tenants_where(actor, "users.view", query.tenant);
+        let tenants = self.tenants_where(actor, USERS_VIEW, query.tenant);
         let limit = match query.page_size {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
@@ -315,7 +318,7 @@ impl Admin {
         id: UserId,
     ) -> Result<(User, EffectiveAccess), AdminError> {
         let user = self.existing_user(db, id).await?;
-        self.require_on_tenant(actor, "users.manage", user.tenant_id)?;
+        self.require_on_tenant(actor, USERS_MANAGE, user.tenant_id)?;
         let access = store::load_access(db, id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))?;
@@ -338,10 +341,10 @@ impl Admin {
             let actor = &actor;
             self.existing_tenant(write.txn(), identity.tenant_id)
                 .await?;
-            self.require_on_tenant(actor, "persons.manage", identity.tenant_id)?;
+            self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
             let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
             if let Some(old) = &old {
-                self.require_on_tenant(actor, "persons.manage", old.tenant_id)?;
+                self.require_on_tenant(actor, PERSONS_MANAGE, old.tenant_id)?;
             }
             let person = Person {
                 id: old.as_ref().map_or_else(PersonId::random, |p| p.id),
@@ -374,7 +377,7 @@ impl Admin {
         actor: &Actor,
         tenant: Option<TenantId>,
     ) -> Result<Vec<Person>, AdminError> {
-        let tenants = self.tenants_where(actor, "persons.view", tenant);
+        let tenants = self.tenants_where(actor, PERSONS_VIEW, tenant);
         Ok(store::persons(self.store.db(), tenants.as_deref()).await?)
     }
 
@@ -390,7 +393,7 @@ impl Admin {
             let mut person = store::find_person(write.txn(), id)
                 .await?
                 .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
-            self.require_on_tenant(actor, "users.manage", person.tenant_id)?;
+            self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
             let user = User {
                 id: UserId::random(),
                 tenant_id: person.tenant_id,
@@ -487,7 +490,7 @@ impl Admin {
         status: AccessRequestStatus,
         tenant: Option<TenantId>,
     ) -> Result<Vec<AccessRequest>, AdminError> {
-        let tenants = self.tenants_where(actor, "users.manage-access-requests", tenant);
+        let tenants = self.tenants_where(actor, USERS_MANAGE_ACCESS_REQUESTS, tenant);
         Ok(store::access_requests(self.store.db(), tenants.as_deref(), status).await?)
     }
 
@@ -512,8 +515,8 @@ impl Admin {
                 .ok_or_else(|| {
                     AdminError::NotFound(format!("access request `{id}` does not exist"))
                 })?;
-            self.require_on_tenant(actor, "users.manage-access-requests", request.tenant_id)?;
-            self.require_on_tenant(actor, "users.manage", request.tenant_id)?;
+            self.require_on_tenant(actor, USERS_MANAGE_ACCESS_REQUESTS, request.tenant_id)?;
+            self.require_on_tenant(actor, USERS_MANAGE, request.tenant_id)?;
             if request.status != AccessRequestStatus::Pending {
                 return Err(AdminError::FailedPrecondition(format!(
                     "access request `{id}` is already {}",

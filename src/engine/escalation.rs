@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+use crate::model::permissions::{
+    ASSIGN_CROSS_TENANT_ROLES, ASSIGN_MSP_SCOPE, ASSIGN_OWNER_SCOPE, ASSIGN_TAG_SCOPE,
+    ASSIGN_TENANT_SCOPE, Named, USERS_MANAGE,
+};
 use crate::model::{PermissionSet, Scope, TenantId, catalogue};
 
 use super::containment::{contains, holds_at, resolve_users_tenant};
@@ -103,13 +107,13 @@ pub struct Reach {
 }
 
 /// The permission an actor needs to create or delete an assignment at this scope kind.
-pub fn scope_kind_permission(scope: &Scope) -> &'static str {
+pub fn scope_kind_permission(scope: &Scope) -> Named {
     match scope {
-        Scope::Owner => "rbac.assign-owner-scope",
-        Scope::Msp(_) => "rbac.assign-msp-scope",
-        Scope::TenantTag(_) => "rbac.assign-tag-scope",
-        Scope::Tenant(_) | Scope::Resource(_) => "rbac.assign-tenant-scope",
-        Scope::UsersTenant => "users.manage",
+        Scope::Owner => ASSIGN_OWNER_SCOPE,
+        Scope::Msp(_) => ASSIGN_MSP_SCOPE,
+        Scope::TenantTag(_) => ASSIGN_TAG_SCOPE,
+        Scope::Tenant(_) | Scope::Resource(_) => ASSIGN_TENANT_SCOPE,
+        Scope::UsersTenant => USERS_MANAGE,
     }
 }
 
@@ -199,10 +203,15 @@ pub fn judge_reach(
             .at(&entry.key, place));
         }
         if system {
-            let cross = "rbac.assign-cross-tenant-roles";
-            let held = catalogue
-                .id(cross)
-                .is_some_and(|id| holds_at(actor, id, &Scope::Owner, tenants, resources, now));
+            let cross = ASSIGN_CROSS_TENANT_ROLES.key();
+            let held = holds_at(
+                actor,
+                ASSIGN_CROSS_TENANT_ROLES.id(),
+                &Scope::Owner,
+                tenants,
+                resources,
+                now,
+            );
             if !held {
                 return Err(Refusal::new(
                     RefusalReason::SystemPermission,
@@ -221,9 +230,7 @@ pub fn judge_reach(
         return Ok(());
     }
     let kind = scope_kind_permission(&reach.scope);
-    let held = catalogue
-        .id(kind)
-        .is_some_and(|id| holds_at(actor, id, &scope, tenants, resources, now));
+    let held = holds_at(actor, kind.id(), &scope, tenants, resources, now);
     if held {
         Ok(())
     } else {
@@ -235,7 +242,7 @@ pub fn judge_reach(
                 reach.user.id
             ),
         )
-        .at(kind, scope))
+        .at(kind.key(), scope))
     }
 }
 
@@ -303,7 +310,7 @@ mod tests {
             Scope::UsersTenant,
         ]
         .iter()
-        .map(scope_kind_permission)
+        .map(|scope| scope_kind_permission(scope).key())
         .collect();
         assert_eq!(
             kinds,

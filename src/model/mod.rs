@@ -4,6 +4,7 @@
 mod audit;
 mod catalogue;
 mod ids;
+pub mod permissions;
 mod records;
 mod scope;
 mod text;

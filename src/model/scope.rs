@@ -1,5 +1,6 @@
 //! Where a role assignment applies, to whom, and with which effect.
 
+use super::permissions::{self, Named};
 use std::fmt;
 use std::sync::Arc;
 
@@ -46,14 +47,14 @@ impl ResourceType {
     }
 
     /// The permission needed to register or move a resource of this type.
-    pub fn manage_permission(self) -> &'static str {
+    pub fn manage_permission(self) -> Named {
         match self {
-            ResourceType::Computer => "computers.manage",
-            ResourceType::Script => "scripts.manage",
-            ResourceType::Software => "software.manage",
-            ResourceType::Task => "tasks.manage",
-            ResourceType::Tag => "tags.manage",
-            ResourceType::Media => "media.manage",
+            ResourceType::Computer => permissions::COMPUTERS_MANAGE,
+            ResourceType::Script => permissions::SCRIPTS_MANAGE,
+            ResourceType::Software => permissions::SOFTWARE_MANAGE,
+            ResourceType::Task => permissions::TASKS_MANAGE,
+            ResourceType::Tag => permissions::TAGS_MANAGE,
+            ResourceType::Media => permissions::MEDIA_MANAGE,
         }
     }
 }

@@ -614,7 +614,7 @@ impl Admin {
         &self,
         actor: &Actor,
         new: NewAssignment,
-    ) -> Result<(RoleAssignment, u64, Vec<String>), AdminError> {
+    ) -> Result<(StoredAssignment, u64, Vec<String>), AdminError> {
         self.audited(
             actor,
             Action::CreateRoleAssignment,
@@ -637,9 +637,9 @@ impl Admin {
                 let widened =
                     reaches(write.txn(), &assignment, role.permissions, true, None).await?;
                 self.judge(actor, &widened)?;
-                write
-                    .insert_assignment(&assignment, Some(actor.id()))
-                    .await?;
+                let stored = StoredAssignment::now(assignment, Some(actor.id()));
+                write.insert_assignment(&stored).await?;
+                let assignment = &stored.assignment;
                 let revision = self
                     .commit(
                         write,
@@ -653,7 +653,7 @@ impl Admin {
                         ),
                     )
                     .await?;
-                Ok((assignment, revision, warnings))
+                Ok((stored, revision, warnings))
             },
         )
         .await

@@ -569,7 +569,9 @@ impl Admin {
         }
         write.insert_tenant(&tenant).await?;
         self.insert_user(&mut write, &user).await?;
-        write.insert_assignment(&assignment, None).await?;
+        write
+            .insert_assignment(&store::StoredAssignment::now(assignment, None))
+            .await?;
         write
             .commit(store::AuditRecord {
                 impersonator: None,

@@ -13,7 +13,7 @@ use crate::model::{
     Action, AssignmentId, Effect, Preferences, Principal, RoleAssignment, Scope, User, UserId,
     UserOrigin, catalogue, parse_uuid,
 };
-use crate::store::{self, AssignmentFilter};
+use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::{Admin, AdminError};
 
@@ -199,7 +199,9 @@ impl Admin {
                     scope: scope.clone(),
                     effect: Effect::Allow,
                 };
-                write.insert_assignment(&assignment, None).await?;
+                write
+                    .insert_assignment(&StoredAssignment::now(assignment, None))
+                    .await?;
                 assignments += 1;
             }
         }

@@ -15,7 +15,7 @@ use crate::model::{
     AccessRequestId, AccessRequestStatus, Action, AssignmentId, PersonId, Preferences, RoleId,
     catalogue, parse_uuid,
 };
-use crate::store::AuditFilter;
+use crate::store::{AuditFilter, StoredAssignment};
 
 /// Metadata key naming the actor by Azure object id.
 pub const ACTOR_OBJECT_ID: &str = "x-actor-object-id";
@@ -57,6 +57,19 @@ fn role_id(field: &'static str, value: &str) -> Result<RoleId, Status> {
 impl AdminApi {
     pub fn new(admin: Arc<Admin>) -> Self {
         AdminApi { admin }
+    }
+
+    /// Resolves the call's actor, then runs `call` on the request's message.
+    async fn call<Req, Res>(
+        &self,
+        request: Request<Req>,
+        action: Action,
+        call: impl AsyncFnOnce(&Admin, Actor, Req) -> Result<Res, Status>,
+    ) -> Result<Response<Res>, Status> {
+        let actor = self.actor(&request, action).await?;
+        call(&self.admin, actor, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     /// The actor named in the request's metadata, checked active, and the user they act
@@ -175,10 +188,11 @@ fn access_request_to_pb(request: &crate::model::AccessRequest, revision: u64) ->
 }
 
 fn assignment_to_pb(
-    assignment: &crate::model::RoleAssignment,
+    stored: &StoredAssignment,
     role_name: String,
     revision: u64,
 ) -> pb::RoleAssignment {
+    let assignment = &stored.assignment;
     pb::RoleAssignment {
         id: assignment.id.to_string(),
         role_id: assignment.role_id.to_string(),
@@ -187,8 +201,8 @@ fn assignment_to_pb(
         effect: convert::effect_to_pb(assignment.effect),
         revision,
         warnings: Vec::new(),
-        created_by_user_id: String::new(),
-        created_at_unix: 0,
+        created_by_user_id: stored.created_by.map(|u| u.to_string()).unwrap_or_default(),
+        created_at_unix: stored.created_at,
         role_name,
     }
 }
@@ -316,10 +330,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteTagRequest>,
     ) -> Result<Response<pb::DeleteTagResponse>, Status> {
-        let actor = self.actor(&request, Action::DeleteTag).await?;
-        let id = convert::tag_id("tag_id", &request.get_ref().tag_id)?;
-        let revision = self.admin.delete_tag(&actor, id).await?;
-        Ok(Response::new(pb::DeleteTagResponse { revision }))
+        self.call(request, Action::DeleteTag, delete_tag).await
     }
 
     async fn add_tenant_tag(
@@ -820,17 +831,12 @@ impl pb::admin_service_server::AdminService for AdminApi {
             scope: convert::scope(r.scope.as_ref())?,
             effect: convert::effect(r.effect)?,
         };
-        let (assignment, revision, warnings) = self.admin.create_assignment(&actor, new).await?;
-        let role_name = self
-            .admin
-            .role_names(&[assignment.role_id])
-            .await?
-            .remove(&assignment.role_id);
+        let (stored, revision, warnings) = self.admin.create_assignment(&actor, new).await?;
+        let role_id = stored.assignment.role_id;
+        let role_name = self.admin.role_names(&[role_id]).await?.remove(&role_id);
         Ok(Response::new(pb::RoleAssignment {
             warnings,
-            created_by_user_id: actor.id().to_string(),
-            created_at_unix: crate::model::unix_now(),
-            ..assignment_to_pb(&assignment, role_name.unwrap_or_default(), revision)
+            ..assignment_to_pb(&stored, role_name.unwrap_or_default(), revision)
         }))
     }
 
@@ -872,15 +878,8 @@ impl pb::admin_service_server::AdminService for AdminApi {
             role_assignments: assignments
                 .iter()
                 .map(|stored| {
-                    let a = &stored.assignment;
-                    pb::RoleAssignment {
-                        created_by_user_id: stored
-                            .created_by
-                            .map(|u| u.to_string())
-                            .unwrap_or_default(),
-                        created_at_unix: stored.created_at,
-                        ..assignment_to_pb(a, names.get(&a.role_id).cloned().unwrap_or_default(), 0)
-                    }
+                    let name = names.get(&stored.assignment.role_id).cloned();
+                    assignment_to_pb(stored, name.unwrap_or_default(), 0)
                 })
                 .collect(),
             next_page_token: next.map(|a| a.to_string()).unwrap_or_default(),
@@ -1040,4 +1039,14 @@ fn page_token(token: &str) -> Result<(i64, uuid::Uuid), Status> {
         at.parse().map_err(|_| invalid())?,
         id.parse().map_err(|_| invalid())?,
     ))
+}
+
+async fn delete_tag(
+    admin: &Admin,
+    actor: Actor,
+    r: pb::DeleteTagRequest,
+) -> Result<pb::DeleteTagResponse, Status> {
+    let id = convert::tag_id("tag_id", &r.tag_id)?;
+    let revision = admin.delete_tag(&actor, id).await?;
+    Ok(pb::DeleteTagResponse { revision })
 }

@@ -18,7 +18,7 @@ use crate::engine::{AssignmentFacts, EffectiveAccess, RoleFacts, UserFacts};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, AssignmentId, Effect, Group, GroupId,
     PermissionSet, Person, PersonId, Preferences, Principal, ResourceRef, Role, RoleAssignment,
-    RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue,
+    RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId, UserOrigin, catalogue, unix_now,
 };
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -659,6 +659,17 @@ pub struct StoredAssignment {
     pub assignment: RoleAssignment,
     pub created_by: Option<UserId>,
     pub created_at: i64,
+}
+
+impl StoredAssignment {
+    /// An assignment made now, by `created_by` (none for the bootstrap or an import).
+    pub fn now(assignment: RoleAssignment, created_by: Option<UserId>) -> StoredAssignment {
+        StoredAssignment {
+            assignment,
+            created_by,
+            created_at: unix_now(),
+        }
+    }
 }
 
 /// Which assignments to list; every set field narrows.

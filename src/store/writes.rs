@@ -10,7 +10,7 @@ use super::entity::{
     access_request, audit_event, change_log, group, group_member, person, preference, resource,
     role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
-use super::queries::{effect_column, scope_columns};
+use super::queries::{StoredAssignment, effect_column, scope_columns};
 use super::{Store, StoreError, Write};
 use crate::model::{
     AccessRequest, Action, GroupId, Outcome, Person, Preferences, Principal, ResourceRef, Role,
@@ -186,11 +186,8 @@ impl Write<'_> {
         Ok(())
     }
 
-    pub async fn insert_assignment(
-        &mut self,
-        a: &RoleAssignment,
-        created_by: Option<UserId>,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_assignment(&mut self, stored: &StoredAssignment) -> Result<(), StoreError> {
+        let a = &stored.assignment;
         let (kind, scope_tenant, scope_tag, resource_type, resource_id) = scope_columns(&a.scope);
         let (user_id, group_id) = match a.principal {
             Principal::User(u) => (Some(u.0), None),
@@ -207,8 +204,8 @@ impl Write<'_> {
             scope_resource_type: Set(resource_type),
             scope_resource_id: Set(resource_id),
             effect: Set(effect_column(a.effect).to_owned()),
-            created_by: Set(created_by.map(|u| u.0)),
-            created_at: Set(unix_now()),
+            created_by: Set(stored.created_by.map(|u| u.0)),
+            created_at: Set(stored.created_at),
         })
         .exec_without_returning(&self.txn)
         .await?;

@@ -806,7 +806,15 @@ async fn roles_groups_and_assignments(backend: Backend) {
         ),
         (own.id.as_str(), viewer.name.as_str())
     );
-    assert!(!direct_only[0].created_by_user_id.is_empty() && direct_only[0].created_at_unix > 0);
+    assert_eq!(
+        (
+            direct_only[0].created_by_user_id.as_str(),
+            direct_only[0].created_at_unix
+        ),
+        (own.created_by_user_id.as_str(), own.created_at_unix),
+        "the create's answer is the stored row"
+    );
+    assert!(!own.created_by_user_id.is_empty() && own.created_at_unix > 0);
     let by_role = admin
         .list_role_assignments(as_admin(pb::ListRoleAssignmentsRequest {
             role_id: viewer.id.clone(),

@@ -212,14 +212,14 @@ impl Harness {
                 Effect::Allow
             },
         };
-        let (assignment, _, _) = self
+        let (stored, _, _) = self
             .admin
             .create_assignment(&self.actor, new)
             .await
             .expect("assign");
         self.model
             .assignments
-            .push((assignment.id, role, principal, ref_scope, plan.deny));
+            .push((stored.assignment.id, role, principal, ref_scope, plan.deny));
     }
 
     async fn build(&mut self, plan: &WorldPlan) {

@@ -2,13 +2,18 @@
 //! actor's own access (`rules`), commits in one transaction with its change-log and audit
 //! rows, and applies its changes to the local cache before it returns.
 
-mod access;
+mod assignments;
 mod audit;
-mod directory;
+mod bootstrap;
+mod groups;
 mod impersonation;
 mod legacy;
 mod reports;
+mod resources;
+mod roles;
 mod rules;
+mod tags;
+mod tenants;
 mod users;
 
 use std::sync::Arc;
@@ -20,10 +25,12 @@ use crate::engine::{EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
-pub use access::{AssignmentQuery, NewAssignment, NewGroup, NewRole, RoleUpdate};
+pub use assignments::{AssignmentQuery, NewAssignment};
 pub use audit::AuditPage;
-pub use directory::{NewTenant, TenantUpdate};
+pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};
+pub use roles::{NewRole, RoleUpdate};
+pub use tenants::{NewTenant, TenantUpdate};
 pub use users::{Expiry, Identity, MAX_PENDING_ACCESS_REQUESTS, UserQuery, UserUpdate};
 
 /// How a request names its actor.

@@ -1,0 +1,234 @@
+//! Role assignments: listed, created and deleted under the rules of DESIGN.md.
+
+use std::collections::HashMap;
+
+use sea_orm::ConnectionTrait;
+
+use crate::model::permissions::ASSIGNMENTS_VIEW;
+use crate::model::{
+    Action, AssignmentId, Effect, Principal, ResourceRef, RoleAssignment, RoleId, Scope, TenantId,
+};
+use crate::store::{self, AssignmentFilter, StoredAssignment};
+
+use super::rules::reaches;
+use super::{Actor, Admin, AdminError};
+
+/// An assignment to create.
+#[derive(Clone, Debug)]
+pub struct NewAssignment {
+    pub role_id: RoleId,
+    pub principal: Principal,
+    pub scope: Scope,
+    pub effect: Effect,
+}
+
+/// Which assignments to list.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentQuery {
+    pub principal: Option<Principal>,
+    pub role: Option<RoleId>,
+    /// With a user principal: leave out what they hold through groups.
+    pub direct_only: bool,
+    pub after: Option<AssignmentId>,
+    pub page_size: u64,
+}
+
+/// Assignments per page when none is asked for, and the most a page holds.
+const DEFAULT_PAGE: u64 = 100;
+const MAX_PAGE: u64 = 1000;
+
+impl Admin {
+    /// Assignments by principal and role, by id, one page at a time: those whose
+    /// principal's tenant (a group's owner; Owner scope for an unowned group) the actor
+    /// holds `rbac.assignments.view` on.
+    pub async fn list_assignments(
+        &self,
+        actor: &Actor,
+        query: AssignmentQuery,
+    ) -> Result<(Vec<StoredAssignment>, Option<AssignmentId>), AdminError> {
+        let db = self.store.db();
+        let principals = match query.principal {
+            None => None,
+            Some(Principal::User(user)) if !query.direct_only => {
+                let mut principals = vec![Principal::User(user)];
+                principals.extend(
+                    store::user_groups(db, user)
+                        .await?
+                        .into_iter()
+                        .map(|g| Principal::Group(g.id)),
+                );
+                Some(principals)
+            }
+            Some(principal) => Some(vec![principal]),
+        };
+        let limit = match query.page_size {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let mut filter = AssignmentFilter {
+            principals,
+            role: query.role,
+            after: query.after,
+            limit: Some(limit),
+        };
+        let mut visible = Vec::new();
+        let mut owners: HashMap<Principal, Option<TenantId>> = HashMap::new();
+        // Rows the actor may not see are skipped, so keep reading until the page is full.
+        loop {
+            let rows = store::assignments(db, &filter).await?;
+            let exhausted = (rows.len() as u64) < limit;
+            for row in rows {
+                filter.after = Some(row.assignment.id);
+                let principal = row.assignment.principal;
+                let owner = match owners.get(&principal) {
+                    Some(owner) => *owner,
+                    None => {
+                        let owner = self.principal_tenant(principal).await?;
+                        *owners.entry(principal).or_insert(owner)
+                    }
+                };
+                if self
+                    .require_on_owner(actor, ASSIGNMENTS_VIEW, owner)
+                    .is_ok()
+                {
+                    visible.push(row);
+                    if visible.len() as u64 == limit {
+                        return Ok((visible, filter.after));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((visible, None));
+            }
+        }
+    }
+
+    /// The tenant a principal belongs to: a user's tenant, a group's owner.
+    async fn principal_tenant(&self, principal: Principal) -> Result<Option<TenantId>, AdminError> {
+        let db = self.store.db();
+        Ok(match principal {
+            Principal::User(id) => store::find_user(db, id).await?.map(|u| u.tenant_id),
+            Principal::Group(id) => store::find_group(db, id).await?.and_then(|g| g.owner),
+        })
+    }
+
+    /// Checks that a scope names things that exist and fit.
+    async fn validate_scope<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        scope: &Scope,
+    ) -> Result<(), AdminError> {
+        match scope {
+            Scope::Msp(tenant) => {
+                let tenant = self.existing_tenant(db, *tenant).await?;
+                if !tenant.is_msp {
+                    return Err(AdminError::FailedPrecondition(format!(
+                        "tenant `{}` is not an MSP, so it cannot be an MSP scope; use a tenant scope",
+                        tenant.id
+                    )));
+                }
+            }
+            Scope::Tenant(tenant) => {
+                self.existing_tenant(db, *tenant).await?;
+            }
+            Scope::TenantTag(tag) => {
+                self.existing_tag(db, *tag).await?;
+            }
+            Scope::Resource(resource) => self.existing_resource(resource)?,
+            Scope::Owner | Scope::UsersTenant => {}
+        }
+        Ok(())
+    }
+
+    fn existing_resource(&self, resource: &ResourceRef) -> Result<(), AdminError> {
+        match self.cache.resources().owner(resource) {
+            Some(_) => Ok(()),
+            None => Err(AdminError::NotFound(format!(
+                "resource `{resource}` is not registered; register it with UpsertResource first"
+            ))),
+        }
+    }
+
+    /// Creates an assignment under the rules of DESIGN.md; returns it with its warnings.
+    pub async fn create_assignment(
+        &self,
+        actor: &Actor,
+        new: NewAssignment,
+    ) -> Result<(StoredAssignment, u64, Vec<String>), AdminError> {
+        self.audited(
+            actor,
+            Action::CreateRoleAssignment,
+            new.role_id.to_string(),
+            async {
+                let (mut write, actor) = self.begin(actor).await?;
+                let actor = &actor;
+                let role = self.existing_role(write.txn(), new.role_id).await?;
+                self.validate_scope(write.txn(), &new.scope).await?;
+                let assignment = RoleAssignment {
+                    id: AssignmentId::random(),
+                    role_id: new.role_id,
+                    principal: new.principal,
+                    scope: new.scope,
+                    effect: new.effect,
+                };
+                let warnings = self
+                    .require_assign(write.txn(), actor, &assignment, &role)
+                    .await?;
+                let widened =
+                    reaches(write.txn(), &assignment, role.permissions, true, None).await?;
+                self.judge(actor, &widened)?;
+                let stored = StoredAssignment::now(assignment, Some(actor.id()));
+                write.insert_assignment(&stored).await?;
+                let assignment = &stored.assignment;
+                let revision = self
+                    .commit(
+                        write,
+                        actor,
+                        Action::CreateRoleAssignment,
+                        assignment.id.to_string(),
+                        None,
+                        format!(
+                            "{} {} at {}",
+                            role.name, assignment.effect, assignment.scope
+                        ),
+                    )
+                    .await?;
+                Ok((stored, revision, warnings))
+            },
+        )
+        .await
+    }
+
+    /// Deletes an assignment: the same rules as creating it.
+    pub async fn delete_assignment(
+        &self,
+        actor: &Actor,
+        id: AssignmentId,
+    ) -> Result<u64, AdminError> {
+        self.audited(actor, Action::DeleteRoleAssignment, id.to_string(), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let assignment = store::find_assignment(write.txn(), id)
+                .await?
+                .ok_or_else(|| {
+                    AdminError::NotFound(format!("role assignment `{id}` does not exist"))
+                })?;
+            let role = self.existing_role(write.txn(), assignment.role_id).await?;
+            self.require_assign(write.txn(), actor, &assignment, &role)
+                .await?;
+            let widened = reaches(write.txn(), &assignment, role.permissions, false, None).await?;
+            self.judge(actor, &widened)?;
+            write.delete_assignment(&assignment).await?;
+            self.commit(
+                write,
+                actor,
+                Action::DeleteRoleAssignment,
+                id.to_string(),
+                None,
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+}

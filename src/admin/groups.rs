@@ -1,0 +1,231 @@
+//! Groups and their members.
+
+use sea_orm::ConnectionTrait;
+
+use crate::model::permissions::{GROUPS_VIEW, USERS_VIEW};
+use crate::model::{
+    Action, DESCRIPTION_MAX, Group, GroupId, NAME_MAX, TenantId, User, UserId, optional_text,
+    required_text,
+};
+use crate::store::{self};
+
+use super::rules::reaches;
+use super::{Actor, Admin, AdminError};
+
+/// A group to create.
+#[derive(Clone, Debug)]
+pub struct NewGroup {
+    pub name: String,
+    pub description: String,
+    pub owner: Option<TenantId>,
+}
+
+impl Admin {
+    pub(super) async fn existing_group<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: GroupId,
+    ) -> Result<Group, AdminError> {
+        store::find_group(db, id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))
+    }
+
+    /// A group: `rbac.groups.view` on its owner, or at Owner scope.
+    pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
+        self.audited(actor, Action::GetGroup, id.to_string(), async {
+            let group = self.existing_group(self.store.db(), id).await?;
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
+            Ok(group)
+        })
+        .await
+    }
+
+    /// The groups the actor may see, by name; optionally only one tenant's.
+    pub async fn list_groups(
+        &self,
+        actor: &Actor,
+        owner: Option<TenantId>,
+    ) -> Result<Vec<Group>, AdminError> {
+        Ok(store::groups(self.store.db())
+            .await?
+            .into_iter()
+            .filter(|g| owner.is_none() || g.owner == owner)
+            .filter(|g| self.require_on_owner(actor, GROUPS_VIEW, g.owner).is_ok())
+            .collect())
+    }
+
+    /// Renames a group or changes its description: the right to manage it.
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        name: &str,
+        description: &str,
+    ) -> Result<(Group, u64), AdminError> {
+        self.audited(actor, Action::UpdateGroup, id.to_string(), async {
+            let name = required_text("name", name, NAME_MAX)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_group(write.txn(), id).await?;
+            self.require_manage_group(actor, &old)?;
+            let group = Group {
+                name,
+                description: optional_text("description", description, DESCRIPTION_MAX)?,
+                ..old.clone()
+            };
+            write.update_group(&group).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::UpdateGroup,
+                    id.to_string(),
+                    Some(old.name),
+                    group.name.clone(),
+                )
+                .await?;
+            Ok((group, revision))
+        })
+        .await
+    }
+
+    /// Deletes a group with its memberships and assignments: the right to manage it and to
+    /// delete each of its assignments (a deny through it may be what holds members back).
+    pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
+        self.audited(actor, Action::DeleteGroup, id.to_string(), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let group = self.existing_group(write.txn(), id).await?;
+            self.require_manage_group(actor, &group)?;
+            let assignments = store::group_assignments(write.txn(), id).await?;
+            let mut widened = Vec::new();
+            for assignment in &assignments {
+                let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                self.require_assign(write.txn(), actor, assignment, &role)
+                    .await?;
+                widened
+                    .extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
+            }
+            self.judge(actor, &widened)?;
+            for assignment in &assignments {
+                write.delete_assignment(assignment).await?;
+            }
+            write.delete_group(id).await?;
+            self.commit(
+                write,
+                actor,
+                Action::DeleteGroup,
+                id.to_string(),
+                Some(format!(
+                    "{} with {} assignments",
+                    group.name,
+                    assignments.len()
+                )),
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// A group's members: the right to see the group.
+    pub async fn list_group_members(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+    ) -> Result<Vec<User>, AdminError> {
+        self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
+            let group = self.existing_group(self.store.db(), id).await?;
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
+            Ok(store::group_members(self.store.db(), id).await?)
+        })
+        .await
+    }
+
+    /// The groups a user belongs to: `users.view` on their tenant.
+    pub async fn list_user_groups(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> Result<Vec<Group>, AdminError> {
+        self.audited(actor, Action::ListUserGroups, id.to_string(), async {
+            let user = self.existing_user(self.store.db(), id).await?;
+            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
+            Ok(store::user_groups(self.store.db(), id).await?)
+        })
+        .await
+    }
+
+    /// Creates a group: `rbac.groups.manage` on its owner, or at Owner scope.
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        new: NewGroup,
+    ) -> Result<(Group, u64), AdminError> {
+        self.audited(actor, Action::CreateGroup, new.name.clone(), async {
+            let group = Group {
+                id: GroupId::random(),
+                name: required_text("name", &new.name, NAME_MAX)?,
+                description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
+                owner: new.owner,
+            };
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            if let Some(tenant) = group.owner {
+                self.existing_tenant(write.txn(), tenant).await?;
+            }
+            self.require_manage_group(actor, &group)?;
+            write.insert_group(&group).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::CreateGroup,
+                    group.id.to_string(),
+                    None,
+                    group.name.clone(),
+                )
+                .await?;
+            Ok((group, revision))
+        })
+        .await
+    }
+
+    /// Adds or removes a member. A tenant-owned group takes only that tenant's users.
+    pub async fn set_group_member(
+        &self,
+        actor: &Actor,
+        group_id: GroupId,
+        user_id: UserId,
+        member: bool,
+    ) -> Result<u64, AdminError> {
+        let action = if member {
+            Action::AddGroupMember
+        } else {
+            Action::RemoveGroupMember
+        };
+        self.audited(actor, action, format!("{group_id} {user_id}"), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let group = self.existing_group(write.txn(), group_id).await?;
+            let user = self.existing_user(write.txn(), user_id).await?;
+            if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "group `{}` belongs to a tenant, so only users of that tenant may join; user `{}` is of tenant `{}`",
+                    group.name, user.email, user.tenant_id
+                )));
+            }
+            self.require_membership_change(write.txn(), actor, &group, &user, member)
+                .await?;
+            if member {
+                write.add_group_member(group_id, user_id).await?;
+            } else {
+                write.remove_group_member(group_id, user_id).await?;
+            }
+            self.commit(write, actor, action, group_id.to_string(), None, user_id.to_string())
+                .await
+        })
+        .await
+    }
+}

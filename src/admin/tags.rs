@@ -1,0 +1,170 @@
+//! Tenant tags, and tagging tenants.
+
+use sea_orm::ConnectionTrait;
+
+use crate::model::permissions::{ASSIGN_TAG_SCOPE, TAGS_MANAGE, TENANTS_MANAGE};
+use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text};
+use crate::store;
+
+use super::rules::reaches_at;
+use super::{Actor, Admin, AdminError};
+
+impl Admin {
+    pub(super) async fn existing_tag<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: TagId,
+    ) -> Result<Tag, AdminError> {
+        store::find_tag(db, id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("tag `{id}` does not exist")))
+    }
+
+    /// Every tag, by name: tag names are shown to any active actor.
+    pub async fn list_tags(&self) -> Result<Vec<Tag>, AdminError> {
+        Ok(store::tags(self.store.db()).await?)
+    }
+
+    /// Renames a tag: `tags.manage` at Owner scope; names stay unique.
+    pub async fn rename_tag(
+        &self,
+        actor: &Actor,
+        id: TagId,
+        name: &str,
+    ) -> Result<(Tag, u64), AdminError> {
+        self.audited(actor, Action::UpdateTag, id.to_string(), async {
+            let name = required_text("name", name, NAME_MAX)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_tag(write.txn(), id).await?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
+            if store::find_tag_by_name(write.txn(), &name)
+                .await?
+                .is_some_and(|other| other.id != id)
+            {
+                return Err(AdminError::AlreadyExists(format!(
+                    "a tag named `{name}` already exists"
+                )));
+            }
+            let tag = Tag { id, name };
+            write.rename_tag(&tag).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::UpdateTag,
+                    id.to_string(),
+                    Some(old.name),
+                    tag.name.clone(),
+                )
+                .await?;
+            Ok((tag, revision))
+        })
+        .await
+    }
+
+    /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
+    /// Owner scope.
+    pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
+        self.audited(actor, Action::DeleteTag, id.to_string(), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let tag = self.existing_tag(write.txn(), id).await?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
+            let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
+            if tenants + assignments > 0 {
+                return Err(AdminError::FailedPrecondition(format!(
+                    "tag `{}` is still in use ({tenants} tenants carry it, {assignments} role assignments are scoped to it); untag them and delete the assignments first",
+                    tag.name
+                )));
+            }
+            write.delete_tag(id).await?;
+            self.commit(write, actor, Action::DeleteTag, id.to_string(), Some(tag.name), String::new())
+                .await
+        })
+        .await
+    }
+
+    /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
+    pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
+        self.audited(actor, Action::CreateTag, name.to_owned(), async {
+            let name = required_text("name", name, NAME_MAX)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
+            let tag = Tag {
+                id: TagId::random(),
+                name,
+            };
+            if store::find_tag_by_name(write.txn(), &tag.name)
+                .await?
+                .is_some()
+            {
+                return Err(AdminError::AlreadyExists(format!(
+                    "a tag named `{}` already exists",
+                    tag.name
+                )));
+            }
+            write.insert_tag(&tag).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::CreateTag,
+                    tag.id.to_string(),
+                    None,
+                    tag.name.clone(),
+                )
+                .await?;
+            Ok((tag, revision))
+        })
+        .await
+    }
+
+    /// Tags or untags a tenant: `tenants.manage` on the tenant, and `rbac.assign-tag-scope`
+    /// over the tag, since every Tenant Tag assignment of the tag (denies included) then
+    /// reaches, or stops reaching, the tenant at once.
+    pub async fn set_tenant_tag(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        tag: TagId,
+        tagged: bool,
+    ) -> Result<u64, AdminError> {
+        let action = if tagged {
+            Action::AddTenantTag
+        } else {
+            Action::RemoveTenantTag
+        };
+        self.audited(actor, action, format!("{tenant} {tag}"), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let carrier = self.existing_tenant(write.txn(), tenant).await?;
+            self.existing_tag(write.txn(), tag).await?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
+            self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
+            if carrier.tags.contains(&tag) != tagged {
+                // The tag's allows start to reach the tenant, or its denies stop to.
+                let scopes = [Scope::TenantTag(tag)];
+                let widened =
+                    reaches_at(write.txn(), &scopes, tagged, &Scope::Tenant(tenant)).await?;
+                self.judge(actor, &widened)?;
+            }
+            if tagged {
+                write.add_tenant_tag(tenant, tag).await?;
+            } else {
+                write.remove_tenant_tag(tenant, tag).await?;
+            }
+            self.commit(
+                write,
+                actor,
+                action,
+                tenant.to_string(),
+                None,
+                tag.to_string(),
+            )
+            .await
+        })
+        .await
+    }
+}

@@ -1,0 +1,269 @@
+//! Tenants: the tree, its depth, and what a move brings under an assignment.
+
+use sea_orm::ConnectionTrait;
+
+use crate::engine::{MAX_TENANT_DEPTH, Reach};
+use crate::model::permissions::{TENANTS_MANAGE, TENANTS_VIEW};
+use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
+use crate::store;
+
+use super::rules::reaches_at;
+use super::{Actor, Admin, AdminError};
+
+/// A tenant to create.
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    pub name: String,
+    pub parent: Option<TenantId>,
+    pub is_msp: bool,
+}
+
+/// A tenant's new name, and where it moves.
+#[derive(Clone, Debug)]
+pub struct TenantUpdate {
+    pub tenant_id: TenantId,
+    /// None: keep the name.
+    pub name: Option<String>,
+    /// None: stay; Some(None): become a root; Some(Some(p)): move under p.
+    pub parent: Option<Option<TenantId>>,
+}
+
+fn describe_tenant(tenant: &Tenant) -> String {
+    format!(
+        "{} parent={}",
+        tenant.name,
+        tenant.parent.map_or("none".into(), |p| p.to_string())
+    )
+}
+
+impl Admin {
+    pub(super) async fn existing_tenant<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: TenantId,
+    ) -> Result<Tenant, AdminError> {
+        store::find_tenant(db, id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("tenant `{id}` does not exist")))
+    }
+
+    /// Creates a tenant: `tenants.manage` on the parent, or at Owner scope for a root.
+    pub async fn create_tenant(
+        &self,
+        actor: &Actor,
+        new: NewTenant,
+    ) -> Result<(Tenant, u64), AdminError> {
+        self.audited(actor, Action::CreateTenant, new.name.clone(), async {
+            let name = required_text("name", &new.name, NAME_MAX)?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            if let Some(parent) = new.parent {
+                self.existing_tenant(write.txn(), parent).await?;
+                self.require_depth(parent, 0)?;
+            }
+            self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
+            let tenant = Tenant {
+                id: TenantId::random(),
+                name,
+                parent: new.parent,
+                is_msp: new.is_msp,
+                tags: Vec::new(),
+            };
+            write.insert_tenant(&tenant).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::CreateTenant,
+                    tenant.id.to_string(),
+                    None,
+                    tenant.name.clone(),
+                )
+                .await?;
+            Ok((tenant, revision))
+        })
+        .await
+    }
+
+    /// A tenant: `tenants.view` on it.
+    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
+        self.audited(actor, Action::GetTenant, id.to_string(), async {
+            let tenant = self.existing_tenant(self.store.db(), id).await?;
+            self.require_on_tenant(actor, TENANTS_VIEW, id)?;
+            Ok(tenant)
+        })
+        .await
+    }
+
+    /// The tenants where the actor holds `tenants.view`, by name; optionally only the
+    /// children of one tenant.
+    pub async fn list_tenants(
+        &self,
+        actor: &Actor,
+        parent: Option<TenantId>,
+    ) -> Result<Vec<Tenant>, AdminError> {
+        let visible = self.tenants_where(actor, TENANTS_VIEW, None);
+        let mut tenants: Vec<Tenant> = store::tenants(self.store.db())
+            .await?
+            .into_iter()
+            .filter(|t| {
+                visible
+                    .as_ref()
+                    .is_none_or(|v| v.binary_search(&t.id).is_ok())
+            })
+            .filter(|t| parent.is_none() || t.parent == parent)
+            .collect();
+        tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(tenants)
+    }
+
+    /// Renames a tenant or moves it: `tenants.manage` on it, and on the new parent (Owner
+    /// scope for a root). A tenant never moves under itself or its own subtree.
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        update: TenantUpdate,
+    ) -> Result<(Tenant, u64), AdminError> {
+        let id = update.tenant_id;
+        self.audited(actor, Action::UpdateTenant, id.to_string(), async {
+            let name = update
+                .name
+                .as_deref()
+                .map(|n| required_text("name", n, NAME_MAX))
+                .transpose()?;
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let old = self.existing_tenant(write.txn(), id).await?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
+            if let Some(parent) = update.parent {
+                if let Some(parent) = parent {
+                    self.existing_tenant(write.txn(), parent).await?;
+                }
+                self.require_on_owner(actor, TENANTS_MANAGE, parent)?;
+            }
+            let tenant = Tenant {
+                name: name.unwrap_or_else(|| old.name.clone()),
+                parent: update.parent.unwrap_or(old.parent),
+                ..old.clone()
+            };
+            if let Some(parent) = tenant.parent.filter(|_| tenant.parent != old.parent) {
+                // The tree is this write's (the replica caught up under the lock), so
+                // concurrent moves cannot loop.
+                let tree = self.cache.tenants();
+                if parent == id || tree.is_within(parent, id) {
+                    return Err(AdminError::FailedPrecondition(format!(
+                        "tenant `{id}` cannot move under `{parent}`, which is itself or below it: the tree would loop"
+                    )));
+                }
+                self.require_depth(parent, tree.height(id))?;
+            }
+            if tenant.parent != old.parent {
+                let widened = self.move_reaches(write.txn(), &old, tenant.parent).await?;
+                self.judge(actor, &widened)?;
+            }
+            write.update_tenant(&tenant).await?;
+            let revision = self
+                .commit(
+                    write,
+                    actor,
+                    Action::UpdateTenant,
+                    id.to_string(),
+                    Some(describe_tenant(&old)),
+                    describe_tenant(&tenant),
+                )
+                .await?;
+            Ok((tenant, revision))
+        })
+        .await
+    }
+
+    /// A subtree `height` levels deep fits under `parent` without passing the depth limit.
+    fn require_depth(&self, parent: TenantId, height: usize) -> Result<(), AdminError> {
+        let depth = self
+            .cache
+            .tenants()
+            .get(parent)
+            .map_or(0, |node| node.ancestors.len() + 1);
+        if depth + height > MAX_TENANT_DEPTH {
+            return Err(AdminError::FailedPrecondition(format!(
+                "the tenant tree may be at most {MAX_TENANT_DEPTH} levels below a root; under `{parent}` (at depth {}) this would reach depth {}",
+                depth - 1,
+                depth + height
+            )));
+        }
+        Ok(())
+    }
+
+    /// What moving a tenant lets newly reach anyone: the allows at MSP scopes of its new
+    /// ancestors, and the lifted denies at MSP scopes of ancestors it leaves, each over the
+    /// tenant's whole subtree.
+    async fn move_reaches<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &Tenant,
+        new_parent: Option<TenantId>,
+    ) -> Result<Vec<Reach>, AdminError> {
+        let tree = self.cache.tenants();
+        let chain = |parent: Option<TenantId>| -> Vec<TenantId> {
+            parent
+                .into_iter()
+                .chain(
+                    parent
+                        .and_then(|p| tree.get(p))
+                        .into_iter()
+                        .flat_map(|n| n.ancestors.iter().copied()),
+                )
+                .collect()
+        };
+        let before = chain(tenant.parent);
+        let after = chain(new_parent);
+        let msp_scopes = |from: &[TenantId], without: &[TenantId]| -> Vec<Scope> {
+            from.iter()
+                .filter(|t| !without.contains(t))
+                .map(|t| Scope::Msp(*t))
+                .collect()
+        };
+        let subtree = Scope::Msp(tenant.id);
+        let mut widened = Vec::new();
+        for (scopes, starts) in [
+            (msp_scopes(&after, &before), true),
+            (msp_scopes(&before, &after), false),
+        ] {
+            widened.extend(reaches_at(db, &scopes, starts, &subtree).await?);
+        }
+        Ok(widened)
+    }
+
+    /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
+    pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
+        self.audited(actor, Action::DeleteTenant, id.to_string(), async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let actor = &actor;
+            let tenant = self.existing_tenant(write.txn(), id).await?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
+            let usage = store::tenant_usage(write.txn(), id).await?;
+            if !usage.is_empty() {
+                let uses: Vec<String> = usage
+                    .iter()
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect();
+                return Err(AdminError::FailedPrecondition(format!(
+                    "tenant `{}` is still in use ({}); remove or move those first",
+                    tenant.name,
+                    uses.join(", ")
+                )));
+            }
+            write.delete_tenant(id).await?;
+            self.commit(
+                write,
+                actor,
+                Action::DeleteTenant,
+                id.to_string(),
+                Some(describe_tenant(&tenant)),
+                String::new(),
+            )
+            .await
+        })
+        .await
+    }
+}

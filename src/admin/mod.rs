@@ -8,6 +8,7 @@ mod bootstrap;
 mod groups;
 mod impersonation;
 mod legacy;
+mod reach;
 mod reports;
 mod resources;
 mod roles;

@@ -6,7 +6,7 @@ use crate::engine::{Reach, Target};
 use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, required_text};
 use crate::store;
 
-use super::rules::{reaches, reaches_at};
+use super::reach::{reaches, reaches_at};
 use super::{Actor, Admin, AdminError};
 
 impl Admin {

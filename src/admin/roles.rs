@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self};
 
-use super::rules::reaches;
+use super::reach::reaches;
 use super::{Actor, Admin, AdminError};
 
 /// A custom role to create.

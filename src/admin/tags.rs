@@ -6,7 +6,7 @@ use crate::model::permissions::{ASSIGN_TAG_SCOPE, TAGS_MANAGE, TENANTS_MANAGE};
 use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text};
 use crate::store;
 
-use super::rules::reaches_at;
+use super::reach::reaches_at;
 use super::{Actor, Admin, AdminError};
 
 impl Admin {

@@ -7,7 +7,7 @@ use crate::model::permissions::{TENANTS_MANAGE, TENANTS_VIEW};
 use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
 
-use super::rules::reaches_at;
+use super::reach::reaches_at;
 use super::{Actor, Admin, AdminError};
 
 /// A tenant to create.

@@ -207,3 +207,115 @@ impl EffectiveAccess {
         self.groups.contains(&group)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::catalogue;
+
+    fn facts(tenant: TenantId) -> UserFacts {
+        UserFacts {
+            id: UserId::random(),
+            tenant_id: tenant,
+            azure_object_id: Uuid::new_v4(),
+            disabled: false,
+            expires_at: None,
+        }
+    }
+
+    fn role(keys: &[&str]) -> Arc<RoleFacts> {
+        Arc::new(RoleFacts {
+            id: RoleId::random(),
+            name: Arc::from("role"),
+            permissions: keys.iter().map(|k| catalogue().id(k).unwrap()).collect(),
+        })
+    }
+
+    fn assignment(role: &RoleFacts, effect: Effect, via_group: Option<GroupId>) -> AssignmentFacts {
+        AssignmentFacts {
+            id: AssignmentId::random(),
+            role_id: role.id,
+            scope: Scope::Owner,
+            effect,
+            via_group,
+        }
+    }
+
+    #[test]
+    fn a_user_is_active_until_the_second_they_expire_and_never_while_disabled() {
+        let mut user = facts(TenantId::random());
+        assert!(user.is_active(i64::MAX));
+        user.expires_at = Some(100);
+        assert!(user.is_active(99));
+        assert!(!user.is_active(100) && !user.is_active(101));
+        user.expires_at = None;
+        user.disabled = true;
+        assert!(!user.is_active(0));
+    }
+
+    #[test]
+    fn compile_keeps_each_grant_with_its_role_and_group() {
+        let id = |key| catalogue().id(key).unwrap();
+        let (viewer, denier, deleted) = (
+            role(&["computers.view"]),
+            role(&["computers.manage"]),
+            role(&["users.view"]),
+        );
+        let (known, joined_meanwhile) = (GroupId::random(), GroupId::random());
+        let user = facts(TenantId::random());
+        let access = EffectiveAccess::compile(
+            user.clone(),
+            vec![known],
+            vec![Arc::clone(&viewer), Arc::clone(&denier)],
+            vec![
+                assignment(&viewer, Effect::Allow, Some(joined_meanwhile)),
+                assignment(&denier, Effect::Deny, Some(known)),
+                assignment(&viewer, Effect::Allow, None),
+                assignment(&deleted, Effect::Allow, None),
+            ],
+        );
+        assert_eq!(access.grants.len(), 3, "the deleted role's grant is dropped");
+        let groups: Vec<_> = access.grants.iter().map(|g| access.via_group(g)).collect();
+        assert_eq!(groups, [Some(joined_meanwhile), Some(known), None]);
+        assert_eq!(access.groups, [known, joined_meanwhile]);
+        assert!(access.in_group(joined_meanwhile) && !access.in_group(GroupId::random()));
+        assert!(access.uses_role(viewer.id) && !access.uses_role(deleted.id));
+        assert_eq!(access.role_of(&access.grants[1]).id, denier.id);
+        assert_eq!(
+            access.allowed_permissions(),
+            [id("computers.view")].into_iter().collect()
+        );
+        assert!(access.mentions(id("computers.view")) && access.mentions(id("computers.manage")));
+        assert!(!access.mentions(id("users.view")));
+        assert!(access.may_deny(id("computers.manage")) && !access.may_deny(id("computers.view")));
+        assert_eq!(access.azure_object_id(), user.azure_object_id);
+        assert_eq!((access.user_id(), access.tenant_id()), (user.id, user.tenant_id));
+    }
+
+    #[test]
+    fn as_active_lifts_only_disabled_and_expiry() {
+        let user = UserFacts {
+            disabled: true,
+            expires_at: Some(1),
+            ..facts(TenantId::random())
+        };
+        let viewer = role(&["computers.view"]);
+        let access = EffectiveAccess::compile(
+            user.clone(),
+            Vec::new(),
+            vec![Arc::clone(&viewer)],
+            vec![assignment(&viewer, Effect::Allow, None)],
+        );
+        let active = access.as_active();
+        assert!(active.user.is_active(i64::MAX));
+        assert_eq!(
+            active.user,
+            UserFacts {
+                disabled: false,
+                expires_at: None,
+                ..user
+            }
+        );
+        assert_eq!(active.grants, access.grants);
+    }
+}

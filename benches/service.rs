@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use cap::Cap;
-use rbac_sidecar::check::{CheckRequest, Subject, TargetRef};
+use rbac_sidecar::data_plane::{CheckRequest, Subject, TargetRef};
 use rbac_sidecar::model::catalogue;
 use rbac_sidecar::store::{DatasetSpec, Store};
 

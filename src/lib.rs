@@ -1,14 +1,14 @@
 //! rbac-sidecar: a gRPC authorization service reproducing ImmyBot's RBAC model. The
-//! engine (`model`, `engine`) is pure; `store`, `cache`, `check`, `admin` and `api` wrap
+//! engine (`model`, `engine`) is pure; `store`, `cache`, `data_plane`, `admin` and `api` wrap
 //! it in storage, caching, use-cases and transport; `telemetry` reports on it, `config`
 //! reads the command line and `cli` holds the operator's commands against a running server.
 
 pub mod admin;
 pub mod api;
 pub mod cache;
-pub mod check;
 pub mod cli;
 pub mod config;
+pub mod data_plane;
 pub mod engine;
 pub mod model;
 pub mod server;

@@ -15,8 +15,8 @@ use crate::admin::{Admin, AdminError};
 use crate::api::authzen::AuthzenState;
 use crate::api::{self, AdminBackend, Routers, Services, Tier, Transport, UpstreamError};
 use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
-use crate::check::Checker;
 use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
+use crate::data_plane::Checker;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
 

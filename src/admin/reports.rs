@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::check::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
+use crate::data_plane::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::EffectiveAccess;
 use crate::model::permissions::ASSIGNMENTS_VIEW;
 use crate::model::{Action, Group, PermissionId, UserId, catalogue};

@@ -9,7 +9,7 @@ use super::convert;
 use super::pb::google::rpc;
 use super::pb::rbac::v1 as pb;
 use super::status::from_check;
-use crate::check::{CheckRequest, Checker};
+use crate::data_plane::{CheckRequest, Checker};
 
 /// The data-plane service over a [`Checker`].
 pub struct AuthorizationApi {

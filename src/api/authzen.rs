@@ -24,8 +24,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::check::{CheckError, CheckRequest, Checker, Subject, TargetRef};
 use crate::config::BearerToken;
+use crate::data_plane::{CheckError, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::Decision;
 use crate::model::{
     PermissionId, ResourceRef, ResourceType, TenantId, catalogue, parse_uuid, shown,

@@ -4,7 +4,7 @@
 use tonic::Status;
 
 use super::pb::rbac::v1 as pb;
-use crate::check::{CheckOutcome, Subject, TargetRef};
+use crate::data_plane::{CheckOutcome, Subject, TargetRef};
 use crate::engine::{Decision, EffectiveAccess};
 use crate::model::{
     Effect, Group, GroupId, PermissionId, Principal, ResourceRef, Role, Scope, TagId, TenantId,

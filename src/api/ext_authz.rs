@@ -18,8 +18,8 @@ use envoy_types::pb::google::protobuf::{Struct, value::Kind};
 use tonic::{Code, Request, Response, Status};
 
 use super::status::from_check;
-use crate::check::{CheckError, CheckRequest as Check, Checker, Subject, TargetRef};
 use crate::config::ext_authz::{RouteMap, RoutedTarget, SubjectKind, SubjectSource, Unmatched};
+use crate::data_plane::{CheckError, CheckRequest as Check, Checker, Subject, TargetRef};
 use crate::engine::Decision;
 use crate::model::{PermissionId, ResourceRef, TenantId, UserId, catalogue, parse_uuid, shown};
 use crate::telemetry::ExtAuthzCounters;

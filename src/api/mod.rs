@@ -74,8 +74,8 @@ use pb::rbac::v1::authorization_service_server::AuthorizationServiceServer;
 use pb::rbac::v1::replication_service_server::ReplicationServiceServer;
 
 use crate::admin::Admin;
-use crate::check::Checker;
 use crate::config::BearerToken;
+use crate::data_plane::Checker;
 use crate::telemetry::RpcTelemetryLayer;
 
 /// Who answers AdminService on this replica.

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::pb::rbac::v1 as pb;
 use super::status::from_check;
 use super::{convert, feed};
-use crate::check::Checker;
+use crate::data_plane::Checker;
 
 /// How often a quiet feed says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);

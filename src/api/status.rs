@@ -8,7 +8,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::admin::AdminError;
 use crate::cache::RevisionNotReached;
-use crate::check::CheckError;
+use crate::data_plane::CheckError;
 use crate::engine::Refusal;
 use crate::store::StoreError;
 

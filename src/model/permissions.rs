@@ -13,6 +13,10 @@ impl Named {
         self.0
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "`check` runs at start-up and in a test: every named key is in the catalogue"
+    )]
     pub fn id(self) -> PermissionId {
         catalogue()
             .id(self.0)

@@ -270,7 +270,7 @@ impl Metrics {
         }
     }
 
-    /// The counters a [`crate::check::Checker`] updates.
+    /// The counters a [`crate::data_plane::Checker`] updates.
     pub fn checks(&self) -> CheckCounters {
         self.checks.clone()
     }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rbac_sidecar::admin::{
     Actor, Admin, Identity, NewAssignment, NewGroup, NewRole, NewTenant, RoleUpdate, TenantUpdate,
 };
-use rbac_sidecar::check::{CheckRequest, Checker, Subject, TargetRef};
+use rbac_sidecar::data_plane::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::model::{Effect, Principal, ResourceRef, ResourceType, Scope, catalogue};
 use rbac_sidecar::server::Server;
 

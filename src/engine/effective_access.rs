@@ -274,7 +274,11 @@ mod tests {
                 assignment(&deleted, Effect::Allow, None),
             ],
         );
-        assert_eq!(access.grants.len(), 3, "the deleted role's grant is dropped");
+        assert_eq!(
+            access.grants.len(),
+            3,
+            "the deleted role's grant is dropped"
+        );
         let groups: Vec<_> = access.grants.iter().map(|g| access.via_group(g)).collect();
         assert_eq!(groups, [Some(joined_meanwhile), Some(known), None]);
         assert_eq!(access.groups, [known, joined_meanwhile]);
@@ -289,7 +293,10 @@ mod tests {
         assert!(!access.mentions(id("users.view")));
         assert!(access.may_deny(id("computers.manage")) && !access.may_deny(id("computers.view")));
         assert_eq!(access.azure_object_id(), user.azure_object_id);
-        assert_eq!((access.user_id(), access.tenant_id()), (user.id, user.tenant_id));
+        assert_eq!(
+            (access.user_id(), access.tenant_id()),
+            (user.id, user.tenant_id)
+        );
     }
 
     #[test]

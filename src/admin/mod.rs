@@ -22,7 +22,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::cache::AccessCache;
-use crate::engine::{EffectiveAccess, Refusal, RefusalReason};
+use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
@@ -126,8 +126,9 @@ impl Admin {
     async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor), AdminError> {
         let write = self.store.begin_write().await?;
         self.cache.catch_up_with(write.txn()).await?;
-        let access = store::load_access(write.txn(), actor.id())
+        let access = store::access_facts(write.txn(), actor.id())
             .await?
+            .map(AccessFacts::compile)
             .filter(|access| access.user.is_active(unix_now()))
             .ok_or_else(|| {
                 AdminError::PermissionDenied(Refusal::new(

@@ -2,7 +2,7 @@
 
 use sea_orm::ConnectionTrait;
 
-use crate::engine::EffectiveAccess;
+use crate::engine::{AccessFacts, EffectiveAccess};
 use crate::model::permissions::{
     PERSONS_MANAGE, PERSONS_VIEW, USERS_MANAGE, USERS_MANAGE_ACCESS_REQUESTS, USERS_VIEW,
 };
@@ -319,8 +319,9 @@ impl Admin {
     ) -> Result<(User, EffectiveAccess), AdminError> {
         let user = self.existing_user(db, id).await?;
         self.require_on_tenant(actor, USERS_MANAGE, user.tenant_id)?;
-        let access = store::load_access(db, id)
+        let access = store::access_facts(db, id)
             .await?
+            .map(AccessFacts::compile)
             .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))?;
         // Judged as if active: a disabled administrator is still one to be enabled.
         self.require_not_more_powerful(actor, Some(&access.as_active()))?;

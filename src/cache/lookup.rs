@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 use super::{AccessCache, Applied, Entry, STRIPES, Source, stripe};
-use crate::engine::EffectiveAccess;
+use crate::engine::{AccessFacts, EffectiveAccess};
 use crate::model::UserId;
 use crate::store::{self, Store, StoreError, max_revision};
 
@@ -162,12 +162,13 @@ impl AccessCache {
             return Ok(None);
         }
         let access = match subject {
-            Subject::User(user) => store::load_access(&txn, user).await?,
+            Subject::User(user) => store::access_facts(&txn, user).await?,
             Subject::AzureObject(id) => match store::find_user_by_object_id(&txn, id).await? {
-                Some(user) => store::load_access(&txn, user.id).await?,
+                Some(user) => store::access_facts(&txn, user.id).await?,
                 None => None,
             },
-        };
+        }
+        .map(AccessFacts::compile);
         txn.commit().await.map_err(StoreError::from)?;
         Ok(Some((access, state, stamp)))
     }

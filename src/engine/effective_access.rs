@@ -59,6 +59,21 @@ pub struct AssignmentFacts {
     pub via_group: Option<GroupId>,
 }
 
+/// What storage knows of a user's access, before it is compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessFacts {
+    pub user: UserFacts,
+    pub groups: Vec<GroupId>,
+    pub roles: Vec<Arc<RoleFacts>>,
+    pub assignments: Vec<AssignmentFacts>,
+}
+
+impl AccessFacts {
+    pub fn compile(self) -> EffectiveAccess {
+        EffectiveAccess::compile(self.user, self.groups, self.roles, self.assignments)
+    }
+}
+
 /// One applying candidate of a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {

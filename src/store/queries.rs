@@ -14,7 +14,7 @@ use super::entity::{
     access_request, group, group_member, person, preference, resource, role, role_assignment,
     role_permission, tag, tenant, tenant_tag, user,
 };
-use crate::engine::{AssignmentFacts, EffectiveAccess, RoleFacts, UserFacts};
+use crate::engine::{AccessFacts, AssignmentFacts, RoleFacts, UserFacts};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, AssignmentId, Effect, Group, GroupId,
     PermissionSet, Person, PersonId, Preferences, Principal, ResourceRef, Role, RoleAssignment,
@@ -422,11 +422,11 @@ pub async fn find_resource<C: ConnectionTrait>(
     )
 }
 
-/// Loads and flattens a user's effective access; None for an unknown user.
-pub async fn load_access<C: ConnectionTrait>(
+/// What a user's effective access is compiled from; None for an unknown user.
+pub async fn access_facts<C: ConnectionTrait>(
     db: &C,
     user_id: UserId,
-) -> Result<Option<EffectiveAccess>, StoreError> {
+) -> Result<Option<AccessFacts>, StoreError> {
     let Some(user) = find_user(db, user_id).await? else {
         return Ok(None);
     };
@@ -478,12 +478,12 @@ pub async fn load_access<C: ConnectionTrait>(
         })
         .collect();
     let groups = group_ids.into_iter().map(GroupId).collect();
-    Ok(Some(EffectiveAccess::compile(
-        UserFacts::from(&user),
+    Ok(Some(AccessFacts {
+        user: UserFacts::from(&user),
         groups,
         roles,
         assignments,
-    )))
+    }))
 }
 
 /// The name of the impersonation preference in the `preferences` table.

@@ -8,10 +8,8 @@ use std::sync::Arc;
 
 use rbac_sidecar::admin::{Admin, LegacyFile};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
-use rbac_sidecar::cli::run_check;
-use rbac_sidecar::config::{
-    Cli, Command, DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig,
-};
+use rbac_sidecar::cli::{Cli, Command, run_check};
+use rbac_sidecar::config::{DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig};
 use rbac_sidecar::server::{self, FedServer, ServeError, Server};
 use rbac_sidecar::store::{DatasetSpec, Store};
 use rbac_sidecar::telemetry;

@@ -26,7 +26,20 @@ use crate::model::{GroupId, ResourceRef, RoleId, Tenant, TenantId, UserId};
 use sea_orm::ConnectionTrait;
 
 use crate::store::{self, Change, Store, StoreError, max_revision};
-use crate::telemetry::CacheCounters;
+use prometheus_client::metrics::counter::Counter;
+
+/// What the cache and its follower count, as /metrics shows them. Detached by default.
+#[derive(Clone, Debug, Default)]
+pub struct CacheCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+    /// Entries removed for size or age, not by invalidation.
+    pub evictions: Counter,
+    /// Failed loads of a user's access from the database.
+    pub load_errors: Counter,
+    /// Failed rounds of the change-log follower.
+    pub follow_errors: Counter,
+}
 
 /// How the cache is sized and how the follower runs.
 #[derive(Clone, Debug)]

@@ -1,5 +1,36 @@
-//! Operator commands that talk to a running server over gRPC, as its callers do.
+//! The command line: the command tree, and the operator commands that talk to a running
+//! server over gRPC, as its callers do.
 
 mod check;
 
+use clap::{Parser, Subcommand};
+
 pub use check::{CheckArgs, CheckCommandError, run_check};
+
+use crate::config::{DatasetConfig, ImportConfig, ServeArgs};
+
+/// A gRPC authorization sidecar: may this user do this, here?
+#[derive(Debug, Parser)]
+#[command(name = "rbac-sidecar", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; `serve` simply has many settings"
+)]
+pub enum Command {
+    /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C, then drains in-flight calls.
+    Serve(ServeArgs),
+    /// Asks a running server whether a user holds a permission, and why. Exit status: 0
+    /// allowed, 1 not allowed, 2 the check could not be made.
+    Check(CheckArgs),
+    /// Writes a synthetic world into the database, for benchmarks and load runs.
+    Dataset(DatasetConfig),
+    /// Turns legacy users (user type, flags, instance preferences) into built-in role
+    /// assignments. Idempotent; all or nothing; reports every user it cannot map.
+    ImportLegacy(ImportConfig),
+}

@@ -1,6 +1,6 @@
-//! The command line. `serve` is configured by flags, environment variables and an
-//! optional TOML file, in that order of precedence, over built-in defaults ([`serve`]);
-//! the other commands by flags and environment variables.
+//! Settings. `serve` is configured by flags, environment variables and an optional TOML
+//! file, in that order of precedence, over built-in defaults ([`serve`]); the other
+//! commands by flags and environment variables. The command tree is `crate::cli`.
 
 pub mod ext_authz;
 mod serve;
@@ -12,35 +12,7 @@ pub use serve::{
     BearerToken, ConfigError, LogFormat, ServeArgs, ServeConfig, ServeSettings, TlsFiles,
 };
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::cli::CheckArgs;
-
-/// A gRPC authorization sidecar: may this user do this, here?
-#[derive(Debug, Parser)]
-#[command(name = "rbac-sidecar", version)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "parsed once at start; `serve` simply has many settings"
-)]
-pub enum Command {
-    /// Runs migrations, then serves gRPC until SIGTERM or Ctrl-C, then drains in-flight calls.
-    Serve(ServeArgs),
-    /// Asks a running server whether a user holds a permission, and why. Exit status: 0
-    /// allowed, 1 not allowed, 2 the check could not be made.
-    Check(CheckArgs),
-    /// Writes a synthetic world into the database, for benchmarks and load runs.
-    Dataset(DatasetConfig),
-    /// Turns legacy users (user type, flags, instance preferences) into built-in role
-    /// assignments. Idempotent; all or nothing; reports every user it cannot map.
-    ImportLegacy(ImportConfig),
-}
+use clap::Args;
 
 /// What `import-legacy` reads and where it writes.
 #[derive(Clone, Debug, Args)]

@@ -785,16 +785,18 @@ fn mask_password(url: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::config::{Cli, Command};
     use clap::Parser;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
 
     /// `rbac-sidecar serve ARGS`, parsed (for the configuration's unit tests).
     pub(in crate::config) fn serve_args(args: &[&str]) -> ServeArgs {
-        let cli = Cli::try_parse_from(["rbac-sidecar", "serve"].iter().chain(args)).unwrap();
-        let Command::Serve(args) = cli.command else {
-            panic!("serve parses as Serve");
-        };
-        args
+        let serve = Serve::try_parse_from(["serve"].iter().chain(args)).unwrap();
+        serve.args
     }
 
     #[test]
@@ -813,13 +815,9 @@ pub(super) mod tests {
 
     #[test]
     fn a_bad_bootstrap_id_names_the_flag() {
-        let err = Cli::try_parse_from([
-            "rbac-sidecar",
-            "serve",
-            "--bootstrap-admin-object-id",
-            "not-a-guid",
-        ])
-        .unwrap_err();
+        let err = Serve::try_parse_from(["serve", "--bootstrap-admin-object-id", "not-a-guid"])
+            .err()
+            .expect("refused");
         assert!(
             err.to_string().contains("--bootstrap-admin-object-id"),
             "{err}"

@@ -11,7 +11,9 @@ mod tenant_index;
 
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
 pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
-pub use effective_access::{AccessFacts, AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts};
+pub use effective_access::{
+    AccessFacts, AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts,
+};
 pub use escalation::{
     Reach, Refusal, RefusalReason, Widening, assignable, judge_reach, scope_kind_permission,
 };

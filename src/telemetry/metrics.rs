@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tonic::Code;
 
-use crate::cache::AccessCache;
+use crate::cache::{AccessCache, CacheCounters};
 use crate::engine::Decision;
 
 /// Upper bounds of the call-latency buckets, in seconds: a warm check is well under a
@@ -93,19 +93,6 @@ impl ExtAuthzCounters {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
-}
-
-/// What the effective-access cache and its follower count. Detached by default.
-#[derive(Clone, Debug, Default)]
-pub struct CacheCounters {
-    pub hits: Counter,
-    pub misses: Counter,
-    /// Entries removed for size or age, not by invalidation.
-    pub evictions: Counter,
-    /// Failed loads of a user's access from the database.
-    pub load_errors: Counter,
-    /// Failed rounds of the change-log follower.
-    pub follow_errors: Counter,
 }
 
 /// A gRPC method as it is labelled: service and method names from the contract.

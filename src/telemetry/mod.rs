@@ -7,9 +7,7 @@ mod metrics;
 mod rpc;
 
 pub use endpoint::{EndpointState, serve_endpoint};
-pub use metrics::{
-    CacheCounters, CheckCounters, ExtAuthzCounters, Metrics, RpcInstruments, RpcMethod, code_name,
-};
+pub use metrics::{CheckCounters, ExtAuthzCounters, Metrics, RpcInstruments, RpcMethod, code_name};
 pub use rpc::{RpcTelemetry, RpcTelemetryLayer};
 
 use std::io::IsTerminal;

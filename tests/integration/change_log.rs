@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use rbac_sidecar::admin::{Actor, ActorRef, Admin, Identity, NewAssignment, NewRole, NewTenant};
-use rbac_sidecar::cache::{AccessCache, CacheConfig};
+use rbac_sidecar::cache::{AccessCache, CacheConfig, CacheCounters};
 use rbac_sidecar::data_plane::{CheckRequest, Checker, Subject, TargetRef};
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
     Action, Effect, Principal, Role, Scope, Tenant, User, catalogue, unix_now,
 };
 use rbac_sidecar::store::Store;
-use rbac_sidecar::telemetry::CacheCounters;
 
 use crate::support::ADMIN;
 

@@ -2,6 +2,7 @@
 //! actor's own access (`rules`), commits in one transaction with its change-log and audit
 //! rows, and applies its changes to the local cache before it returns.
 
+mod access_requests;
 mod assignments;
 mod audit;
 mod bootstrap;
@@ -26,13 +27,14 @@ use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
+pub use access_requests::{Expiry, MAX_PENDING_ACCESS_REQUESTS};
 pub use assignments::{AssignmentQuery, NewAssignment};
 pub use audit::AuditPage;
 pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};
 pub use roles::{NewRole, RoleUpdate};
 pub use tenants::{NewTenant, TenantUpdate};
-pub use users::{Expiry, Identity, MAX_PENDING_ACCESS_REQUESTS, UserQuery, UserUpdate};
+pub use users::{Identity, UserQuery, UserUpdate};
 
 /// How a request names its actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

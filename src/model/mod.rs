@@ -4,19 +4,19 @@
 mod audit;
 mod catalogue;
 mod ids;
+mod permission_set;
 pub mod permissions;
 mod records;
 mod scope;
 mod text;
 
 pub use audit::{Action, Outcome};
-pub use catalogue::{
-    BuiltInRole, Catalogue, Category, Permission, PermissionId, PermissionSet, catalogue,
-};
+pub use catalogue::{BuiltInRole, Catalogue, Category, Permission, catalogue};
 pub use ids::{
     AccessRequestId, AssignmentId, GroupId, InvalidId, PersonId, RoleId, TagId, TenantId, UserId,
     parse_uuid,
 };
+pub use permission_set::{PermissionId, PermissionSet};
 pub use records::{
     AccessRequest, AccessRequestStatus, Group, Person, Preferences, Role, RoleAssignment, Tag,
     Tenant, UnknownName, User, UserOrigin, unix_now,

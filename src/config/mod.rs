@@ -2,15 +2,18 @@
 //! file, in that order of precedence, over built-in defaults ([`serve`]); the other
 //! commands by flags and environment variables. The command tree is `crate::cli`.
 
+mod credentials;
+mod error;
 pub mod ext_authz;
 mod serve;
+mod serve_settings;
 mod upstream;
 
+pub use credentials::{BearerToken, TlsFiles};
+pub use error::ConfigError;
+pub use serve::{ServeArgs, ServeConfig};
+pub use serve_settings::{LogFormat, ServeSettings};
 pub use upstream::UpstreamConfig;
-
-pub use serve::{
-    BearerToken, ConfigError, LogFormat, ServeArgs, ServeConfig, ServeSettings, TlsFiles,
-};
 
 use clap::Args;
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::serve::{BearerToken, ConfigError, ServeSettings};
+use super::{BearerToken, ConfigError, ServeSettings};
 use crate::model::shown;
 
 /// The database tier a sidecar without a database is fed by.

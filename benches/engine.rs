@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use casbin::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
+use rbac_sidecar::dataset::Xorshift;
 use rbac_sidecar::engine::{
     AssignmentFacts, Decision, EffectiveAccess, RoleFacts, Target, TenantIndex, UserFacts, decide,
 };
@@ -20,7 +21,6 @@ use rbac_sidecar::model::{
     AssignmentId, Effect, GroupId, PermissionId, RoleId, Scope, TagId, Tenant, TenantId, UserId,
     catalogue, unix_now,
 };
-use rbac_sidecar::store::Xorshift;
 
 const MSPS: usize = 20;
 const TENANTS: usize = 10_000;

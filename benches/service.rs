@@ -16,8 +16,9 @@ mod support;
 
 use cap::Cap;
 use rbac_sidecar::data_plane::{CheckRequest, Subject, TargetRef};
+use rbac_sidecar::dataset::DatasetSpec;
 use rbac_sidecar::model::catalogue;
-use rbac_sidecar::store::{DatasetSpec, Store};
+use rbac_sidecar::store::Store;
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);

@@ -16,7 +16,8 @@ mod support;
 
 use rbac_sidecar::admin::NewTenant;
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
-use rbac_sidecar::store::{DatasetSpec, Store};
+use rbac_sidecar::dataset::DatasetSpec;
+use rbac_sidecar::store::Store;
 
 const TENANTS: usize = 100_000;
 const WRITES: usize = 500;

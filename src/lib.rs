@@ -1,7 +1,8 @@
 //! rbac-sidecar: a gRPC authorization service reproducing ImmyBot's RBAC model. The
 //! engine (`model`, `engine`) is pure; `store`, `cache`, `data_plane`, `admin` and `api` wrap
 //! it in storage, caching, use-cases and transport; `telemetry` reports on it, `config`
-//! reads the command line and `cli` holds the operator's commands against a running server.
+//! reads the command line and `cli` holds the operator's commands against a running server;
+//! `dataset` writes synthetic worlds for benchmarks and load runs.
 
 pub mod admin;
 pub mod api;
@@ -9,6 +10,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod data_plane;
+pub mod dataset;
 pub mod engine;
 pub mod model;
 pub mod server;

@@ -10,8 +10,9 @@ use rbac_sidecar::admin::{Admin, LegacyFile};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::cli::{Cli, Command, run_check};
 use rbac_sidecar::config::{DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig};
+use rbac_sidecar::dataset::DatasetSpec;
 use rbac_sidecar::server::{self, FedServer, ServeError, Server};
-use rbac_sidecar::store::{DatasetSpec, Store};
+use rbac_sidecar::store::Store;
 use rbac_sidecar::telemetry;
 
 #[cfg(not(target_env = "msvc"))]

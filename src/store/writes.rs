@@ -5,12 +5,13 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter};
 use uuid::Uuid;
 
+use super::StoredAssignment;
 use super::change_log::Change;
 use super::entity::{
     access_request, audit_event, change_log, group, group_member, person, preference, resource,
     role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
-use super::queries::{StoredAssignment, effect_column, scope_columns};
+use super::queries::{effect_column, scope_columns};
 use super::{Store, StoreError, Write};
 use crate::model::{
     AccessRequest, Action, GroupId, Outcome, Person, Preferences, Principal, ResourceRef, Role,
@@ -406,7 +407,7 @@ impl Write<'_> {
 
     pub async fn save_preferences(&mut self, p: &Preferences) -> Result<(), StoreError> {
         preference::Entity::insert(preference::ActiveModel {
-            name: Set(super::queries::IMPERSONATION_ENABLED.to_owned()),
+            name: Set(super::queries::preferences::IMPERSONATION_ENABLED.to_owned()),
             value: Set(p.impersonation_enabled.to_string()),
         })
         .on_conflict(
@@ -473,42 +474,5 @@ impl Store {
     /// Records an audit row alone: a refused call, or an event that changes no data.
     pub async fn audit(&self, audit: AuditRecord) -> Result<(), StoreError> {
         insert_audit(self.db(), audit).await
-    }
-
-    /// Brings the built-in roles in the database to this binary's catalogue.
-    pub(super) async fn sync_built_in_roles(&self) -> Result<(), StoreError> {
-        let stored = super::queries::roles(self.db()).await?;
-        let mut write = self.begin_write().await?;
-        let mut changed = Vec::new();
-        for built_in in catalogue().built_in_roles() {
-            let wanted = Role {
-                id: built_in.id,
-                name: built_in.name.clone(),
-                description: built_in.description.clone(),
-                owner: None,
-                built_in: true,
-                permissions: built_in.permissions,
-            };
-            if !stored.contains(&wanted) {
-                write.save_role(&wanted).await?;
-                changed.push(wanted.name);
-            }
-        }
-        if changed.is_empty() {
-            return Ok(());
-        }
-        write
-            .commit(AuditRecord {
-                actor: None,
-                impersonator: None,
-                action: Action::SyncBuiltInRoles,
-                target: "built-in roles".to_owned(),
-                before: None,
-                after: Some(changed.join(", ")),
-                outcome: Outcome::Succeeded,
-                detail: String::new(),
-            })
-            .await?;
-        Ok(())
     }
 }

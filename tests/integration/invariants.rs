@@ -13,12 +13,13 @@ use rbac_sidecar::admin::{
     Actor, ActorRef, Admin, AdminError, Identity, NewAssignment, NewGroup, NewRole, NewTenant,
     RoleUpdate, TenantUpdate,
 };
+use rbac_sidecar::dataset::Xorshift;
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
     Action, AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope,
     TagId, TenantId, UserId, catalogue,
 };
-use rbac_sidecar::store::{self, AssignmentFilter, Xorshift};
+use rbac_sidecar::store::{self, AssignmentFilter};
 use sea_orm::DatabaseConnection;
 
 use crate::support::in_memory_server;

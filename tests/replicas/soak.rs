@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
+use rbac_sidecar::dataset::Xorshift;
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{AssignmentId, GroupId, Principal, RoleId, TagId, TenantId, UserId};
-use rbac_sidecar::store::Xorshift;
 use tokio::task::JoinSet;
 
 use crate::support::reference::{POOL, RefScope, RefTarget, Reference, SYSTEM};

@@ -5,11 +5,11 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, EntityTrait};
 use uuid::Uuid;
 
-use super::entity::{
+use crate::model::{Action, Outcome, TenantId, UserId, catalogue, unix_now};
+use crate::store::entity::{
     group, group_member, role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
-use super::{Change, Store, StoreError, Write};
-use crate::model::{Action, Outcome, TenantId, UserId, catalogue, unix_now};
+use crate::store::{AuditRecord, Change, Store, StoreError, Write};
 
 /// How big a world to generate.
 #[derive(Clone, Debug)]
@@ -255,7 +255,7 @@ impl Store {
             write.record(Change::User { id: *id });
         }
         let revision = write
-            .commit(super::AuditRecord {
+            .commit(AuditRecord {
                 impersonator: None,
                 actor: None,
                 action: Action::GenerateDataset,

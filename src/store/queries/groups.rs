@@ -1,0 +1,98 @@
+//! Reads of groups and of their members.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::user_from;
+use crate::model::{Group, GroupId, TenantId, User, UserId};
+use crate::store::StoreError;
+use crate::store::entity::{group, group_member, user};
+
+fn group_from(row: group::Model) -> Group {
+    Group {
+        id: GroupId(row.id),
+        name: row.name,
+        description: row.description,
+        owner: row.owner_tenant_id.map(TenantId),
+    }
+}
+
+pub async fn find_group<C: ConnectionTrait>(
+    db: &C,
+    id: GroupId,
+) -> Result<Option<Group>, StoreError> {
+    Ok(group::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(group_from))
+}
+
+/// The groups with these ids, in no particular order.
+pub async fn find_groups<C: ConnectionTrait>(
+    db: &C,
+    ids: &[GroupId],
+) -> Result<Vec<Group>, StoreError> {
+    Ok(group::Entity::find()
+        .filter(group::Column::Id.is_in(ids.iter().map(|g| g.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(group_from)
+        .collect())
+}
+
+pub async fn is_group_member<C: ConnectionTrait>(
+    db: &C,
+    group: GroupId,
+    user: UserId,
+) -> Result<bool, StoreError> {
+    Ok(group_member::Entity::find_by_id((group.0, user.0))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+pub async fn groups<C: ConnectionTrait>(db: &C) -> Result<Vec<Group>, StoreError> {
+    Ok(group::Entity::find()
+        .order_by_asc(group::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(group_from)
+        .collect())
+}
+
+pub async fn group_members<C: ConnectionTrait>(
+    db: &C,
+    group: GroupId,
+) -> Result<Vec<User>, StoreError> {
+    let ids = group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(group.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id);
+    user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(user_from)
+        .collect()
+}
+
+pub async fn user_groups<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+) -> Result<Vec<Group>, StoreError> {
+    let ids: Vec<GroupId> = group_member::Entity::find()
+        .filter(group_member::Column::UserId.eq(user.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| GroupId(m.group_id))
+        .collect();
+    let mut groups = find_groups(db, &ids).await?;
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(groups)
+}

@@ -1,0 +1,34 @@
+//! Reads of roles with their permissions.
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::roles_from;
+use crate::model::{Role, RoleId};
+use crate::store::StoreError;
+use crate::store::entity::role;
+
+pub async fn find_role<C: ConnectionTrait>(db: &C, id: RoleId) -> Result<Option<Role>, StoreError> {
+    let rows = role::Entity::find_by_id(id.0).all(db).await?;
+    Ok(roles_from(db, rows).await?.pop())
+}
+
+/// The names of these roles, without their permissions.
+pub async fn role_names<C: ConnectionTrait>(
+    db: &C,
+    ids: &[RoleId],
+) -> Result<HashMap<RoleId, String>, StoreError> {
+    Ok(role::Entity::find()
+        .filter(role::Column::Id.is_in(ids.iter().map(|r| r.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (RoleId(row.id), row.name))
+        .collect())
+}
+
+pub async fn roles<C: ConnectionTrait>(db: &C) -> Result<Vec<Role>, StoreError> {
+    let rows = role::Entity::find().all(db).await?;
+    roles_from(db, rows).await
+}

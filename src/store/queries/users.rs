@@ -1,0 +1,207 @@
+//! Reads of users, of persons (known, not yet users) and of access requests.
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{corrupt, user_from};
+use crate::model::{
+    AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
+    UserOrigin,
+};
+use crate::store::StoreError;
+use crate::store::entity::{access_request, person, user};
+
+pub async fn find_user<C: ConnectionTrait>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
+    user::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(user_from)
+        .transpose()
+}
+
+pub async fn find_user_by_object_id<C: ConnectionTrait>(
+    db: &C,
+    azure_object_id: Uuid,
+) -> Result<Option<User>, StoreError> {
+    user::Entity::find()
+        .filter(user::Column::AzureObjectId.eq(azure_object_id))
+        .one(db)
+        .await?
+        .map(user_from)
+        .transpose()
+}
+
+/// Which users to list; every set field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only users of these tenants (the ones the reader may see); None: any tenant.
+    pub tenants: Option<Vec<TenantId>>,
+    pub query: Option<String>,
+    pub disabled: Option<bool>,
+    pub origin: Option<UserOrigin>,
+    /// Continue after this user id.
+    pub after: Option<UserId>,
+    pub limit: u64,
+}
+
+/// Users matching the filter, by id.
+pub async fn users<C: ConnectionTrait>(
+    db: &C,
+    filter: &UserFilter,
+) -> Result<Vec<User>, StoreError> {
+    let mut query = user::Entity::find();
+    if let Some(tenants) = &filter.tenants {
+        query = query.filter(user::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
+    if let Some(text) = &filter.query {
+        let pattern = format!("%{}%", text.to_lowercase());
+        let lower = |column: user::Column| {
+            use sea_orm::sea_query::{Expr, ExprTrait, Func};
+            Expr::expr(Func::lower(Expr::col(column))).like(pattern.clone())
+        };
+        query = query.filter(
+            Condition::any()
+                .add(lower(user::Column::Email))
+                .add(lower(user::Column::FirstName))
+                .add(lower(user::Column::LastName)),
+        );
+    }
+    if let Some(disabled) = filter.disabled {
+        query = query.filter(user::Column::Disabled.eq(disabled));
+    }
+    if let Some(origin) = filter.origin {
+        query = query.filter(user::Column::Origin.eq(origin.as_str()));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(user::Column::Id.gt(after.0));
+    }
+    query
+        .order_by_asc(user::Column::Id)
+        .limit(filter.limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(user_from)
+        .collect()
+}
+
+fn person_from(row: person::Model) -> Person {
+    Person {
+        id: PersonId(row.id),
+        tenant_id: TenantId(row.tenant_id),
+        azure_object_id: row.azure_object_id,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        user_id: row.user_id.map(UserId),
+    }
+}
+
+pub async fn find_person<C: ConnectionTrait>(
+    db: &C,
+    id: PersonId,
+) -> Result<Option<Person>, StoreError> {
+    Ok(person::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(person_from))
+}
+
+pub async fn find_person_by_object_id<C: ConnectionTrait>(
+    db: &C,
+    azure_object_id: Uuid,
+) -> Result<Option<Person>, StoreError> {
+    Ok(person::Entity::find()
+        .filter(person::Column::AzureObjectId.eq(azure_object_id))
+        .one(db)
+        .await?
+        .map(person_from))
+}
+
+/// The persons of these tenants (None: of every tenant), by email.
+pub async fn persons<C: ConnectionTrait>(
+    db: &C,
+    tenants: Option<&[TenantId]>,
+) -> Result<Vec<Person>, StoreError> {
+    let mut query = person::Entity::find();
+    if let Some(tenants) = tenants {
+        query = query.filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
+    Ok(query
+        .order_by_asc(person::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(person_from)
+        .collect())
+}
+
+fn access_request_from(row: access_request::Model) -> Result<AccessRequest, StoreError> {
+    Ok(AccessRequest {
+        id: AccessRequestId(row.id),
+        tenant_id: TenantId(row.tenant_id),
+        azure_object_id: row.azure_object_id,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        status: row.status.parse().map_err(corrupt)?,
+        requested_at: row.requested_at,
+        decided_by: row.decided_by.map(UserId),
+    })
+}
+
+pub async fn find_access_request<C: ConnectionTrait>(
+    db: &C,
+    id: AccessRequestId,
+) -> Result<Option<AccessRequest>, StoreError> {
+    access_request::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(access_request_from)
+        .transpose()
+}
+
+/// A pending request for this Azure object id, if any.
+pub async fn pending_access_request<C: ConnectionTrait>(
+    db: &C,
+    azure_object_id: Uuid,
+) -> Result<Option<AccessRequest>, StoreError> {
+    access_request::Entity::find()
+        .filter(access_request::Column::AzureObjectId.eq(azure_object_id))
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .one(db)
+        .await?
+        .map(access_request_from)
+        .transpose()
+}
+
+/// How many access requests wait for a decision.
+pub async fn pending_access_requests<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(access_request::Entity::find()
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// The requests of these tenants (None: of every tenant) with this status, oldest first.
+pub async fn access_requests<C: ConnectionTrait>(
+    db: &C,
+    tenants: Option<&[TenantId]>,
+    status: AccessRequestStatus,
+) -> Result<Vec<AccessRequest>, StoreError> {
+    let mut query = access_request::Entity::find();
+    if let Some(tenants) = tenants {
+        query = query.filter(access_request::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
+    }
+    query
+        .filter(access_request::Column::Status.eq(status.as_str()))
+        .order_by_asc(access_request::Column::RequestedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(access_request_from)
+        .collect()
+}

@@ -197,6 +197,7 @@ impl FromIterator<(ResourceRef, Option<TenantId>)> for ResourceIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ResourceType;
 
     fn tenant(id: TenantId, parent: Option<TenantId>) -> Tenant {
         Tenant {
@@ -227,6 +228,29 @@ mod tests {
         assert_eq!(index.height(ids[1]), 3);
         assert_eq!(index.height(ids[4]), 0);
         assert!(index.get(orphan).unwrap().ancestors.is_empty());
+        assert!(index.contains(orphan) && !index.contains(TenantId::random()));
+    }
+
+    #[test]
+    fn a_resource_index_records_owners_and_forgets() {
+        let owner = TenantId::random();
+        let (pc, script) = (
+            ResourceRef::new(ResourceType::Computer, "pc"),
+            ResourceRef::new(ResourceType::Script, "global"),
+        );
+        let mut index: ResourceIndex = [(pc.clone(), Some(owner))].into_iter().collect();
+        index.set(script.clone(), Some(None));
+        assert_eq!(index.owner(&pc), Some(Some(owner)));
+        assert_eq!(
+            index.owner(&script),
+            Some(None),
+            "registered, owned by no tenant"
+        );
+        let mut listed: Vec<_> = index.iter().map(|(r, o)| (r.clone(), *o)).collect();
+        listed.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        assert_eq!(listed, [(script.clone(), None), (pc.clone(), Some(owner))]);
+        index.set(pc.clone(), None);
+        assert_eq!(index.owner(&pc), None, "forgotten");
     }
 
     #[test]

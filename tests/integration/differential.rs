@@ -17,7 +17,7 @@ use crate::support::in_memory_server;
 use crate::support::reference::{MSP_ONLY, POOL, RefScope, RefTarget, Reference, SYSTEM};
 
 #[derive(Clone, Debug)]
-enum ScopePlan {
+pub(super) enum ScopePlan {
     Owner,
     Msp(u8),
     Tenant(u8),
@@ -27,33 +27,33 @@ enum ScopePlan {
 }
 
 #[derive(Clone, Debug)]
-struct AssignmentPlan {
-    role: u8,
+pub(super) struct AssignmentPlan {
+    pub(super) role: u8,
     /// Even: a user; odd: a group.
-    principal: u8,
-    scope: ScopePlan,
-    deny: bool,
+    pub(super) principal: u8,
+    pub(super) scope: ScopePlan,
+    pub(super) deny: bool,
 }
 
 #[derive(Clone, Debug)]
-struct WorldPlan {
+pub(super) struct WorldPlan {
     /// (parent pick, is MSP, tag mask); tenant 0 is a root.
-    tenants: Vec<(u8, bool, u8)>,
-    tags: u8,
+    pub(super) tenants: Vec<(u8, bool, u8)>,
+    pub(super) tags: u8,
     /// (tenant pick, disabled).
-    users: Vec<(u8, bool)>,
+    pub(super) users: Vec<(u8, bool)>,
     /// Member masks.
-    groups: Vec<u8>,
+    pub(super) groups: Vec<u8>,
     /// Permission masks over POOL.
-    roles: Vec<u8>,
+    pub(super) roles: Vec<u8>,
     /// (type is script, owner pick; 0 = global).
-    resources: Vec<(bool, u8)>,
-    assignments: Vec<AssignmentPlan>,
-    changes: Vec<ChangePlan>,
+    pub(super) resources: Vec<(bool, u8)>,
+    pub(super) assignments: Vec<AssignmentPlan>,
+    pub(super) changes: Vec<ChangePlan>,
 }
 
 #[derive(Clone, Debug)]
-enum ChangePlan {
+pub(super) enum ChangePlan {
     Member(u8, u8, bool),
     Tag(u8, u8, bool),
     RolePermissions(u8, u8),
@@ -109,7 +109,7 @@ fn change_plan() -> impl Strategy<Value = ChangePlan> {
     ]
 }
 
-fn world_plan() -> impl Strategy<Value = WorldPlan> {
+pub(super) fn world_plan() -> impl Strategy<Value = WorldPlan> {
     (
         prop::collection::vec((any::<u8>(), any::<bool>(), any::<u8>()), 1..5),
         0u8..3,
@@ -134,11 +134,11 @@ fn world_plan() -> impl Strategy<Value = WorldPlan> {
         )
 }
 
-fn pick(seed: u8, len: usize) -> usize {
+pub(super) fn pick(seed: u8, len: usize) -> usize {
     usize::from(seed) % len.max(1)
 }
 
-fn permissions_of(mask: u8) -> BTreeSet<&'static str> {
+pub(super) fn permissions_of(mask: u8) -> BTreeSet<&'static str> {
     POOL.iter()
         .enumerate()
         .filter(|(i, _)| mask & (1 << i) != 0)
@@ -157,35 +157,35 @@ struct Harness {
     deleted_roles: BTreeSet<usize>,
 }
 
-impl Harness {
-    fn scope(&self, plan: &ScopePlan) -> (Scope, RefScope) {
-        let m = &self.model;
-        let msps: Vec<usize> = (0..m.tenants.len()).filter(|t| m.tenants[*t].2).collect();
-        match plan {
-            ScopePlan::Msp(seed) if !msps.is_empty() => {
-                let t = msps[pick(*seed, msps.len())];
-                (Scope::Msp(m.tenants[t].0), RefScope::Msp(t))
-            }
-            ScopePlan::Tenant(seed) => {
-                let t = pick(*seed, m.tenants.len());
-                (Scope::Tenant(m.tenants[t].0), RefScope::Tenant(t))
-            }
-            ScopePlan::Tag(seed) if !m.tags.is_empty() => {
-                let g = pick(*seed, m.tags.len());
-                (Scope::TenantTag(m.tags[g]), RefScope::Tag(g))
-            }
-            ScopePlan::UsersTenant => (Scope::UsersTenant, RefScope::UsersTenant),
-            ScopePlan::Resource(seed) if !m.resources.is_empty() => {
-                let r = pick(*seed, m.resources.len());
-                (
-                    Scope::Resource(m.resources[r].0.clone()),
-                    RefScope::Resource(r),
-                )
-            }
-            _ => (Scope::Owner, RefScope::Owner),
+/// The scope a plan picks in the model's world; Owner where it names nothing there.
+pub(super) fn scope_in(m: &Reference, plan: &ScopePlan) -> (Scope, RefScope) {
+    let msps: Vec<usize> = (0..m.tenants.len()).filter(|t| m.tenants[*t].2).collect();
+    match plan {
+        ScopePlan::Msp(seed) if !msps.is_empty() => {
+            let t = msps[pick(*seed, msps.len())];
+            (Scope::Msp(m.tenants[t].0), RefScope::Msp(t))
         }
+        ScopePlan::Tenant(seed) => {
+            let t = pick(*seed, m.tenants.len());
+            (Scope::Tenant(m.tenants[t].0), RefScope::Tenant(t))
+        }
+        ScopePlan::Tag(seed) if !m.tags.is_empty() => {
+            let g = pick(*seed, m.tags.len());
+            (Scope::TenantTag(m.tags[g]), RefScope::Tag(g))
+        }
+        ScopePlan::UsersTenant => (Scope::UsersTenant, RefScope::UsersTenant),
+        ScopePlan::Resource(seed) if !m.resources.is_empty() => {
+            let r = pick(*seed, m.resources.len());
+            (
+                Scope::Resource(m.resources[r].0.clone()),
+                RefScope::Resource(r),
+            )
+        }
+        _ => (Scope::Owner, RefScope::Owner),
     }
+}
 
+impl Harness {
     async fn assign(&mut self, plan: &AssignmentPlan) {
         let m = &self.model;
         let role = pick(plan.role, m.roles.len());
@@ -201,7 +201,7 @@ impl Harness {
         } else {
             Principal::User(m.users[pick(plan.principal / 2, m.users.len())].0)
         };
-        let (scope, ref_scope) = self.scope(&plan.scope);
+        let (scope, ref_scope) = scope_in(&self.model, &plan.scope);
         let new = NewAssignment {
             role_id: m.roles[role].0,
             principal,

@@ -9,6 +9,7 @@ mod authzen;
 mod change_log;
 mod conformance;
 mod differential;
+mod engine_properties;
 mod escalation;
 mod escalation_regressions;
 mod ext_authz;

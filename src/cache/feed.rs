@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::apply::Indexes;
 use super::lookup::{Read, Subject};
-use super::{AccessCache, Indexes, follower};
+use super::{AccessCache, follower};
 use crate::engine::{EffectiveAccess, TenantIndex, TenantNode};
 use crate::model::{ResourceRef, Tenant, TenantId};
 use crate::store::{Change, StoreError};

@@ -11,7 +11,8 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::{AccessCache, Applied, Indexes, Source};
+use super::apply::Indexes;
+use super::{AccessCache, Applied, Source};
 use crate::model::unix_now;
 use sea_orm::ConnectionTrait;
 

@@ -16,6 +16,7 @@ mod ext_authz;
 mod grpcurl;
 mod hostile_input;
 mod invariants;
+mod layers;
 mod legacy_import;
 mod scenario;
 mod self_contained;

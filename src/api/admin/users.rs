@@ -15,10 +15,7 @@ pub(super) async fn create_user(
 ) -> Result<pb::User, Status> {
     let new = identity(
         &r.tenant_id,
-        r.azure_object_id,
-        r.email,
-        r.first_name,
-        r.last_name,
+        [r.azure_object_id, r.email, r.first_name, r.last_name],
     )?;
     let (user, revision) = admin.create_user(&actor, new).await?;
     Ok(convert::user_to_pb(&user, revision))
@@ -104,10 +101,7 @@ pub(super) async fn upsert_person(
 ) -> Result<pb::Person, Status> {
     let identity = identity(
         &r.tenant_id,
-        r.azure_object_id,
-        r.email,
-        r.first_name,
-        r.last_name,
+        [r.azure_object_id, r.email, r.first_name, r.last_name],
     )?;
     let (person, revision) = admin.upsert_person(&actor, identity).await?;
     Ok(person_to_pb(&person, revision))
@@ -141,10 +135,7 @@ pub(super) async fn submit_access_request(
 ) -> Result<pb::AccessRequest, Status> {
     let identity = identity(
         &r.tenant_id,
-        r.azure_object_id,
-        r.email,
-        r.first_name,
-        r.last_name,
+        [r.azure_object_id, r.email, r.first_name, r.last_name],
     )?;
     let (access_request, revision) = admin.submit_access_request(identity).await?;
     Ok(access_request_to_pb(&access_request, revision))
@@ -248,12 +239,11 @@ fn access_request_to_pb(request: &crate::model::AccessRequest, revision: u64) ->
     }
 }
 
+/// The identity the create, upsert and submit requests share: the tenant, then the Azure
+/// object id, email, first and last name.
 fn identity(
     tenant_id: &str,
-    azure_object_id: String,
-    email: String,
-    first_name: String,
-    last_name: String,
+    [azure_object_id, email, first_name, last_name]: [String; 4],
 ) -> Result<Identity, Status> {
     Ok(Identity {
         tenant_id: convert::tenant_id("tenant_id", tenant_id)?,

@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::users::{Identity, describe_user, new_user};
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
 pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
@@ -116,10 +116,8 @@ impl Admin {
             Some(_) => Action::ApproveAccessRequest,
             None => Action::RejectAccessRequest,
         };
-        self.audited(actor, action, id.to_string(), async {
+        self.write(actor, action, id.to_string(), async |write, actor| {
             // Read inside the write, so that two decisions cannot both see it pending.
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
             let mut request = store::find_access_request(write.txn(), id)
                 .await?
                 .ok_or_else(|| {
@@ -150,25 +148,20 @@ impl Admin {
             };
             request.decided_by = Some(actor.id());
             if let Some(user) = &user {
-                self.insert_user(&mut write, user).await?;
+                self.insert_user(write, user).await?;
             }
             write.save_access_request(&request).await?;
-            let after = match &user {
-                Some(user) => describe_user(user),
-                None => "rejected".to_owned(),
+            let changed = Changed {
+                target: id.to_string(),
+                before: Some("pending".into()),
+                after: match &user {
+                    Some(user) => describe_user(user),
+                    None => "rejected".to_owned(),
+                },
             };
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    action,
-                    id.to_string(),
-                    Some("pending".into()),
-                    after,
-                )
-                .await?;
-            Ok((request, user, revision))
+            Ok(((request, user), changed))
         })
         .await
+        .map(|((request, user), revision)| (request, user, revision))
     }
 }

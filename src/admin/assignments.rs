@@ -11,7 +11,7 @@ use crate::model::{
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// An assignment to create.
 #[derive(Clone, Debug)]
@@ -155,13 +155,11 @@ impl Admin {
         actor: &Actor,
         new: NewAssignment,
     ) -> Result<(StoredAssignment, u64, Vec<String>), AdminError> {
-        self.audited(
+        self.write(
             actor,
             Action::CreateRoleAssignment,
             new.role_id.to_string(),
-            async {
-                let (mut write, actor) = self.begin(actor).await?;
-                let actor = &actor;
+            async |write, actor| {
                 let role = self.existing_role(write.txn(), new.role_id).await?;
                 self.validate_scope(write.txn(), &new.scope).await?;
                 let assignment = RoleAssignment {
@@ -180,23 +178,19 @@ impl Admin {
                 let stored = StoredAssignment::now(assignment, Some(actor.id()));
                 write.insert_assignment(&stored).await?;
                 let assignment = &stored.assignment;
-                let revision = self
-                    .commit(
-                        write,
-                        actor,
-                        Action::CreateRoleAssignment,
-                        assignment.id.to_string(),
-                        None,
-                        format!(
-                            "{} {} at {}",
-                            role.name, assignment.effect, assignment.scope
-                        ),
-                    )
-                    .await?;
-                Ok((stored, revision, warnings))
+                let changed = Changed {
+                    target: assignment.id.to_string(),
+                    before: None,
+                    after: format!(
+                        "{} {} at {}",
+                        role.name, assignment.effect, assignment.scope
+                    ),
+                };
+                Ok(((stored, warnings), changed))
             },
         )
         .await
+        .map(|((stored, warnings), revision)| (stored, revision, warnings))
     }
 
     /// Deletes an assignment: the same rules as creating it.
@@ -205,30 +199,33 @@ impl Admin {
         actor: &Actor,
         id: AssignmentId,
     ) -> Result<u64, AdminError> {
-        self.audited(actor, Action::DeleteRoleAssignment, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let assignment = store::find_assignment(write.txn(), id)
-                .await?
-                .ok_or_else(|| {
-                    AdminError::NotFound(format!("role assignment `{id}` does not exist"))
-                })?;
-            let role = self.existing_role(write.txn(), assignment.role_id).await?;
-            self.require_assign(write.txn(), actor, &assignment, &role)
-                .await?;
-            let widened = reaches(write.txn(), &assignment, role.permissions, false, None).await?;
-            self.judge(actor, &widened)?;
-            write.delete_assignment(&assignment).await?;
-            self.commit(
-                write,
-                actor,
-                Action::DeleteRoleAssignment,
-                id.to_string(),
-                None,
-                String::new(),
-            )
-            .await
-        })
+        self.write(
+            actor,
+            Action::DeleteRoleAssignment,
+            id.to_string(),
+            async |write, actor| {
+                let assignment =
+                    store::find_assignment(write.txn(), id)
+                        .await?
+                        .ok_or_else(|| {
+                            AdminError::NotFound(format!("role assignment `{id}` does not exist"))
+                        })?;
+                let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                self.require_assign(write.txn(), actor, &assignment, &role)
+                    .await?;
+                let widened =
+                    reaches(write.txn(), &assignment, role.permissions, false, None).await?;
+                self.judge(actor, &widened)?;
+                write.delete_assignment(&assignment).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: None,
+                    after: String::new(),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 }

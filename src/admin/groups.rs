@@ -10,7 +10,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// A group to create.
 #[derive(Clone, Debug)]
@@ -63,70 +63,70 @@ impl Admin {
         name: &str,
         description: &str,
     ) -> Result<(Group, u64), AdminError> {
-        self.audited(actor, Action::UpdateGroup, id.to_string(), async {
-            let name = required_text("name", name, NAME_MAX)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let old = self.existing_group(write.txn(), id).await?;
-            self.require_manage_group(actor, &old)?;
-            let group = Group {
-                name,
-                description: optional_text("description", description, DESCRIPTION_MAX)?,
-                ..old.clone()
-            };
-            write.update_group(&group).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::UpdateGroup,
-                    id.to_string(),
-                    Some(old.name),
-                    group.name.clone(),
-                )
-                .await?;
-            Ok((group, revision))
-        })
+        let name = required_text("name", name, NAME_MAX)?;
+        self.write(
+            actor,
+            Action::UpdateGroup,
+            id.to_string(),
+            async |write, actor| {
+                let old = self.existing_group(write.txn(), id).await?;
+                self.require_manage_group(actor, &old)?;
+                let group = Group {
+                    name,
+                    description: optional_text("description", description, DESCRIPTION_MAX)?,
+                    ..old.clone()
+                };
+                write.update_group(&group).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: Some(old.name),
+                    after: group.name.clone(),
+                };
+                Ok((group, changed))
+            },
+        )
         .await
     }
 
     /// Deletes a group with its memberships and assignments: the right to manage it and to
     /// delete each of its assignments (a deny through it may be what holds members back).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
-        self.audited(actor, Action::DeleteGroup, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let group = self.existing_group(write.txn(), id).await?;
-            self.require_manage_group(actor, &group)?;
-            let assignments = store::group_assignments(write.txn(), id).await?;
-            let mut widened = Vec::new();
-            for assignment in &assignments {
-                let role = self.existing_role(write.txn(), assignment.role_id).await?;
-                self.require_assign(write.txn(), actor, assignment, &role)
-                    .await?;
-                widened
-                    .extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
-            }
-            self.judge(actor, &widened)?;
-            for assignment in &assignments {
-                write.delete_assignment(assignment).await?;
-            }
-            write.delete_group(id).await?;
-            self.commit(
-                write,
-                actor,
-                Action::DeleteGroup,
-                id.to_string(),
-                Some(format!(
-                    "{} with {} assignments",
-                    group.name,
-                    assignments.len()
-                )),
-                String::new(),
-            )
-            .await
-        })
+        self.write(
+            actor,
+            Action::DeleteGroup,
+            id.to_string(),
+            async |write, actor| {
+                let group = self.existing_group(write.txn(), id).await?;
+                self.require_manage_group(actor, &group)?;
+                let assignments = store::group_assignments(write.txn(), id).await?;
+                let mut widened = Vec::new();
+                for assignment in &assignments {
+                    let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                    self.require_assign(write.txn(), actor, assignment, &role)
+                        .await?;
+                    widened.extend(
+                        reaches(write.txn(), assignment, role.permissions, false, None).await?,
+                    );
+                }
+                self.judge(actor, &widened)?;
+                for assignment in &assignments {
+                    write.delete_assignment(assignment).await?;
+                }
+                write.delete_group(id).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: Some(format!(
+                        "{} with {} assignments",
+                        group.name,
+                        assignments.len()
+                    )),
+                    after: String::new(),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 
     /// A group's members: the right to see the group.
@@ -163,32 +163,30 @@ impl Admin {
         actor: &Actor,
         new: NewGroup,
     ) -> Result<(Group, u64), AdminError> {
-        self.audited(actor, Action::CreateGroup, new.name.clone(), async {
-            let group = Group {
-                id: GroupId::random(),
-                name: required_text("name", &new.name, NAME_MAX)?,
-                description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
-                owner: new.owner,
-            };
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            if let Some(tenant) = group.owner {
-                self.existing_tenant(write.txn(), tenant).await?;
-            }
-            self.require_manage_group(actor, &group)?;
-            write.insert_group(&group).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::CreateGroup,
-                    group.id.to_string(),
-                    None,
-                    group.name.clone(),
-                )
-                .await?;
-            Ok((group, revision))
-        })
+        let group = Group {
+            id: GroupId::random(),
+            name: required_text("name", &new.name, NAME_MAX)?,
+            description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
+            owner: new.owner,
+        };
+        self.write(
+            actor,
+            Action::CreateGroup,
+            new.name,
+            async |write, actor| {
+                if let Some(tenant) = group.owner {
+                    self.existing_tenant(write.txn(), tenant).await?;
+                }
+                self.require_manage_group(actor, &group)?;
+                write.insert_group(&group).await?;
+                let changed = Changed {
+                    target: group.id.to_string(),
+                    before: None,
+                    after: group.name.clone(),
+                };
+                Ok((group, changed))
+            },
+        )
         .await
     }
 
@@ -205,9 +203,7 @@ impl Admin {
         } else {
             Action::RemoveGroupMember
         };
-        self.audited(actor, action, format!("{group_id} {user_id}"), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        self.write(actor, action, format!("{group_id} {user_id}"), async |write, actor| {
             let group = self.existing_group(write.txn(), group_id).await?;
             let user = self.existing_user(write.txn(), user_id).await?;
             if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
@@ -223,9 +219,14 @@ impl Admin {
             } else {
                 write.remove_group_member(group_id, user_id).await?;
             }
-            self.commit(write, actor, action, group_id.to_string(), None, user_id.to_string())
-                .await
+            let changed = Changed {
+                target: group_id.to_string(),
+                before: None,
+                after: user_id.to_string(),
+            };
+            Ok(((), changed))
         })
         .await
+        .map(|((), revision)| revision)
     }
 }

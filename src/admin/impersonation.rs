@@ -5,7 +5,7 @@ use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 impl Admin {
     /// The instance preferences: readable by any active actor.
@@ -19,27 +19,20 @@ impl Admin {
         actor: &Actor,
         preferences: Preferences,
     ) -> Result<(Preferences, u64), AdminError> {
-        self.audited(
+        self.write(
             actor,
             Action::UpdatePreferences,
             "preferences".into(),
-            async {
-                let (mut write, actor) = self.begin(actor).await?;
-                let actor = &actor;
+            async |write, actor| {
                 self.require_at(actor, PREFERENCES_MANAGE, &Scope::Owner)?;
                 let old = store::preferences(write.txn()).await?;
                 write.save_preferences(&preferences).await?;
-                let revision = self
-                    .commit(
-                        write,
-                        actor,
-                        Action::UpdatePreferences,
-                        "preferences".into(),
-                        Some(old.to_string()),
-                        preferences.to_string(),
-                    )
-                    .await?;
-                Ok((preferences, revision))
+                let changed = Changed {
+                    target: "preferences".into(),
+                    before: Some(old.to_string()),
+                    after: preferences.to_string(),
+                };
+                Ok((preferences, changed))
             },
         )
         .await

@@ -83,6 +83,13 @@ impl From<InvalidId> for AdminError {
     }
 }
 
+/// What a write's audit row records: the target, and the state before and after.
+struct Changed {
+    target: String,
+    before: Option<String>,
+    after: String,
+}
+
 /// The admin use-cases over one store and its cache.
 pub struct Admin {
     store: Arc<Store>,
@@ -148,6 +155,35 @@ impl Admin {
         Ok((write, actor))
     }
 
+    /// Runs a write: `call` gets the open write and the actor as reloaded inside it
+    /// (`begin`), and returns its answer with what it changed; it commits with that audit
+    /// row and returns the answer with the revision. A refusal is audited under `action`
+    /// and `target` (the caller's text, not yet validated).
+    async fn write<T>(
+        &self,
+        actor: &Actor,
+        action: Action,
+        target: String,
+        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<(T, Changed), AdminError>,
+    ) -> Result<(T, u64), AdminError> {
+        self.audited(actor, action, target, async {
+            let (mut write, actor) = self.begin(actor).await?;
+            let (answer, changed) = call(&mut write, &actor).await?;
+            let revision = self
+                .commit_as(
+                    write,
+                    Some(&actor),
+                    action,
+                    changed.target,
+                    changed.before,
+                    changed.after,
+                )
+                .await?;
+            Ok((answer, revision))
+        })
+        .await
+    }
+
     /// Runs an admin call, auditing it if it is refused.
     async fn audited<T>(
         &self,
@@ -186,22 +222,8 @@ impl Admin {
         }
     }
 
-    /// Commits a write with its audit row, applies it to the local cache, and returns
-    /// its revision.
-    async fn commit(
-        &self,
-        write: Write<'_>,
-        actor: &Actor,
-        action: Action,
-        target: String,
-        before: Option<String>,
-        after: String,
-    ) -> Result<u64, AdminError> {
-        self.commit_as(write, Some(actor), action, target, before, after)
-            .await
-    }
-
-    /// Commits a write made by an actor, or by nobody (an access request, an import).
+    /// Commits a write with its audit row, made by an actor or by nobody (an access
+    /// request, an import), applies it to the local cache, and returns its revision.
     async fn commit_as(
         &self,
         write: Write<'_>,

@@ -7,7 +7,7 @@ use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, requir
 use crate::store;
 
 use super::reach::{reaches, reaches_at};
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 impl Admin {
     /// Registers a resource or moves it: the type's manage permission on the new owner
@@ -18,42 +18,42 @@ impl Admin {
         resource: ResourceRef,
         owner: Option<TenantId>,
     ) -> Result<u64, AdminError> {
-        self.audited(actor, Action::UpsertResource, resource.to_string(), async {
-            required_text("id", &resource.id, RESOURCE_ID_MAX)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            if let Some(tenant) = owner {
-                self.existing_tenant(write.txn(), tenant).await?;
-            }
-            let key = resource.kind.manage_permission();
-            self.require_on_owner(actor, key, owner)?;
-            let registered = self.cache.resources().owner(&resource);
-            if let Some(previous) = registered {
-                let target = Target::Resource {
-                    resource: resource.clone(),
-                    owner: previous,
-                };
-                self.require_on(actor, key.id(), &target, &format!("resource `{resource}`"))?;
-                if previous != owner {
-                    let widened = self
-                        .owner_move_reaches(write.txn(), &resource, previous, owner)
-                        .await?;
-                    self.judge(actor, &widened)?;
+        required_text("id", &resource.id, RESOURCE_ID_MAX)?;
+        self.write(
+            actor,
+            Action::UpsertResource,
+            resource.to_string(),
+            async |write, actor| {
+                if let Some(tenant) = owner {
+                    self.existing_tenant(write.txn(), tenant).await?;
                 }
-            }
-            write.upsert_resource(&resource, owner).await?;
-            let owner_text = owner.map_or("global".to_owned(), |t| t.to_string());
-            self.commit(
-                write,
-                actor,
-                Action::UpsertResource,
-                resource.to_string(),
-                None,
-                owner_text,
-            )
-            .await
-        })
+                let key = resource.kind.manage_permission();
+                self.require_on_owner(actor, key, owner)?;
+                let registered = self.cache.resources().owner(&resource);
+                if let Some(previous) = registered {
+                    let target = Target::Resource {
+                        resource: resource.clone(),
+                        owner: previous,
+                    };
+                    self.require_on(actor, key.id(), &target, &format!("resource `{resource}`"))?;
+                    if previous != owner {
+                        let widened = self
+                            .owner_move_reaches(write.txn(), &resource, previous, owner)
+                            .await?;
+                        self.judge(actor, &widened)?;
+                    }
+                }
+                write.upsert_resource(&resource, owner).await?;
+                let changed = Changed {
+                    target: resource.to_string(),
+                    before: None,
+                    after: owner.map_or("global".to_owned(), |t| t.to_string()),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 
     /// What moving a resource from one owner to another lets newly reach anyone: the

@@ -11,7 +11,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// A custom role to create.
 #[derive(Clone, Debug)]
@@ -90,36 +90,32 @@ impl Admin {
         actor: &Actor,
         new: NewRole,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
-        self.audited(actor, Action::CreateRole, new.name.clone(), async {
-            let role = Role {
-                id: RoleId::random(),
-                name: required_text("name", &new.name, NAME_MAX)?,
-                description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
-                owner: new.owner,
-                built_in: false,
-                permissions: permission_set(&new.permissions)?,
-            };
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        let role = Role {
+            id: RoleId::random(),
+            name: required_text("name", &new.name, NAME_MAX)?,
+            description: optional_text("description", &new.description, DESCRIPTION_MAX)?,
+            owner: new.owner,
+            built_in: false,
+            permissions: permission_set(&new.permissions)?,
+        };
+        self.write(actor, Action::CreateRole, new.name, async |write, actor| {
             if let Some(tenant) = role.owner {
                 self.existing_tenant(write.txn(), tenant).await?;
             }
             self.require_role_edit(actor, &role, &role.permissions)?;
             write.save_role(&role).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::CreateRole,
-                    role.id.to_string(),
-                    None,
-                    catalogue().keys(&role.permissions).join(" "),
-                )
-                .await?;
-            let warnings = diagnostics(&role.permissions);
-            Ok((role, revision, warnings))
+            let changed = Changed {
+                target: role.id.to_string(),
+                before: None,
+                after: catalogue().keys(&role.permissions).join(" "),
+            };
+            Ok((role, changed))
         })
         .await
+        .map(|(role, revision)| {
+            let warnings = diagnostics(&role.permissions);
+            (role, revision, warnings)
+        })
     }
 
     /// Renames a custom role and replaces its permissions; every holder changes at once.
@@ -129,17 +125,15 @@ impl Admin {
         actor: &Actor,
         update: RoleUpdate,
     ) -> Result<(Role, u64, Vec<String>), AdminError> {
-        self.audited(
+        let name = required_text("name", &update.name, NAME_MAX)?;
+        let permissions = permission_set(&update.permissions)?;
+        self.write(
             actor,
             Action::UpdateRole,
             update.role_id.to_string(),
-            async {
-                let name = required_text("name", &update.name, NAME_MAX)?;
-                let permissions = permission_set(&update.permissions)?;
+            async |write, actor| {
                 // Read inside the write: a rename carrying an old permission list must not
                 // undo a removal committed meanwhile, since `permissions` replace the set.
-                let (mut write, actor) = self.begin(actor).await?;
-                let actor = &actor;
                 let old = self.existing_role(write.txn(), update.role_id).await?;
                 let role = Role {
                     name,
@@ -161,21 +155,19 @@ impl Admin {
                 }
                 self.judge(actor, &widened)?;
                 write.save_role(&role).await?;
-                let revision = self
-                    .commit(
-                        write,
-                        actor,
-                        Action::UpdateRole,
-                        role.id.to_string(),
-                        Some(catalogue().keys(&old.permissions).join(" ")),
-                        catalogue().keys(&role.permissions).join(" "),
-                    )
-                    .await?;
-                let warnings = diagnostics(&role.permissions);
-                Ok((role, revision, warnings))
+                let changed = Changed {
+                    target: role.id.to_string(),
+                    before: Some(catalogue().keys(&old.permissions).join(" ")),
+                    after: catalogue().keys(&role.permissions).join(" "),
+                };
+                Ok((role, changed))
             },
         )
         .await
+        .map(|(role, revision)| {
+            let warnings = diagnostics(&role.permissions);
+            (role, revision, warnings)
+        })
     }
 
     /// The roles the actor may see: public ones and those of tenants where they manage roles.
@@ -213,9 +205,7 @@ impl Admin {
         id: RoleId,
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
-        self.audited(actor, Action::DeleteRole, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        self.write(actor, Action::DeleteRole, id.to_string(), async |write, actor| {
             let role = self.existing_role(write.txn(), id).await?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;
             let assignments = store::role_assignments(write.txn(), id).await?;
@@ -237,22 +227,18 @@ impl Admin {
                 write.delete_assignment(assignment).await?;
             }
             write.delete_role(id).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::DeleteRole,
-                    id.to_string(),
-                    Some(format!(
-                        "{}: {}",
-                        role.name,
-                        catalogue().keys(&role.permissions).join(" ")
-                    )),
-                    format!("{} assignments removed", assignments.len()),
-                )
-                .await?;
-            Ok((revision, assignments.len()))
+            let changed = Changed {
+                target: id.to_string(),
+                before: Some(format!(
+                    "{}: {}",
+                    role.name,
+                    catalogue().keys(&role.permissions).join(" ")
+                )),
+                after: format!("{} assignments removed", assignments.len()),
+            };
+            Ok((assignments.len(), changed))
         })
         .await
+        .map(|(removed, revision)| (revision, removed))
     }
 }

@@ -7,7 +7,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text}
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 impl Admin {
     pub(super) async fn existing_tag<C: ConnectionTrait>(
@@ -32,43 +32,39 @@ impl Admin {
         id: TagId,
         name: &str,
     ) -> Result<(Tag, u64), AdminError> {
-        self.audited(actor, Action::UpdateTag, id.to_string(), async {
-            let name = required_text("name", name, NAME_MAX)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let old = self.existing_tag(write.txn(), id).await?;
-            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
-            if store::find_tag_by_name(write.txn(), &name)
-                .await?
-                .is_some_and(|other| other.id != id)
-            {
-                return Err(AdminError::AlreadyExists(format!(
-                    "a tag named `{name}` already exists"
-                )));
-            }
-            let tag = Tag { id, name };
-            write.rename_tag(&tag).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::UpdateTag,
-                    id.to_string(),
-                    Some(old.name),
-                    tag.name.clone(),
-                )
-                .await?;
-            Ok((tag, revision))
-        })
+        let name = required_text("name", name, NAME_MAX)?;
+        self.write(
+            actor,
+            Action::UpdateTag,
+            id.to_string(),
+            async |write, actor| {
+                let old = self.existing_tag(write.txn(), id).await?;
+                self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
+                if store::find_tag_by_name(write.txn(), &name)
+                    .await?
+                    .is_some_and(|other| other.id != id)
+                {
+                    return Err(AdminError::AlreadyExists(format!(
+                        "a tag named `{name}` already exists"
+                    )));
+                }
+                let tag = Tag { id, name };
+                write.rename_tag(&tag).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: Some(old.name),
+                    after: tag.name.clone(),
+                };
+                Ok((tag, changed))
+            },
+        )
         .await
     }
 
     /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
-        self.audited(actor, Action::DeleteTag, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        self.write(actor, Action::DeleteTag, id.to_string(), async |write, actor| {
             let tag = self.existing_tag(write.txn(), id).await?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
@@ -79,18 +75,22 @@ impl Admin {
                 )));
             }
             write.delete_tag(id).await?;
-            self.commit(write, actor, Action::DeleteTag, id.to_string(), Some(tag.name), String::new())
-                .await
+            let changed = Changed {
+                target: id.to_string(),
+                before: Some(tag.name),
+                after: String::new(),
+            };
+            Ok(((), changed))
         })
         .await
+        .map(|((), revision)| revision)
     }
 
     /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
     pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
-        self.audited(actor, Action::CreateTag, name.to_owned(), async {
-            let name = required_text("name", name, NAME_MAX)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        let target = name.to_owned();
+        let name = required_text("name", name, NAME_MAX)?;
+        self.write(actor, Action::CreateTag, target, async |write, actor| {
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let tag = Tag {
                 id: TagId::random(),
@@ -106,17 +106,12 @@ impl Admin {
                 )));
             }
             write.insert_tag(&tag).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::CreateTag,
-                    tag.id.to_string(),
-                    None,
-                    tag.name.clone(),
-                )
-                .await?;
-            Ok((tag, revision))
+            let changed = Changed {
+                target: tag.id.to_string(),
+                before: None,
+                after: tag.name.clone(),
+            };
+            Ok((tag, changed))
         })
         .await
     }
@@ -136,35 +131,36 @@ impl Admin {
         } else {
             Action::RemoveTenantTag
         };
-        self.audited(actor, action, format!("{tenant} {tag}"), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let carrier = self.existing_tenant(write.txn(), tenant).await?;
-            self.existing_tag(write.txn(), tag).await?;
-            self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
-            self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
-            if carrier.tags.contains(&tag) != tagged {
-                // The tag's allows start to reach the tenant, or its denies stop to.
-                let scopes = [Scope::TenantTag(tag)];
-                let widened =
-                    reaches_at(write.txn(), &scopes, tagged, &Scope::Tenant(tenant)).await?;
-                self.judge(actor, &widened)?;
-            }
-            if tagged {
-                write.add_tenant_tag(tenant, tag).await?;
-            } else {
-                write.remove_tenant_tag(tenant, tag).await?;
-            }
-            self.commit(
-                write,
-                actor,
-                action,
-                tenant.to_string(),
-                None,
-                tag.to_string(),
-            )
-            .await
-        })
+        self.write(
+            actor,
+            action,
+            format!("{tenant} {tag}"),
+            async |write, actor| {
+                let carrier = self.existing_tenant(write.txn(), tenant).await?;
+                self.existing_tag(write.txn(), tag).await?;
+                self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
+                self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
+                if carrier.tags.contains(&tag) != tagged {
+                    // The tag's allows start to reach the tenant, or its denies stop to.
+                    let scopes = [Scope::TenantTag(tag)];
+                    let widened =
+                        reaches_at(write.txn(), &scopes, tagged, &Scope::Tenant(tenant)).await?;
+                    self.judge(actor, &widened)?;
+                }
+                if tagged {
+                    write.add_tenant_tag(tenant, tag).await?;
+                } else {
+                    write.remove_tenant_tag(tenant, tag).await?;
+                }
+                let changed = Changed {
+                    target: tenant.to_string(),
+                    before: None,
+                    after: tag.to_string(),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 }

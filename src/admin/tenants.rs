@@ -8,7 +8,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -53,35 +53,33 @@ impl Admin {
         actor: &Actor,
         new: NewTenant,
     ) -> Result<(Tenant, u64), AdminError> {
-        self.audited(actor, Action::CreateTenant, new.name.clone(), async {
-            let name = required_text("name", &new.name, NAME_MAX)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            if let Some(parent) = new.parent {
-                self.existing_tenant(write.txn(), parent).await?;
-                self.require_depth(parent, 0)?;
-            }
-            self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
-            let tenant = Tenant {
-                id: TenantId::random(),
-                name,
-                parent: new.parent,
-                is_msp: new.is_msp,
-                tags: Vec::new(),
-            };
-            write.insert_tenant(&tenant).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::CreateTenant,
-                    tenant.id.to_string(),
-                    None,
-                    tenant.name.clone(),
-                )
-                .await?;
-            Ok((tenant, revision))
-        })
+        let name = required_text("name", &new.name, NAME_MAX)?;
+        self.write(
+            actor,
+            Action::CreateTenant,
+            new.name,
+            async |write, actor| {
+                if let Some(parent) = new.parent {
+                    self.existing_tenant(write.txn(), parent).await?;
+                    self.require_depth(parent, 0)?;
+                }
+                self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
+                let tenant = Tenant {
+                    id: TenantId::random(),
+                    name,
+                    parent: new.parent,
+                    is_msp: new.is_msp,
+                    tags: Vec::new(),
+                };
+                write.insert_tenant(&tenant).await?;
+                let changed = Changed {
+                    target: tenant.id.to_string(),
+                    before: None,
+                    after: tenant.name.clone(),
+                };
+                Ok((tenant, changed))
+            },
+        )
         .await
     }
 
@@ -125,14 +123,12 @@ impl Admin {
         update: TenantUpdate,
     ) -> Result<(Tenant, u64), AdminError> {
         let id = update.tenant_id;
-        self.audited(actor, Action::UpdateTenant, id.to_string(), async {
-            let name = update
-                .name
-                .as_deref()
-                .map(|n| required_text("name", n, NAME_MAX))
-                .transpose()?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
+        let name = update
+            .name
+            .as_deref()
+            .map(|n| required_text("name", n, NAME_MAX))
+            .transpose()?;
+        self.write(actor, Action::UpdateTenant, id.to_string(), async |write, actor| {
             let old = self.existing_tenant(write.txn(), id).await?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             if let Some(parent) = update.parent {
@@ -162,17 +158,12 @@ impl Admin {
                 self.judge(actor, &widened)?;
             }
             write.update_tenant(&tenant).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::UpdateTenant,
-                    id.to_string(),
-                    Some(describe_tenant(&old)),
-                    describe_tenant(&tenant),
-                )
-                .await?;
-            Ok((tenant, revision))
+            let changed = Changed {
+                target: id.to_string(),
+                before: Some(describe_tenant(&old)),
+                after: describe_tenant(&tenant),
+            };
+            Ok((tenant, changed))
         })
         .await
     }
@@ -236,34 +227,35 @@ impl Admin {
 
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
     pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
-        self.audited(actor, Action::DeleteTenant, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let tenant = self.existing_tenant(write.txn(), id).await?;
-            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
-            let usage = store::tenant_usage(write.txn(), id).await?;
-            if !usage.is_empty() {
-                let uses: Vec<String> = usage
-                    .iter()
-                    .map(|(n, what)| format!("{n} {what}"))
-                    .collect();
-                return Err(AdminError::FailedPrecondition(format!(
-                    "tenant `{}` is still in use ({}); remove or move those first",
-                    tenant.name,
-                    uses.join(", ")
-                )));
-            }
-            write.delete_tenant(id).await?;
-            self.commit(
-                write,
-                actor,
-                Action::DeleteTenant,
-                id.to_string(),
-                Some(describe_tenant(&tenant)),
-                String::new(),
-            )
-            .await
-        })
+        self.write(
+            actor,
+            Action::DeleteTenant,
+            id.to_string(),
+            async |write, actor| {
+                let tenant = self.existing_tenant(write.txn(), id).await?;
+                self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
+                let usage = store::tenant_usage(write.txn(), id).await?;
+                if !usage.is_empty() {
+                    let uses: Vec<String> = usage
+                        .iter()
+                        .map(|(n, what)| format!("{n} {what}"))
+                        .collect();
+                    return Err(AdminError::FailedPrecondition(format!(
+                        "tenant `{}` is still in use ({}); remove or move those first",
+                        tenant.name,
+                        uses.join(", ")
+                    )));
+                }
+                write.delete_tenant(id).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: Some(describe_tenant(&tenant)),
+                    after: String::new(),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 }

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Changed};
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -91,25 +91,23 @@ impl Admin {
         actor: &Actor,
         new: Identity,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, Action::CreateUser, new.email.clone(), async {
-            let user = new_user(&new, UserOrigin::Manual)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            self.existing_tenant(write.txn(), new.tenant_id).await?;
-            self.require_on_tenant(actor, USERS_MANAGE, new.tenant_id)?;
-            self.insert_user(&mut write, &user).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::CreateUser,
-                    user.id.to_string(),
-                    None,
-                    user.email.clone(),
-                )
-                .await?;
-            Ok((user, revision))
-        })
+        let user = new_user(&new, UserOrigin::Manual)?;
+        self.write(
+            actor,
+            Action::CreateUser,
+            new.email,
+            async |write, actor| {
+                self.existing_tenant(write.txn(), new.tenant_id).await?;
+                self.require_on_tenant(actor, USERS_MANAGE, new.tenant_id)?;
+                self.insert_user(write, &user).await?;
+                let changed = Changed {
+                    target: user.id.to_string(),
+                    before: None,
+                    after: user.email.clone(),
+                };
+                Ok((user, changed))
+            },
+        )
         .await
     }
 
@@ -182,32 +180,29 @@ impl Admin {
         user_id: UserId,
         disabled: bool,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, Action::SetUserDisabled, user_id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let (mut user, access) = self
-                .require_manage_user(write.txn(), actor, user_id)
-                .await?;
-            if user.disabled && !disabled {
-                // Enabling hands back every allow the user holds.
-                self.judge(actor, &self.reaches_of_user(&access))?;
-            }
-            let before = format!("disabled={}", user.disabled);
-            write.set_user_disabled(user_id, disabled).await?;
-            user.disabled = disabled;
-            let after = format!("disabled={disabled}");
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::SetUserDisabled,
-                    user_id.to_string(),
-                    Some(before),
-                    after,
-                )
-                .await?;
-            Ok((user, revision))
-        })
+        self.write(
+            actor,
+            Action::SetUserDisabled,
+            user_id.to_string(),
+            async |write, actor| {
+                let (mut user, access) = self
+                    .require_manage_user(write.txn(), actor, user_id)
+                    .await?;
+                if user.disabled && !disabled {
+                    // Enabling hands back every allow the user holds.
+                    self.judge(actor, &self.reaches_of_user(&access))?;
+                }
+                let before = format!("disabled={}", user.disabled);
+                write.set_user_disabled(user_id, disabled).await?;
+                user.disabled = disabled;
+                let changed = Changed {
+                    target: user_id.to_string(),
+                    before: Some(before),
+                    after: format!("disabled={disabled}"),
+                };
+                Ok((user, changed))
+            },
+        )
         .await
     }
 
@@ -217,14 +212,12 @@ impl Admin {
         actor: &Actor,
         update: UserUpdate,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(
+        let email = email(&update.email)?;
+        self.write(
             actor,
             Action::UpdateUser,
             update.user_id.to_string(),
-            async {
-                let email = email(&update.email)?;
-                let (mut write, actor) = self.begin(actor).await?;
-                let actor = &actor;
+            async |write, actor| {
                 let (old, access) = self
                     .require_manage_user(write.txn(), actor, update.user_id)
                     .await?;
@@ -241,17 +234,12 @@ impl Admin {
                     self.judge(actor, &self.reaches_of_user(&access))?;
                 }
                 write.update_user(&user).await?;
-                let revision = self
-                    .commit(
-                        write,
-                        actor,
-                        Action::UpdateUser,
-                        user.id.to_string(),
-                        Some(describe_user(&old)),
-                        describe_user(&user),
-                    )
-                    .await?;
-                Ok((user, revision))
+                let changed = Changed {
+                    target: user.id.to_string(),
+                    before: Some(describe_user(&old)),
+                    after: describe_user(&user),
+                };
+                Ok((user, changed))
             },
         )
         .await
@@ -260,27 +248,28 @@ impl Admin {
     /// Deletes a user with their direct assignments and memberships: as for disabling
     /// them; nobody deletes themselves.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64, AdminError> {
-        self.audited(actor, Action::DeleteUser, id.to_string(), async {
-            if id == actor.id() || Some(id) == actor.impersonator {
-                return Err(AdminError::FailedPrecondition(
-                    "nobody deletes themselves; ask another administrator".into(),
-                ));
-            }
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
-            write.delete_user(id).await?;
-            self.commit(
-                write,
-                actor,
-                Action::DeleteUser,
-                id.to_string(),
-                Some(describe_user(&user)),
-                String::new(),
-            )
-            .await
-        })
+        if id == actor.id() || Some(id) == actor.impersonator {
+            return Err(AdminError::FailedPrecondition(
+                "nobody deletes themselves; ask another administrator".into(),
+            ));
+        }
+        self.write(
+            actor,
+            Action::DeleteUser,
+            id.to_string(),
+            async |write, actor| {
+                let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
+                write.delete_user(id).await?;
+                let changed = Changed {
+                    target: id.to_string(),
+                    before: Some(describe_user(&user)),
+                    after: String::new(),
+                };
+                Ok(((), changed))
+            },
+        )
         .await
+        .map(|((), revision)| revision)
     }
 
     /// Acting on a user: `users.manage` on their tenant, and the user holds no system
@@ -309,40 +298,38 @@ impl Admin {
         actor: &Actor,
         identity: Identity,
     ) -> Result<(Person, u64), AdminError> {
-        self.audited(actor, Action::UpsertPerson, identity.email.clone(), async {
-            let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
-            let email = email(&identity.email)?;
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            self.existing_tenant(write.txn(), identity.tenant_id)
-                .await?;
-            self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
-            let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
-            if let Some(old) = &old {
-                self.require_on_tenant(actor, PERSONS_MANAGE, old.tenant_id)?;
-            }
-            let person = Person {
-                id: old.as_ref().map_or_else(PersonId::random, |p| p.id),
-                tenant_id: identity.tenant_id,
-                azure_object_id,
-                email,
-                first_name: optional_text("first_name", &identity.first_name, PERSON_NAME_MAX)?,
-                last_name: optional_text("last_name", &identity.last_name, PERSON_NAME_MAX)?,
-                user_id: old.as_ref().and_then(|p| p.user_id),
-            };
-            write.save_person(&person).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::UpsertPerson,
-                    person.id.to_string(),
-                    old.map(|p| describe_person(&p)),
-                    describe_person(&person),
-                )
-                .await?;
-            Ok((person, revision))
-        })
+        let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
+        let email = email(&identity.email)?;
+        self.write(
+            actor,
+            Action::UpsertPerson,
+            identity.email,
+            async |write, actor| {
+                self.existing_tenant(write.txn(), identity.tenant_id)
+                    .await?;
+                self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
+                let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
+                if let Some(old) = &old {
+                    self.require_on_tenant(actor, PERSONS_MANAGE, old.tenant_id)?;
+                }
+                let person = Person {
+                    id: old.as_ref().map_or_else(PersonId::random, |p| p.id),
+                    tenant_id: identity.tenant_id,
+                    azure_object_id,
+                    email,
+                    first_name: optional_text("first_name", &identity.first_name, PERSON_NAME_MAX)?,
+                    last_name: optional_text("last_name", &identity.last_name, PERSON_NAME_MAX)?,
+                    user_id: old.as_ref().and_then(|p| p.user_id),
+                };
+                write.save_person(&person).await?;
+                let changed = Changed {
+                    target: person.id.to_string(),
+                    before: old.map(|p| describe_person(&p)),
+                    after: describe_person(&person),
+                };
+                Ok((person, changed))
+            },
+        )
         .await
     }
 
@@ -362,39 +349,37 @@ impl Admin {
         actor: &Actor,
         id: PersonId,
     ) -> Result<(User, u64), AdminError> {
-        self.audited(actor, Action::PromotePerson, id.to_string(), async {
-            let (mut write, actor) = self.begin(actor).await?;
-            let actor = &actor;
-            let mut person = store::find_person(write.txn(), id)
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
-            self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
-            let user = User {
-                id: UserId::random(),
-                tenant_id: person.tenant_id,
-                azure_object_id: person.azure_object_id,
-                email: person.email.clone(),
-                first_name: person.first_name.clone(),
-                last_name: person.last_name.clone(),
-                disabled: false,
-                expires_at: None,
-                origin: UserOrigin::Person,
-            };
-            self.insert_user(&mut write, &user).await?;
-            person.user_id = Some(user.id);
-            write.save_person(&person).await?;
-            let revision = self
-                .commit(
-                    write,
-                    actor,
-                    Action::PromotePerson,
-                    user.id.to_string(),
-                    None,
-                    describe_user(&user),
-                )
-                .await?;
-            Ok((user, revision))
-        })
+        self.write(
+            actor,
+            Action::PromotePerson,
+            id.to_string(),
+            async |write, actor| {
+                let mut person = store::find_person(write.txn(), id)
+                    .await?
+                    .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
+                self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
+                let user = User {
+                    id: UserId::random(),
+                    tenant_id: person.tenant_id,
+                    azure_object_id: person.azure_object_id,
+                    email: person.email.clone(),
+                    first_name: person.first_name.clone(),
+                    last_name: person.last_name.clone(),
+                    disabled: false,
+                    expires_at: None,
+                    origin: UserOrigin::Person,
+                };
+                self.insert_user(write, &user).await?;
+                person.user_id = Some(user.id);
+                write.save_person(&person).await?;
+                let changed = Changed {
+                    target: user.id.to_string(),
+                    before: None,
+                    after: describe_user(&user),
+                };
+                Ok((user, changed))
+            },
+        )
         .await
     }
 }

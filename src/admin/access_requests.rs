@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::users::{Identity, describe_user, new_user};
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
 pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
@@ -40,8 +40,9 @@ impl Admin {
         identity: Identity,
     ) -> Result<(AccessRequest, u64), AdminError> {
         let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
-        self.existing_tenant(self.store.db(), identity.tenant_id)
-            .await?;
+        store::find_tenant(self.store.db(), identity.tenant_id)
+            .await?
+            .found("tenant", identity.tenant_id)?;
         let request = AccessRequest {
             id: AccessRequestId::random(),
             tenant_id: candidate.tenant_id,

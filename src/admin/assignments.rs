@@ -11,7 +11,7 @@ use crate::model::{
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// An assignment to create.
 #[derive(Clone, Debug)]
@@ -120,7 +120,9 @@ impl Admin {
     ) -> Result<(), AdminError> {
         match scope {
             Scope::Msp(tenant) => {
-                let tenant = self.existing_tenant(db, *tenant).await?;
+                let tenant = store::find_tenant(db, *tenant)
+                    .await?
+                    .found("tenant", *tenant)?;
                 if !tenant.is_msp {
                     return Err(AdminError::FailedPrecondition(format!(
                         "tenant `{}` is not an MSP, so it cannot be an MSP scope; use a tenant scope",
@@ -129,10 +131,12 @@ impl Admin {
                 }
             }
             Scope::Tenant(tenant) => {
-                self.existing_tenant(db, *tenant).await?;
+                store::find_tenant(db, *tenant)
+                    .await?
+                    .found("tenant", *tenant)?;
             }
             Scope::TenantTag(tag) => {
-                self.existing_tag(db, *tag).await?;
+                store::find_tag(db, *tag).await?.found("tag", *tag)?;
             }
             Scope::Resource(resource) => self.existing_resource(resource)?,
             Scope::Owner | Scope::UsersTenant => {}
@@ -160,7 +164,9 @@ impl Admin {
             Action::CreateRoleAssignment,
             new.role_id.to_string(),
             async |write, actor| {
-                let role = self.existing_role(write.txn(), new.role_id).await?;
+                let role = store::find_role(write.txn(), new.role_id)
+                    .await?
+                    .found("role", new.role_id)?;
                 self.validate_scope(write.txn(), &new.scope).await?;
                 let assignment = RoleAssignment {
                     id: AssignmentId::random(),
@@ -210,18 +216,16 @@ impl Admin {
                         .ok_or_else(|| {
                             AdminError::NotFound(format!("role assignment `{id}` does not exist"))
                         })?;
-                let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                let role = store::find_role(write.txn(), assignment.role_id)
+                    .await?
+                    .found("role", assignment.role_id)?;
                 self.require_assign(write.txn(), actor, &assignment, &role)
                     .await?;
                 let widened =
                     reaches(write.txn(), &assignment, role.permissions, false, None).await?;
                 self.judge(actor, &widened)?;
                 write.delete_assignment(&assignment).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: None,
-                    after: String::new(),
-                };
+                let changed = Changed::new(id, None, String::new());
                 Ok(((), changed))
             },
         )

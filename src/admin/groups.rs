@@ -1,7 +1,5 @@
 //! Groups and their members.
 
-use sea_orm::ConnectionTrait;
-
 use crate::model::permissions::{GROUPS_VIEW, USERS_VIEW};
 use crate::model::{
     Action, DESCRIPTION_MAX, Group, GroupId, NAME_MAX, TenantId, User, UserId, optional_text,
@@ -10,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// A group to create.
 #[derive(Clone, Debug)]
@@ -21,20 +19,12 @@ pub struct NewGroup {
 }
 
 impl Admin {
-    pub(super) async fn existing_group<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        id: GroupId,
-    ) -> Result<Group, AdminError> {
-        store::find_group(db, id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))
-    }
-
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
         self.audited(actor, Action::GetGroup, id.to_string(), async {
-            let group = self.existing_group(self.store.db(), id).await?;
+            let group = store::find_group(self.store.db(), id)
+                .await?
+                .found("group", id)?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(group)
         })
@@ -69,7 +59,9 @@ impl Admin {
             Action::UpdateGroup,
             id.to_string(),
             async |write, actor| {
-                let old = self.existing_group(write.txn(), id).await?;
+                let old = store::find_group(write.txn(), id)
+                    .await?
+                    .found("group", id)?;
                 self.require_manage_group(actor, &old)?;
                 let group = Group {
                     name,
@@ -77,11 +69,7 @@ impl Admin {
                     ..old.clone()
                 };
                 write.update_group(&group).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: Some(old.name),
-                    after: group.name.clone(),
-                };
+                let changed = Changed::new(id, Some(old.name), group.name.clone());
                 Ok((group, changed))
             },
         )
@@ -96,12 +84,16 @@ impl Admin {
             Action::DeleteGroup,
             id.to_string(),
             async |write, actor| {
-                let group = self.existing_group(write.txn(), id).await?;
+                let group = store::find_group(write.txn(), id)
+                    .await?
+                    .found("group", id)?;
                 self.require_manage_group(actor, &group)?;
                 let assignments = store::group_assignments(write.txn(), id).await?;
                 let mut widened = Vec::new();
                 for assignment in &assignments {
-                    let role = self.existing_role(write.txn(), assignment.role_id).await?;
+                    let role = store::find_role(write.txn(), assignment.role_id)
+                        .await?
+                        .found("role", assignment.role_id)?;
                     self.require_assign(write.txn(), actor, assignment, &role)
                         .await?;
                     widened.extend(
@@ -136,7 +128,9 @@ impl Admin {
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
         self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
-            let group = self.existing_group(self.store.db(), id).await?;
+            let group = store::find_group(self.store.db(), id)
+                .await?
+                .found("group", id)?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
         })
@@ -150,7 +144,9 @@ impl Admin {
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
         self.audited(actor, Action::ListUserGroups, id.to_string(), async {
-            let user = self.existing_user(self.store.db(), id).await?;
+            let user = store::find_user(self.store.db(), id)
+                .await?
+                .found("user", id)?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)
         })
@@ -175,15 +171,13 @@ impl Admin {
             new.name,
             async |write, actor| {
                 if let Some(tenant) = group.owner {
-                    self.existing_tenant(write.txn(), tenant).await?;
+                    store::find_tenant(write.txn(), tenant)
+                        .await?
+                        .found("tenant", tenant)?;
                 }
                 self.require_manage_group(actor, &group)?;
                 write.insert_group(&group).await?;
-                let changed = Changed {
-                    target: group.id.to_string(),
-                    before: None,
-                    after: group.name.clone(),
-                };
+                let changed = Changed::new(group.id, None, group.name.clone());
                 Ok((group, changed))
             },
         )
@@ -204,8 +198,8 @@ impl Admin {
             Action::RemoveGroupMember
         };
         self.write(actor, action, format!("{group_id} {user_id}"), async |write, actor| {
-            let group = self.existing_group(write.txn(), group_id).await?;
-            let user = self.existing_user(write.txn(), user_id).await?;
+            let group = store::find_group(write.txn(), group_id).await?.found("group", group_id)?;
+            let user = store::find_user(write.txn(), user_id).await?.found("user", user_id)?;
             if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
                 return Err(AdminError::FailedPrecondition(format!(
                     "group `{}` belongs to a tenant, so only users of that tenant may join; user `{}` is of tenant `{}`",
@@ -219,11 +213,7 @@ impl Admin {
             } else {
                 write.remove_group_member(group_id, user_id).await?;
             }
-            let changed = Changed {
-                target: group_id.to_string(),
-                before: None,
-                after: user_id.to_string(),
-            };
+            let changed = Changed::new(group_id, None, user_id.to_string());
             Ok(((), changed))
         })
         .await

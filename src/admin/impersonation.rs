@@ -5,7 +5,7 @@ use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 impl Admin {
     /// The instance preferences: readable by any active actor.
@@ -27,11 +27,11 @@ impl Admin {
                 self.require_at(actor, PREFERENCES_MANAGE, &Scope::Owner)?;
                 let old = store::preferences(write.txn()).await?;
                 write.save_preferences(&preferences).await?;
-                let changed = Changed {
-                    target: "preferences".into(),
-                    before: Some(old.to_string()),
-                    after: preferences.to_string(),
-                };
+                let changed = Changed::new(
+                    "preferences",
+                    Some(old.to_string()),
+                    preferences.to_string(),
+                );
                 Ok((preferences, changed))
             },
         )
@@ -76,7 +76,9 @@ impl Admin {
                 "impersonation is turned off for this instance (preference `impersonation_enabled`)",
             )));
         }
-        let user = self.existing_user(self.store.db(), target).await?;
+        let user = store::find_user(self.store.db(), target)
+            .await?
+            .found("user", target)?;
         self.require_on_tenant(actor, USERS_IMPERSONATE, user.tenant_id)?;
         let access = self
             .cache

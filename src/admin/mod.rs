@@ -90,6 +90,27 @@ struct Changed {
     after: String,
 }
 
+impl Changed {
+    fn new(target: impl ToString, before: Option<String>, after: String) -> Changed {
+        Changed {
+            target: target.to_string(),
+            before,
+            after,
+        }
+    }
+}
+
+/// A row looked up by id, or NOT_FOUND naming what was asked for.
+trait Found<T> {
+    fn found(self, what: &str, id: impl std::fmt::Display) -> Result<T, AdminError>;
+}
+
+impl<T> Found<T> for Option<T> {
+    fn found(self, what: &str, id: impl std::fmt::Display) -> Result<T, AdminError> {
+        self.ok_or_else(|| AdminError::NotFound(format!("{what} `{id}` does not exist")))
+    }
+}
+
 /// The admin use-cases over one store and its cache.
 pub struct Admin {
     store: Arc<Store>,

@@ -7,7 +7,7 @@ use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, requir
 use crate::store;
 
 use super::reach::{reaches, reaches_at};
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 impl Admin {
     /// Registers a resource or moves it: the type's manage permission on the new owner
@@ -25,7 +25,9 @@ impl Admin {
             resource.to_string(),
             async |write, actor| {
                 if let Some(tenant) = owner {
-                    self.existing_tenant(write.txn(), tenant).await?;
+                    store::find_tenant(write.txn(), tenant)
+                        .await?
+                        .found("tenant", tenant)?;
                 }
                 let key = resource.kind.manage_permission();
                 self.require_on_owner(actor, key, owner)?;
@@ -44,11 +46,11 @@ impl Admin {
                     }
                 }
                 write.upsert_resource(&resource, owner).await?;
-                let changed = Changed {
-                    target: resource.to_string(),
-                    before: None,
-                    after: owner.map_or("global".to_owned(), |t| t.to_string()),
-                };
+                let changed = Changed::new(
+                    resource,
+                    None,
+                    owner.map_or("global".to_owned(), |t| t.to_string()),
+                );
                 Ok(((), changed))
             },
         )

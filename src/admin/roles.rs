@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use sea_orm::ConnectionTrait;
-
 use crate::model::{
     Action, DESCRIPTION_MAX, NAME_MAX, PermissionSet, Role, RoleId, TenantId, catalogue,
     optional_text, required_text, shown,
@@ -11,7 +9,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// A custom role to create.
 #[derive(Clone, Debug)]
@@ -74,16 +72,6 @@ fn difference(new: &PermissionSet, old: &PermissionSet) -> PermissionSet {
 }
 
 impl Admin {
-    pub(super) async fn existing_role<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        id: RoleId,
-    ) -> Result<Role, AdminError> {
-        store::find_role(db, id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("role `{id}` does not exist")))
-    }
-
     /// Creates a custom role, public or owned by a tenant; returns it with its diagnostics.
     pub async fn create_role(
         &self,
@@ -100,15 +88,14 @@ impl Admin {
         };
         self.write(actor, Action::CreateRole, new.name, async |write, actor| {
             if let Some(tenant) = role.owner {
-                self.existing_tenant(write.txn(), tenant).await?;
+                store::find_tenant(write.txn(), tenant)
+                    .await?
+                    .found("tenant", tenant)?;
             }
             self.require_role_edit(actor, &role, &role.permissions)?;
             write.save_role(&role).await?;
-            let changed = Changed {
-                target: role.id.to_string(),
-                before: None,
-                after: catalogue().keys(&role.permissions).join(" "),
-            };
+            let changed =
+                Changed::new(role.id, None, catalogue().keys(&role.permissions).join(" "));
             Ok((role, changed))
         })
         .await
@@ -134,7 +121,9 @@ impl Admin {
             async |write, actor| {
                 // Read inside the write: a rename carrying an old permission list must not
                 // undo a removal committed meanwhile, since `permissions` replace the set.
-                let old = self.existing_role(write.txn(), update.role_id).await?;
+                let old = store::find_role(write.txn(), update.role_id)
+                    .await?
+                    .found("role", update.role_id)?;
                 let role = Role {
                     name,
                     description: optional_text(
@@ -155,11 +144,11 @@ impl Admin {
                 }
                 self.judge(actor, &widened)?;
                 write.save_role(&role).await?;
-                let changed = Changed {
-                    target: role.id.to_string(),
-                    before: Some(catalogue().keys(&old.permissions).join(" ")),
-                    after: catalogue().keys(&role.permissions).join(" "),
-                };
+                let changed = Changed::new(
+                    role.id,
+                    Some(catalogue().keys(&old.permissions).join(" ")),
+                    catalogue().keys(&role.permissions).join(" "),
+                );
                 Ok((role, changed))
             },
         )
@@ -189,7 +178,9 @@ impl Admin {
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
         self.audited(actor, Action::GetRole, id.to_string(), async {
-            let role = self.existing_role(self.store.db(), id).await?;
+            let role = store::find_role(self.store.db(), id)
+                .await?
+                .found("role", id)?;
             self.require_see_role(actor, &role)?;
             Ok(role)
         })
@@ -206,7 +197,7 @@ impl Admin {
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
         self.write(actor, Action::DeleteRole, id.to_string(), async |write, actor| {
-            let role = self.existing_role(write.txn(), id).await?;
+            let role = store::find_role(write.txn(), id).await?.found("role", id)?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;
             let assignments = store::role_assignments(write.txn(), id).await?;
             if !assignments.is_empty() && !remove_assignments {

@@ -1,25 +1,13 @@
 //! Tenant tags, and tagging tenants.
 
-use sea_orm::ConnectionTrait;
-
 use crate::model::permissions::{ASSIGN_TAG_SCOPE, TAGS_MANAGE, TENANTS_MANAGE};
 use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text};
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 impl Admin {
-    pub(super) async fn existing_tag<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        id: TagId,
-    ) -> Result<Tag, AdminError> {
-        store::find_tag(db, id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("tag `{id}` does not exist")))
-    }
-
     /// Every tag, by name: tag names are shown to any active actor.
     pub async fn list_tags(&self) -> Result<Vec<Tag>, AdminError> {
         Ok(store::tags(self.store.db()).await?)
@@ -38,7 +26,7 @@ impl Admin {
             Action::UpdateTag,
             id.to_string(),
             async |write, actor| {
-                let old = self.existing_tag(write.txn(), id).await?;
+                let old = store::find_tag(write.txn(), id).await?.found("tag", id)?;
                 self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
                 if store::find_tag_by_name(write.txn(), &name)
                     .await?
@@ -50,11 +38,7 @@ impl Admin {
                 }
                 let tag = Tag { id, name };
                 write.rename_tag(&tag).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: Some(old.name),
-                    after: tag.name.clone(),
-                };
+                let changed = Changed::new(id, Some(old.name), tag.name.clone());
                 Ok((tag, changed))
             },
         )
@@ -65,7 +49,7 @@ impl Admin {
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
         self.write(actor, Action::DeleteTag, id.to_string(), async |write, actor| {
-            let tag = self.existing_tag(write.txn(), id).await?;
+            let tag = store::find_tag(write.txn(), id).await?.found("tag", id)?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
             if tenants + assignments > 0 {
@@ -75,11 +59,7 @@ impl Admin {
                 )));
             }
             write.delete_tag(id).await?;
-            let changed = Changed {
-                target: id.to_string(),
-                before: Some(tag.name),
-                after: String::new(),
-            };
+            let changed = Changed::new(id, Some(tag.name), String::new());
             Ok(((), changed))
         })
         .await
@@ -106,11 +86,7 @@ impl Admin {
                 )));
             }
             write.insert_tag(&tag).await?;
-            let changed = Changed {
-                target: tag.id.to_string(),
-                before: None,
-                after: tag.name.clone(),
-            };
+            let changed = Changed::new(tag.id, None, tag.name.clone());
             Ok((tag, changed))
         })
         .await
@@ -136,8 +112,10 @@ impl Admin {
             action,
             format!("{tenant} {tag}"),
             async |write, actor| {
-                let carrier = self.existing_tenant(write.txn(), tenant).await?;
-                self.existing_tag(write.txn(), tag).await?;
+                let carrier = store::find_tenant(write.txn(), tenant)
+                    .await?
+                    .found("tenant", tenant)?;
+                store::find_tag(write.txn(), tag).await?.found("tag", tag)?;
                 self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
                 self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
                 if carrier.tags.contains(&tag) != tagged {
@@ -152,11 +130,7 @@ impl Admin {
                 } else {
                     write.remove_tenant_tag(tenant, tag).await?;
                 }
-                let changed = Changed {
-                    target: tenant.to_string(),
-                    before: None,
-                    after: tag.to_string(),
-                };
+                let changed = Changed::new(tenant, None, tag.to_string());
                 Ok(((), changed))
             },
         )

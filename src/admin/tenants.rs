@@ -8,7 +8,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -37,16 +37,6 @@ fn describe_tenant(tenant: &Tenant) -> String {
 }
 
 impl Admin {
-    pub(super) async fn existing_tenant<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        id: TenantId,
-    ) -> Result<Tenant, AdminError> {
-        store::find_tenant(db, id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant `{id}` does not exist")))
-    }
-
     /// Creates a tenant: `tenants.manage` on the parent, or at Owner scope for a root.
     pub async fn create_tenant(
         &self,
@@ -60,7 +50,9 @@ impl Admin {
             new.name,
             async |write, actor| {
                 if let Some(parent) = new.parent {
-                    self.existing_tenant(write.txn(), parent).await?;
+                    store::find_tenant(write.txn(), parent)
+                        .await?
+                        .found("tenant", parent)?;
                     self.require_depth(parent, 0)?;
                 }
                 self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
@@ -72,11 +64,7 @@ impl Admin {
                     tags: Vec::new(),
                 };
                 write.insert_tenant(&tenant).await?;
-                let changed = Changed {
-                    target: tenant.id.to_string(),
-                    before: None,
-                    after: tenant.name.clone(),
-                };
+                let changed = Changed::new(tenant.id, None, tenant.name.clone());
                 Ok((tenant, changed))
             },
         )
@@ -86,7 +74,9 @@ impl Admin {
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
         self.audited(actor, Action::GetTenant, id.to_string(), async {
-            let tenant = self.existing_tenant(self.store.db(), id).await?;
+            let tenant = store::find_tenant(self.store.db(), id)
+                .await?
+                .found("tenant", id)?;
             self.require_on_tenant(actor, TENANTS_VIEW, id)?;
             Ok(tenant)
         })
@@ -129,11 +119,11 @@ impl Admin {
             .map(|n| required_text("name", n, NAME_MAX))
             .transpose()?;
         self.write(actor, Action::UpdateTenant, id.to_string(), async |write, actor| {
-            let old = self.existing_tenant(write.txn(), id).await?;
+            let old = store::find_tenant(write.txn(), id).await?.found("tenant", id)?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             if let Some(parent) = update.parent {
                 if let Some(parent) = parent {
-                    self.existing_tenant(write.txn(), parent).await?;
+                    store::find_tenant(write.txn(), parent).await?.found("tenant", parent)?;
                 }
                 self.require_on_owner(actor, TENANTS_MANAGE, parent)?;
             }
@@ -158,11 +148,7 @@ impl Admin {
                 self.judge(actor, &widened)?;
             }
             write.update_tenant(&tenant).await?;
-            let changed = Changed {
-                target: id.to_string(),
-                before: Some(describe_tenant(&old)),
-                after: describe_tenant(&tenant),
-            };
+            let changed = Changed::new(id, Some(describe_tenant(&old)), describe_tenant(&tenant));
             Ok((tenant, changed))
         })
         .await
@@ -232,7 +218,9 @@ impl Admin {
             Action::DeleteTenant,
             id.to_string(),
             async |write, actor| {
-                let tenant = self.existing_tenant(write.txn(), id).await?;
+                let tenant = store::find_tenant(write.txn(), id)
+                    .await?
+                    .found("tenant", id)?;
                 self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
                 let usage = store::tenant_usage(write.txn(), id).await?;
                 if !usage.is_empty() {
@@ -247,11 +235,7 @@ impl Admin {
                     )));
                 }
                 write.delete_tenant(id).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: Some(describe_tenant(&tenant)),
-                    after: String::new(),
-                };
+                let changed = Changed::new(id, Some(describe_tenant(&tenant)), String::new());
                 Ok(((), changed))
             },
         )

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, Changed};
+use super::{Actor, Admin, AdminError, Changed, Found};
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -74,16 +74,6 @@ pub(super) fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, 
 }
 
 impl Admin {
-    pub(super) async fn existing_user<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        id: UserId,
-    ) -> Result<User, AdminError> {
-        store::find_user(db, id)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))
-    }
-
     /// Creates a user by hand: `users.manage` on their tenant; the Azure object id must
     /// pass the GUID check and be unique.
     pub async fn create_user(
@@ -97,14 +87,12 @@ impl Admin {
             Action::CreateUser,
             new.email,
             async |write, actor| {
-                self.existing_tenant(write.txn(), new.tenant_id).await?;
+                store::find_tenant(write.txn(), new.tenant_id)
+                    .await?
+                    .found("tenant", new.tenant_id)?;
                 self.require_on_tenant(actor, USERS_MANAGE, new.tenant_id)?;
                 self.insert_user(write, &user).await?;
-                let changed = Changed {
-                    target: user.id.to_string(),
-                    before: None,
-                    after: user.email.clone(),
-                };
+                let changed = Changed::new(user.id, None, user.email.clone());
                 Ok((user, changed))
             },
         )
@@ -133,7 +121,9 @@ impl Admin {
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         self.audited(actor, Action::GetUser, id.to_string(), async {
-            let user = self.existing_user(self.store.db(), id).await?;
+            let user = store::find_user(self.store.db(), id)
+                .await?
+                .found("user", id)?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(user)
         })
@@ -195,11 +185,7 @@ impl Admin {
                 let before = format!("disabled={}", user.disabled);
                 write.set_user_disabled(user_id, disabled).await?;
                 user.disabled = disabled;
-                let changed = Changed {
-                    target: user_id.to_string(),
-                    before: Some(before),
-                    after: format!("disabled={disabled}"),
-                };
+                let changed = Changed::new(user_id, Some(before), format!("disabled={disabled}"));
                 Ok((user, changed))
             },
         )
@@ -234,11 +220,8 @@ impl Admin {
                     self.judge(actor, &self.reaches_of_user(&access))?;
                 }
                 write.update_user(&user).await?;
-                let changed = Changed {
-                    target: user.id.to_string(),
-                    before: Some(describe_user(&old)),
-                    after: describe_user(&user),
-                };
+                let changed =
+                    Changed::new(user.id, Some(describe_user(&old)), describe_user(&user));
                 Ok((user, changed))
             },
         )
@@ -260,11 +243,7 @@ impl Admin {
             async |write, actor| {
                 let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
                 write.delete_user(id).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: Some(describe_user(&user)),
-                    after: String::new(),
-                };
+                let changed = Changed::new(id, Some(describe_user(&user)), String::new());
                 Ok(((), changed))
             },
         )
@@ -280,7 +259,7 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<(User, EffectiveAccess), AdminError> {
-        let user = self.existing_user(db, id).await?;
+        let user = store::find_user(db, id).await?.found("user", id)?;
         self.require_on_tenant(actor, USERS_MANAGE, user.tenant_id)?;
         let access = store::access_facts(db, id)
             .await?
@@ -305,8 +284,9 @@ impl Admin {
             Action::UpsertPerson,
             identity.email,
             async |write, actor| {
-                self.existing_tenant(write.txn(), identity.tenant_id)
-                    .await?;
+                store::find_tenant(write.txn(), identity.tenant_id)
+                    .await?
+                    .found("tenant", identity.tenant_id)?;
                 self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
                 let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
                 if let Some(old) = &old {
@@ -322,11 +302,11 @@ impl Admin {
                     user_id: old.as_ref().and_then(|p| p.user_id),
                 };
                 write.save_person(&person).await?;
-                let changed = Changed {
-                    target: person.id.to_string(),
-                    before: old.map(|p| describe_person(&p)),
-                    after: describe_person(&person),
-                };
+                let changed = Changed::new(
+                    person.id,
+                    old.map(|p| describe_person(&p)),
+                    describe_person(&person),
+                );
                 Ok((person, changed))
             },
         )
@@ -372,11 +352,7 @@ impl Admin {
                 self.insert_user(write, &user).await?;
                 person.user_id = Some(user.id);
                 write.save_person(&person).await?;
-                let changed = Changed {
-                    target: user.id.to_string(),
-                    before: None,
-                    after: describe_user(&user),
-                };
+                let changed = Changed::new(user.id, None, describe_user(&user));
                 Ok((user, changed))
             },
         )

@@ -170,7 +170,7 @@ enum Started {
 /// Generates the world and prints what a load run needs, as JSON.
 async fn dataset(config: DatasetConfig) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(&config.database.url).await?;
     let existing = rbac_sidecar::store::tenants(store.db()).await?.len();
     if existing > 0 && !config.into_non_empty {
         return Err(ServeError::DatasetIntoNonEmpty(existing));
@@ -210,7 +210,7 @@ async fn import_legacy(config: ImportConfig) -> ExitCode {
         }
     };
     let imported = async {
-        let store = Arc::new(Store::open(&config.database_url).await?);
+        let store = Arc::new(Store::open(&config.database.url).await?);
         let cache = AccessCache::load(Arc::clone(&store), &CacheConfig::default()).await?;
         let admin = Admin::new(store, cache);
         Ok::<_, ServeError>(

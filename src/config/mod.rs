@@ -17,19 +17,26 @@ pub use upstream::UpstreamConfig;
 
 use clap::Args;
 
+/// The database a one-off command works on.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseArg {
+    /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = serve::DEFAULT_DATABASE_URL
+    )]
+    pub url: String,
+}
+
 /// What `import-legacy` reads and where it writes.
 #[derive(Clone, Debug, Args)]
 pub struct ImportConfig {
     /// The legacy export: JSON with `preferences` and `users` (see the README).
     pub file: std::path::PathBuf,
-    /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://rbac.db?mode=rwc"
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArg,
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -41,14 +48,8 @@ pub struct ImportConfig {
 /// The size of a synthetic world (defaults: the scale of the performance targets).
 #[derive(Clone, Debug, Args)]
 pub struct DatasetConfig {
-    /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://rbac.db?mode=rwc"
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArg,
     #[arg(long, default_value_t = 10_000)]
     pub tenants: usize,
     #[arg(long, default_value_t = 100_000)]

@@ -23,6 +23,7 @@ pub struct DatabaseArg {
     /// The database; its password never shows in `--help` [default: sqlite://rbac.db?mode=rwc].
     #[arg(
         long = "database-url",
+        value_name = "DATABASE_URL",
         env = "DATABASE_URL",
         hide_env_values = true,
         default_value = serve::DEFAULT_DATABASE_URL

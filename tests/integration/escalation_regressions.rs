@@ -195,6 +195,32 @@ async fn a_role_edit_cannot_hand_out_a_system_permission(backend: Backend) {
     )))
     .await
     .unwrap();
+    // What TA holds on C1 it may put into C1's role: it is judged at the role's tenant.
+    a.update_role(ta(role_update(
+        &viewer,
+        &["computers.view", "computers.manage"],
+    )))
+    .await
+    .expect("a permission held on the role's tenant");
+    assert_eq!(
+        decision(&mut e.server.authz, &user.id, "computers.manage", &e.c1.id).await,
+        Allowed
+    );
+    // A system permission is judged at Owner scope, even in a tenant's role.
+    let refused = a
+        .update_role(ta(role_update(&viewer, &["computers.view", "audit.view"])))
+        .await
+        .expect_err("TA does not hold audit.view");
+    let info = refused.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(
+        (
+            info.reason.as_str(),
+            info.metadata.get("scope").map(String::as_str)
+        ),
+        ("SYSTEM_PERMISSION", Some("Owner scope")),
+        "{}",
+        refused.message()
+    );
     assert_refused(
         a.update_role(ta(role_update(
             &viewer,

@@ -176,7 +176,7 @@ async fn a_role_edit_cannot_hand_out_a_system_permission(backend: Backend) {
     };
     let admin: &mut Admin = &mut e.server.admin.clone();
     let billing = owned_role(admin, None, &["billing.view"]).await;
-    grant(
+    let at_owner = grant(
         admin,
         &billing.id,
         ToUser(e.ta.id.clone()),
@@ -184,6 +184,21 @@ async fn a_role_edit_cannot_hand_out_a_system_permission(backend: Backend) {
         pb::Effect::Allow,
     )
     .await;
+    assert!(at_owner.warnings.is_empty(), "{:?}", at_owner.warnings);
+    // Below Owner scope, a system permission is not limited by the scope: the answer says so.
+    let at_c1 = grant(
+        admin,
+        &billing.id,
+        ToUser(e.ta.id.clone()),
+        At::TenantId(e.c1.id.clone()),
+        pb::Effect::Allow,
+    )
+    .await;
+    assert!(
+        at_c1.warnings.len() == 1 && at_c1.warnings[0].contains("billing.view"),
+        "{:?}",
+        at_c1.warnings
+    );
     let viewer = owned_role(admin, Some(&e.c1.id), &["computers.view"]).await;
     let user = world::user(admin, &e.c1.id).await;
     let mut a = e.server.admin.clone();

@@ -72,14 +72,7 @@ pub(super) async fn add_group_member(
     actor: Actor,
     r: pb::AddGroupMemberRequest,
 ) -> Result<pb::AddGroupMemberResponse, Status> {
-    let revision = admin
-        .set_group_member(
-            &actor,
-            convert::group_id("group_id", &r.group_id)?,
-            convert::user_id("user_id", &r.user_id)?,
-            true,
-        )
-        .await?;
+    let revision = set_member(admin, &actor, &r.group_id, &r.user_id, true).await?;
     Ok(pb::AddGroupMemberResponse { revision })
 }
 
@@ -88,14 +81,7 @@ pub(super) async fn remove_group_member(
     actor: Actor,
     r: pb::RemoveGroupMemberRequest,
 ) -> Result<pb::RemoveGroupMemberResponse, Status> {
-    let revision = admin
-        .set_group_member(
-            &actor,
-            convert::group_id("group_id", &r.group_id)?,
-            convert::user_id("user_id", &r.user_id)?,
-            false,
-        )
-        .await?;
+    let revision = set_member(admin, &actor, &r.group_id, &r.user_id, false).await?;
     Ok(pb::RemoveGroupMemberResponse { revision })
 }
 
@@ -131,4 +117,17 @@ fn group_to_pb(group: &crate::model::Group, revision: u64) -> pb::Group {
         owner_tenant_id: group.owner.map(|t| t.to_string()).unwrap_or_default(),
         revision,
     }
+}
+
+/// Adds or removes a member: AddGroupMember and RemoveGroupMember differ only in that.
+async fn set_member(
+    admin: &Admin,
+    actor: &Actor,
+    group_id: &str,
+    user_id: &str,
+    member: bool,
+) -> Result<u64, Status> {
+    let group = convert::group_id("group_id", group_id)?;
+    let user = convert::user_id("user_id", user_id)?;
+    Ok(admin.set_group_member(actor, group, user, member).await?)
 }

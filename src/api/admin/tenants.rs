@@ -117,14 +117,7 @@ pub(super) async fn add_tenant_tag(
     actor: Actor,
     r: pb::AddTenantTagRequest,
 ) -> Result<pb::AddTenantTagResponse, Status> {
-    let revision = admin
-        .set_tenant_tag(
-            &actor,
-            convert::tenant_id("tenant_id", &r.tenant_id)?,
-            convert::tag_id("tag_id", &r.tag_id)?,
-            true,
-        )
-        .await?;
+    let revision = tag_tenant(admin, &actor, &r.tenant_id, &r.tag_id, true).await?;
     Ok(pb::AddTenantTagResponse { revision })
 }
 
@@ -133,14 +126,7 @@ pub(super) async fn remove_tenant_tag(
     actor: Actor,
     r: pb::RemoveTenantTagRequest,
 ) -> Result<pb::RemoveTenantTagResponse, Status> {
-    let revision = admin
-        .set_tenant_tag(
-            &actor,
-            convert::tenant_id("tenant_id", &r.tenant_id)?,
-            convert::tag_id("tag_id", &r.tag_id)?,
-            false,
-        )
-        .await?;
+    let revision = tag_tenant(admin, &actor, &r.tenant_id, &r.tag_id, false).await?;
     Ok(pb::RemoveTenantTagResponse { revision })
 }
 
@@ -175,4 +161,17 @@ fn tag_to_pb(tag: crate::model::Tag, revision: u64) -> pb::Tag {
         name: tag.name,
         revision,
     }
+}
+
+/// Tags or untags a tenant: AddTenantTag and RemoveTenantTag differ only in that.
+async fn tag_tenant(
+    admin: &Admin,
+    actor: &Actor,
+    tenant_id: &str,
+    tag_id: &str,
+    tagged: bool,
+) -> Result<u64, Status> {
+    let tenant = convert::tenant_id("tenant_id", tenant_id)?;
+    let tag = convert::tag_id("tag_id", tag_id)?;
+    Ok(admin.set_tenant_tag(actor, tenant, tag, tagged).await?)
 }

@@ -1,114 +1,112 @@
 //! Role assignments, and the access reports: CheckUserAccess, GetMyAccess.
 
-use tonic::Status;
-
-use super::optional;
 use super::roles::role_id;
-use crate::admin::{Actor, Admin, AssignmentQuery, NewAssignment};
+use super::{Call, Reply, optional};
+use crate::admin::{AssignmentQuery, NewAssignment};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
 use crate::model::{AssignmentId, RoleId, catalogue};
 use crate::store::StoredAssignment;
 
-pub(super) async fn create_role_assignment(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::CreateRoleAssignmentRequest,
-) -> Result<pb::RoleAssignment, Status> {
-    let new = NewAssignment {
-        role_id: role_id("role_id", &r.role_id)?,
-        principal: convert::principal(r.principal.as_ref())?,
-        scope: convert::scope(r.scope.as_ref())?,
-        effect: convert::effect(r.effect)?,
-    };
-    let (stored, revision, warnings) = admin.create_assignment(&actor, new).await?;
-    let role_id = stored.assignment.role_id;
-    let role_name = admin.role_names(&[role_id]).await?.remove(&role_id);
-    Ok(pb::RoleAssignment {
-        warnings,
-        ..assignment_to_pb(&stored, role_name.unwrap_or_default(), revision)
-    })
-}
+impl Call<'_> {
+    pub async fn create_role_assignment(
+        self,
+        r: pb::CreateRoleAssignmentRequest,
+    ) -> Reply<pb::RoleAssignment> {
+        let new = NewAssignment {
+            role_id: role_id("role_id", &r.role_id)?,
+            principal: convert::principal(r.principal.as_ref())?,
+            scope: convert::scope(r.scope.as_ref())?,
+            effect: convert::effect(r.effect)?,
+        };
+        let (stored, revision, warnings) = self.admin.create_assignment(&self.actor, new).await?;
+        let role_id = stored.assignment.role_id;
+        let role_name = self.admin.role_names(&[role_id]).await?.remove(&role_id);
+        Ok(pb::RoleAssignment {
+            warnings,
+            ..assignment_to_pb(&stored, role_name.unwrap_or_default(), revision)
+        })
+    }
 
-pub(super) async fn delete_role_assignment(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::DeleteRoleAssignmentRequest,
-) -> Result<pb::DeleteRoleAssignmentResponse, Status> {
-    let id = AssignmentId::parse("assignment_id", &r.assignment_id)
-        .map_err(|e| invalid(e.to_string()))?;
-    let revision = admin.delete_assignment(&actor, id).await?;
-    Ok(pb::DeleteRoleAssignmentResponse { revision })
-}
+    pub async fn delete_role_assignment(
+        self,
+        r: pb::DeleteRoleAssignmentRequest,
+    ) -> Reply<pb::DeleteRoleAssignmentResponse> {
+        let id = AssignmentId::parse("assignment_id", &r.assignment_id)
+            .map_err(|e| invalid(e.to_string()))?;
+        let revision = self.admin.delete_assignment(&self.actor, id).await?;
+        Ok(pb::DeleteRoleAssignmentResponse { revision })
+    }
 
-pub(super) async fn list_role_assignments(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::ListRoleAssignmentsRequest,
-) -> Result<pb::ListRoleAssignmentsResponse, Status> {
-    let query = AssignmentQuery {
-        principal: r
-            .principal
-            .as_ref()
-            .filter(|p| p.kind.is_some())
-            .map(|p| convert::principal(Some(p)))
-            .transpose()?,
-        role: optional(&r.role_id, |v| role_id("role_id", v))?,
-        direct_only: r.direct_only,
-        after: optional(&r.page_token, |v| {
-            AssignmentId::parse("page_token", v).map_err(|e| invalid(e.to_string()))
-        })?,
-        page_size: u64::from(r.page_size),
-    };
-    let (assignments, next) = admin.list_assignments(&actor, query).await?;
-    let role_ids: Vec<RoleId> = assignments.iter().map(|a| a.assignment.role_id).collect();
-    let names = admin.role_names(&role_ids).await?;
-    Ok(pb::ListRoleAssignmentsResponse {
-        role_assignments: assignments
-            .iter()
-            .map(|stored| {
-                let name = names.get(&stored.assignment.role_id).cloned();
-                assignment_to_pb(stored, name.unwrap_or_default(), 0)
-            })
-            .collect(),
-        next_page_token: next.map(|a| a.to_string()).unwrap_or_default(),
-    })
-}
+    pub async fn list_role_assignments(
+        self,
+        r: pb::ListRoleAssignmentsRequest,
+    ) -> Reply<pb::ListRoleAssignmentsResponse> {
+        let query = AssignmentQuery {
+            principal: r
+                .principal
+                .as_ref()
+                .filter(|p| p.kind.is_some())
+                .map(|p| convert::principal(Some(p)))
+                .transpose()?,
+            role: optional(&r.role_id, |v| role_id("role_id", v))?,
+            direct_only: r.direct_only,
+            after: optional(&r.page_token, |v| {
+                AssignmentId::parse("page_token", v).map_err(|e| invalid(e.to_string()))
+            })?,
+            page_size: u64::from(r.page_size),
+        };
+        let (assignments, next) = self.admin.list_assignments(&self.actor, query).await?;
+        let role_ids: Vec<RoleId> = assignments.iter().map(|a| a.assignment.role_id).collect();
+        let names = self.admin.role_names(&role_ids).await?;
+        Ok(pb::ListRoleAssignmentsResponse {
+            role_assignments: assignments
+                .iter()
+                .map(|stored| {
+                    let name = names.get(&stored.assignment.role_id).cloned();
+                    assignment_to_pb(stored, name.unwrap_or_default(), 0)
+                })
+                .collect(),
+            next_page_token: next.map(|a| a.to_string()).unwrap_or_default(),
+        })
+    }
 
-pub(super) async fn check_user_access(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::CheckUserAccessRequest,
-) -> Result<pb::CheckUserAccessResponse, Status> {
-    let user = convert::user_id("user_id", &r.user_id)?;
-    let target = convert::target(r.target.as_ref())?;
-    let report = admin.check_user_access(&actor, user, target).await?;
-    let revision = report.first().map_or(0, |(_, o)| o.revision);
-    Ok(pb::CheckUserAccessResponse {
-        user_id: user.to_string(),
-        permissions: report
-            .into_iter()
-            .map(|(permission, outcome)| {
-                let response = convert::check_response_to_pb(outcome);
-                pb::PermissionAccess {
-                    permission: catalogue().get(permission).key.clone(),
-                    allowed: response.allowed,
-                    decision: response.decision,
-                    reasons: response.explanation,
-                }
-            })
-            .collect(),
-        revision,
-    })
-}
+    pub async fn check_user_access(
+        self,
+        r: pb::CheckUserAccessRequest,
+    ) -> Reply<pb::CheckUserAccessResponse> {
+        let user = convert::user_id("user_id", &r.user_id)?;
+        let target = convert::target(r.target.as_ref())?;
+        let report = self
+            .admin
+            .check_user_access(&self.actor, user, target)
+            .await?;
+        let revision = report.first().map_or(0, |(_, o)| o.revision);
+        Ok(pb::CheckUserAccessResponse {
+            user_id: user.to_string(),
+            permissions: report
+                .into_iter()
+                .map(|(permission, outcome)| {
+                    let response = convert::check_response_to_pb(outcome);
+                    pb::PermissionAccess {
+                        permission: catalogue().get(permission).key.clone(),
+                        allowed: response.allowed,
+                        decision: response.decision,
+                        reasons: response.explanation,
+                    }
+                })
+                .collect(),
+            revision,
+        })
+    }
 
-pub(super) async fn get_my_access(
-    admin: &Admin,
-    actor: Actor,
-    _: pb::GetMyAccessRequest,
-) -> Result<pb::GetEffectiveAccessResponse, Status> {
-    let (access, groups, revision) = admin.my_access(&actor).await?;
-    Ok(convert::effective_access_to_pb(&access, groups, revision))
+    pub async fn get_my_access(
+        self,
+        _: pb::GetMyAccessRequest,
+    ) -> Reply<pb::GetEffectiveAccessResponse> {
+        let (access, groups, revision) = self.admin.my_access(&self.actor).await?;
+        Ok(convert::effective_access_to_pb(&access, groups, revision))
+    }
 }
 
 fn assignment_to_pb(

@@ -2,133 +2,171 @@
 
 use tonic::Status;
 
-use super::optional;
-use crate::admin::{Actor, Admin, Expiry, Identity, UserQuery, UserUpdate};
+use super::{Call, Reply, optional};
+use crate::admin::{Admin, Expiry, Identity, UserQuery, UserUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
 use crate::model::{AccessRequestId, AccessRequestStatus, PersonId};
 
-pub(super) async fn create_user(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::CreateUserRequest,
-) -> Result<pb::User, Status> {
-    let new = identity(
-        &r.tenant_id,
-        [r.azure_object_id, r.email, r.first_name, r.last_name],
-    )?;
-    let (user, revision) = admin.create_user(&actor, new).await?;
-    Ok(convert::user_to_pb(&user, revision))
+impl Call<'_> {
+    pub async fn create_user(self, r: pb::CreateUserRequest) -> Reply<pb::User> {
+        let new = identity(
+            &r.tenant_id,
+            [r.azure_object_id, r.email, r.first_name, r.last_name],
+        )?;
+        let (user, revision) = self.admin.create_user(&self.actor, new).await?;
+        Ok(convert::user_to_pb(&user, revision))
+    }
+
+    pub async fn get_user(self, r: pb::GetUserRequest) -> Reply<pb::User> {
+        let id = convert::user_id("user_id", &r.user_id)?;
+        let user = self.admin.get_user(&self.actor, id).await?;
+        Ok(convert::user_to_pb(&user, 0))
+    }
+
+    pub async fn list_users(self, r: pb::ListUsersRequest) -> Reply<pb::ListUsersResponse> {
+        let query = UserQuery {
+            tenant: optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?,
+            text: (!r.query.is_empty()).then_some(r.query),
+            disabled: r.disabled,
+            origin: optional(&r.origin, |v| {
+                v.parse().map_err(|e: crate::model::UnknownName| {
+                    invalid(format!(
+                        "{e}: expected manual, person, access_request or legacy_import"
+                    ))
+                })
+            })?,
+            after: optional(&r.page_token, |v| convert::user_id("page_token", v))?,
+            page_size: u64::from(r.page_size),
+        };
+        let (users, next) = self.admin.list_users(&self.actor, query).await?;
+        Ok(pb::ListUsersResponse {
+            users: users.iter().map(|u| convert::user_to_pb(u, 0)).collect(),
+            next_page_token: next.map(|u| u.to_string()).unwrap_or_default(),
+        })
+    }
+
+    pub async fn update_user(self, r: pb::UpdateUserRequest) -> Reply<pb::User> {
+        let update = UserUpdate {
+            user_id: convert::user_id("user_id", &r.user_id)?,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            expires_at: (r.expires_at_unix != 0).then_some(r.expires_at_unix),
+        };
+        let (user, revision) = self.admin.update_user(&self.actor, update).await?;
+        Ok(convert::user_to_pb(&user, revision))
+    }
+
+    pub async fn delete_user(self, r: pb::DeleteUserRequest) -> Reply<pb::DeleteUserResponse> {
+        let id = convert::user_id("user_id", &r.user_id)?;
+        let revision = self.admin.delete_user(&self.actor, id).await?;
+        Ok(pb::DeleteUserResponse { revision })
+    }
+
+    pub async fn set_user_disabled(self, r: pb::SetUserDisabledRequest) -> Reply<pb::User> {
+        let (user, revision) = self
+            .admin
+            .set_user_disabled(
+                &self.actor,
+                convert::user_id("user_id", &r.user_id)?,
+                r.disabled,
+            )
+            .await?;
+        Ok(convert::user_to_pb(&user, revision))
+    }
+
+    pub async fn upsert_person(self, r: pb::UpsertPersonRequest) -> Reply<pb::Person> {
+        let identity = identity(
+            &r.tenant_id,
+            [r.azure_object_id, r.email, r.first_name, r.last_name],
+        )?;
+        let (person, revision) = self.admin.upsert_person(&self.actor, identity).await?;
+        Ok(person_to_pb(&person, revision))
+    }
+
+    pub async fn list_persons(self, r: pb::ListPersonsRequest) -> Reply<pb::ListPersonsResponse> {
+        let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
+        let persons = self.admin.list_persons(&self.actor, tenant).await?;
+        Ok(pb::ListPersonsResponse {
+            persons: persons.iter().map(|p| person_to_pb(p, 0)).collect(),
+        })
+    }
+
+    pub async fn promote_person(self, r: pb::PromotePersonRequest) -> Reply<pb::User> {
+        let id = PersonId::parse("person_id", &r.person_id).map_err(|e| invalid(e.to_string()))?;
+        let (user, revision) = self.admin.promote_person(&self.actor, id).await?;
+        Ok(convert::user_to_pb(&user, revision))
+    }
+
+    pub async fn list_access_requests(
+        self,
+        r: pb::ListAccessRequestsRequest,
+    ) -> Reply<pb::ListAccessRequestsResponse> {
+        let status = match pb::AccessRequestStatus::try_from(r.status) {
+            Ok(pb::AccessRequestStatus::Unspecified | pb::AccessRequestStatus::Pending) => {
+                AccessRequestStatus::Pending
+            }
+            Ok(pb::AccessRequestStatus::Approved) => AccessRequestStatus::Approved,
+            Ok(pb::AccessRequestStatus::Rejected) => AccessRequestStatus::Rejected,
+            Err(_) => return Err(invalid("`status` is not an AccessRequestStatus")),
+        };
+        let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
+        let requests = self
+            .admin
+            .list_access_requests(&self.actor, status, tenant)
+            .await?;
+        Ok(pb::ListAccessRequestsResponse {
+            access_requests: requests
+                .iter()
+                .map(|r| access_request_to_pb(r, 0))
+                .collect(),
+        })
+    }
+
+    pub async fn approve_access_request(
+        self,
+        r: pb::ApproveAccessRequestRequest,
+    ) -> Reply<pb::ApproveAccessRequestResponse> {
+        let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
+            .map_err(|e| invalid(e.to_string()))?;
+        let expiry = match pb::AccessExpiry::try_from(r.expiry) {
+            Ok(pb::AccessExpiry::OneHour) => Expiry::OneHour,
+            Ok(pb::AccessExpiry::OneDay) => Expiry::OneDay,
+            Ok(pb::AccessExpiry::ThreeDays) => Expiry::ThreeDays,
+            Ok(pb::AccessExpiry::Never) => Expiry::Never,
+            _ => {
+                return Err(invalid(
+                    "`expiry` must be ACCESS_EXPIRY_ONE_HOUR, ACCESS_EXPIRY_ONE_DAY, ACCESS_EXPIRY_THREE_DAYS or ACCESS_EXPIRY_NEVER",
+                ));
+            }
+        };
+        let (access_request, user, revision) = self
+            .admin
+            .decide_access_request(&self.actor, id, Some(expiry))
+            .await?;
+        Ok(pb::ApproveAccessRequestResponse {
+            access_request: Some(access_request_to_pb(&access_request, revision)),
+            user: user.map(|u| convert::user_to_pb(&u, revision)),
+            revision,
+        })
+    }
+
+    pub async fn reject_access_request(
+        self,
+        r: pb::RejectAccessRequestRequest,
+    ) -> Reply<pb::AccessRequest> {
+        let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
+            .map_err(|e| invalid(e.to_string()))?;
+        let (access_request, _, revision) = self
+            .admin
+            .decide_access_request(&self.actor, id, None)
+            .await?;
+        Ok(access_request_to_pb(&access_request, revision))
+    }
 }
 
-pub(super) async fn get_user(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::GetUserRequest,
-) -> Result<pb::User, Status> {
-    let id = convert::user_id("user_id", &r.user_id)?;
-    let user = admin.get_user(&actor, id).await?;
-    Ok(convert::user_to_pb(&user, 0))
-}
-
-pub(super) async fn list_users(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::ListUsersRequest,
-) -> Result<pb::ListUsersResponse, Status> {
-    let query = UserQuery {
-        tenant: optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?,
-        text: (!r.query.is_empty()).then_some(r.query),
-        disabled: r.disabled,
-        origin: optional(&r.origin, |v| {
-            v.parse().map_err(|e: crate::model::UnknownName| {
-                invalid(format!(
-                    "{e}: expected manual, person, access_request or legacy_import"
-                ))
-            })
-        })?,
-        after: optional(&r.page_token, |v| convert::user_id("page_token", v))?,
-        page_size: u64::from(r.page_size),
-    };
-    let (users, next) = admin.list_users(&actor, query).await?;
-    Ok(pb::ListUsersResponse {
-        users: users.iter().map(|u| convert::user_to_pb(u, 0)).collect(),
-        next_page_token: next.map(|u| u.to_string()).unwrap_or_default(),
-    })
-}
-
-pub(super) async fn update_user(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::UpdateUserRequest,
-) -> Result<pb::User, Status> {
-    let update = UserUpdate {
-        user_id: convert::user_id("user_id", &r.user_id)?,
-        email: r.email,
-        first_name: r.first_name,
-        last_name: r.last_name,
-        expires_at: (r.expires_at_unix != 0).then_some(r.expires_at_unix),
-    };
-    let (user, revision) = admin.update_user(&actor, update).await?;
-    Ok(convert::user_to_pb(&user, revision))
-}
-
-pub(super) async fn delete_user(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::DeleteUserRequest,
-) -> Result<pb::DeleteUserResponse, Status> {
-    let id = convert::user_id("user_id", &r.user_id)?;
-    let revision = admin.delete_user(&actor, id).await?;
-    Ok(pb::DeleteUserResponse { revision })
-}
-
-pub(super) async fn set_user_disabled(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::SetUserDisabledRequest,
-) -> Result<pb::User, Status> {
-    let (user, revision) = admin
-        .set_user_disabled(&actor, convert::user_id("user_id", &r.user_id)?, r.disabled)
-        .await?;
-    Ok(convert::user_to_pb(&user, revision))
-}
-
-pub(super) async fn upsert_person(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::UpsertPersonRequest,
-) -> Result<pb::Person, Status> {
-    let identity = identity(
-        &r.tenant_id,
-        [r.azure_object_id, r.email, r.first_name, r.last_name],
-    )?;
-    let (person, revision) = admin.upsert_person(&actor, identity).await?;
-    Ok(person_to_pb(&person, revision))
-}
-
-pub(super) async fn list_persons(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::ListPersonsRequest,
-) -> Result<pb::ListPersonsResponse, Status> {
-    let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
-    let persons = admin.list_persons(&actor, tenant).await?;
-    Ok(pb::ListPersonsResponse {
-        persons: persons.iter().map(|p| person_to_pb(p, 0)).collect(),
-    })
-}
-
-pub(super) async fn promote_person(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::PromotePersonRequest,
-) -> Result<pb::User, Status> {
-    let id = PersonId::parse("person_id", &r.person_id).map_err(|e| invalid(e.to_string()))?;
-    let (user, revision) = admin.promote_person(&actor, id).await?;
-    Ok(convert::user_to_pb(&user, revision))
-}
-
+/// SubmitAccessRequest has no actor: whoever asks cannot sign in yet.
 pub(super) async fn submit_access_request(
     admin: &Admin,
     r: pb::SubmitAccessRequestRequest,
@@ -138,68 +176,6 @@ pub(super) async fn submit_access_request(
         [r.azure_object_id, r.email, r.first_name, r.last_name],
     )?;
     let (access_request, revision) = admin.submit_access_request(identity).await?;
-    Ok(access_request_to_pb(&access_request, revision))
-}
-
-pub(super) async fn list_access_requests(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::ListAccessRequestsRequest,
-) -> Result<pb::ListAccessRequestsResponse, Status> {
-    let status = match pb::AccessRequestStatus::try_from(r.status) {
-        Ok(pb::AccessRequestStatus::Unspecified | pb::AccessRequestStatus::Pending) => {
-            AccessRequestStatus::Pending
-        }
-        Ok(pb::AccessRequestStatus::Approved) => AccessRequestStatus::Approved,
-        Ok(pb::AccessRequestStatus::Rejected) => AccessRequestStatus::Rejected,
-        Err(_) => return Err(invalid("`status` is not an AccessRequestStatus")),
-    };
-    let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
-    let requests = admin.list_access_requests(&actor, status, tenant).await?;
-    Ok(pb::ListAccessRequestsResponse {
-        access_requests: requests
-            .iter()
-            .map(|r| access_request_to_pb(r, 0))
-            .collect(),
-    })
-}
-
-pub(super) async fn approve_access_request(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::ApproveAccessRequestRequest,
-) -> Result<pb::ApproveAccessRequestResponse, Status> {
-    let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
-        .map_err(|e| invalid(e.to_string()))?;
-    let expiry = match pb::AccessExpiry::try_from(r.expiry) {
-        Ok(pb::AccessExpiry::OneHour) => Expiry::OneHour,
-        Ok(pb::AccessExpiry::OneDay) => Expiry::OneDay,
-        Ok(pb::AccessExpiry::ThreeDays) => Expiry::ThreeDays,
-        Ok(pb::AccessExpiry::Never) => Expiry::Never,
-        _ => {
-            return Err(invalid(
-                "`expiry` must be ACCESS_EXPIRY_ONE_HOUR, ACCESS_EXPIRY_ONE_DAY, ACCESS_EXPIRY_THREE_DAYS or ACCESS_EXPIRY_NEVER",
-            ));
-        }
-    };
-    let (access_request, user, revision) = admin
-        .decide_access_request(&actor, id, Some(expiry))
-        .await?;
-    Ok(pb::ApproveAccessRequestResponse {
-        access_request: Some(access_request_to_pb(&access_request, revision)),
-        user: user.map(|u| convert::user_to_pb(&u, revision)),
-        revision,
-    })
-}
-
-pub(super) async fn reject_access_request(
-    admin: &Admin,
-    actor: Actor,
-    r: pb::RejectAccessRequestRequest,
-) -> Result<pb::AccessRequest, Status> {
-    let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
-        .map_err(|e| invalid(e.to_string()))?;
-    let (access_request, _, revision) = admin.decide_access_request(&actor, id, None).await?;
     Ok(access_request_to_pb(&access_request, revision))
 }
 

@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::users::{Identity, describe_user, new_user};
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
 pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
@@ -40,9 +40,7 @@ impl Admin {
         identity: Identity,
     ) -> Result<(AccessRequest, u64), AdminError> {
         let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
-        store::find_tenant(self.store.db(), identity.tenant_id)
-            .await?
-            .found("tenant", identity.tenant_id)?;
+        existing(self.store.db(), identity.tenant_id).await?;
         let request = AccessRequest {
             id: AccessRequestId::random(),
             tenant_id: candidate.tenant_id,

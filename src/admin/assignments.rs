@@ -11,7 +11,7 @@ use crate::model::{
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// An assignment to create.
 #[derive(Clone, Debug)]
@@ -120,9 +120,7 @@ impl Admin {
     ) -> Result<(), AdminError> {
         match scope {
             Scope::Msp(tenant) => {
-                let tenant = store::find_tenant(db, *tenant)
-                    .await?
-                    .found("tenant", *tenant)?;
+                let tenant = existing(db, *tenant).await?;
                 if !tenant.is_msp {
                     return Err(AdminError::FailedPrecondition(format!(
                         "tenant `{}` is not an MSP, so it cannot be an MSP scope; use a tenant scope",
@@ -131,12 +129,10 @@ impl Admin {
                 }
             }
             Scope::Tenant(tenant) => {
-                store::find_tenant(db, *tenant)
-                    .await?
-                    .found("tenant", *tenant)?;
+                existing(db, *tenant).await?;
             }
             Scope::TenantTag(tag) => {
-                store::find_tag(db, *tag).await?.found("tag", *tag)?;
+                existing(db, *tag).await?;
             }
             Scope::Resource(resource) => self.existing_resource(resource)?,
             Scope::Owner | Scope::UsersTenant => {}
@@ -164,9 +160,7 @@ impl Admin {
             Action::CreateRoleAssignment,
             new.role_id.to_string(),
             async |write, actor| {
-                let role = store::find_role(write.txn(), new.role_id)
-                    .await?
-                    .found("role", new.role_id)?;
+                let role = existing(write.txn(), new.role_id).await?;
                 self.validate_scope(write.txn(), &new.scope).await?;
                 let assignment = RoleAssignment {
                     id: AssignmentId::random(),
@@ -216,9 +210,7 @@ impl Admin {
                         .ok_or_else(|| {
                             AdminError::NotFound(format!("role assignment `{id}` does not exist"))
                         })?;
-                let role = store::find_role(write.txn(), assignment.role_id)
-                    .await?
-                    .found("role", assignment.role_id)?;
+                let role = existing(write.txn(), assignment.role_id).await?;
                 self.require_assign(write.txn(), actor, &assignment, &role)
                     .await?;
                 let widened =

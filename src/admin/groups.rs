@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A group to create.
 #[derive(Clone, Debug)]
@@ -22,9 +22,7 @@ impl Admin {
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
         self.audited(actor, Action::GetGroup, id.to_string(), async {
-            let group = store::find_group(self.store.db(), id)
-                .await?
-                .found("group", id)?;
+            let group = existing(self.store.db(), id).await?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(group)
         })
@@ -59,9 +57,7 @@ impl Admin {
             Action::UpdateGroup,
             id.to_string(),
             async |write, actor| {
-                let old = store::find_group(write.txn(), id)
-                    .await?
-                    .found("group", id)?;
+                let old = existing(write.txn(), id).await?;
                 self.require_manage_group(actor, &old)?;
                 let group = Group {
                     name,
@@ -84,16 +80,12 @@ impl Admin {
             Action::DeleteGroup,
             id.to_string(),
             async |write, actor| {
-                let group = store::find_group(write.txn(), id)
-                    .await?
-                    .found("group", id)?;
+                let group = existing(write.txn(), id).await?;
                 self.require_manage_group(actor, &group)?;
                 let assignments = store::group_assignments(write.txn(), id).await?;
                 let mut widened = Vec::new();
                 for assignment in &assignments {
-                    let role = store::find_role(write.txn(), assignment.role_id)
-                        .await?
-                        .found("role", assignment.role_id)?;
+                    let role = existing(write.txn(), assignment.role_id).await?;
                     self.require_assign(write.txn(), actor, assignment, &role)
                         .await?;
                     widened.extend(
@@ -128,9 +120,7 @@ impl Admin {
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
         self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
-            let group = store::find_group(self.store.db(), id)
-                .await?
-                .found("group", id)?;
+            let group = existing(self.store.db(), id).await?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
         })
@@ -144,9 +134,7 @@ impl Admin {
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
         self.audited(actor, Action::ListUserGroups, id.to_string(), async {
-            let user = store::find_user(self.store.db(), id)
-                .await?
-                .found("user", id)?;
+            let user = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)
         })
@@ -171,9 +159,7 @@ impl Admin {
             new.name,
             async |write, actor| {
                 if let Some(tenant) = group.owner {
-                    store::find_tenant(write.txn(), tenant)
-                        .await?
-                        .found("tenant", tenant)?;
+                    existing(write.txn(), tenant).await?;
                 }
                 self.require_manage_group(actor, &group)?;
                 write.insert_group(&group).await?;
@@ -198,8 +184,8 @@ impl Admin {
             Action::RemoveGroupMember
         };
         self.write(actor, action, format!("{group_id} {user_id}"), async |write, actor| {
-            let group = store::find_group(write.txn(), group_id).await?.found("group", group_id)?;
-            let user = store::find_user(write.txn(), user_id).await?.found("user", user_id)?;
+            let group = existing(write.txn(), group_id).await?;
+            let user = existing(write.txn(), user_id).await?;
             if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
                 return Err(AdminError::FailedPrecondition(format!(
                     "group `{}` belongs to a tenant, so only users of that tenant may join; user `{}` is of tenant `{}`",

@@ -5,7 +5,7 @@ use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 impl Admin {
     /// The instance preferences: readable by any active actor.
@@ -76,9 +76,7 @@ impl Admin {
                 "impersonation is turned off for this instance (preference `impersonation_enabled`)",
             )));
         }
-        let user = store::find_user(self.store.db(), target)
-            .await?
-            .found("user", target)?;
+        let user = existing(self.store.db(), target).await?;
         self.require_on_tenant(actor, USERS_IMPERSONATE, user.tenant_id)?;
         let access = self
             .cache

@@ -20,11 +20,15 @@ mod users;
 
 use std::sync::Arc;
 
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::cache::AccessCache;
 use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
-use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
+use crate::model::{
+    Action, Group, GroupId, InvalidId, Outcome, Role, RoleId, Tag, TagId, Tenant, TenantId,
+    TextError, User, UserId, shown, unix_now,
+};
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
 pub use access_requests::{Expiry, MAX_PENDING_ACCESS_REQUESTS};
@@ -100,15 +104,39 @@ impl Changed {
     }
 }
 
-/// A row looked up by id, or NOT_FOUND naming what was asked for.
-trait Found<T> {
-    fn found(self, what: &str, id: impl std::fmt::Display) -> Result<T, AdminError>;
+/// An id a use-case needs the row of; see [`existing`].
+trait Existing: Copy + std::fmt::Display {
+    type Row;
+    /// What the row is, as NOT_FOUND names it.
+    const WHAT: &'static str;
+    async fn find(self, db: &impl ConnectionTrait) -> Result<Option<Self::Row>, StoreError>;
 }
 
-impl<T> Found<T> for Option<T> {
-    fn found(self, what: &str, id: impl std::fmt::Display) -> Result<T, AdminError> {
-        self.ok_or_else(|| AdminError::NotFound(format!("{what} `{id}` does not exist")))
-    }
+/// The row of `id`, or NOT_FOUND naming what was asked for.
+async fn existing<I: Existing>(db: &impl ConnectionTrait, id: I) -> Result<I::Row, AdminError> {
+    id.find(db)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("{} `{id}` does not exist", I::WHAT)))
+}
+
+macro_rules! existing {
+    ($($id:ty => $row:ty, $what:literal, $find:path;)*) => {$(
+        impl Existing for $id {
+            type Row = $row;
+            const WHAT: &'static str = $what;
+            async fn find(self, db: &impl ConnectionTrait) -> Result<Option<$row>, StoreError> {
+                $find(db, self).await
+            }
+        }
+    )*};
+}
+
+existing! {
+    GroupId => Group, "group", store::find_group;
+    RoleId => Role, "role", store::find_role;
+    TagId => Tag, "tag", store::find_tag;
+    TenantId => Tenant, "tenant", store::find_tenant;
+    UserId => User, "user", store::find_user;
 }
 
 /// The admin use-cases over one store and its cache.

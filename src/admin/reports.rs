@@ -9,7 +9,7 @@ use crate::model::permissions::ASSIGNMENTS_VIEW;
 use crate::model::{Action, Group, PermissionId, UserId, catalogue};
 use crate::store;
 
-use super::{Actor, Admin, AdminError, Found};
+use super::{Actor, Admin, AdminError, existing};
 
 impl Admin {
     /// Every permission of a user at a tenant or resource, each decided and explained:
@@ -21,9 +21,7 @@ impl Admin {
         target: TargetRef,
     ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
         self.audited(actor, Action::CheckUserAccess, user.to_string(), async {
-            let subject = store::find_user(self.store.db(), user)
-                .await?
-                .found("user", user)?;
+            let subject = existing(self.store.db(), user).await?;
             self.require_on_tenant(actor, ASSIGNMENTS_VIEW, subject.tenant_id)?;
             if target == TargetRef::None {
                 return Err(AdminError::InvalidArgument(

@@ -7,7 +7,7 @@ use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, requir
 use crate::store;
 
 use super::reach::{reaches, reaches_at};
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 impl Admin {
     /// Registers a resource or moves it: the type's manage permission on the new owner
@@ -25,9 +25,7 @@ impl Admin {
             resource.to_string(),
             async |write, actor| {
                 if let Some(tenant) = owner {
-                    store::find_tenant(write.txn(), tenant)
-                        .await?
-                        .found("tenant", tenant)?;
+                    existing(write.txn(), tenant).await?;
                 }
                 let key = resource.kind.manage_permission();
                 self.require_on_owner(actor, key, owner)?;

@@ -9,7 +9,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A custom role to create.
 #[derive(Clone, Debug)]
@@ -88,9 +88,7 @@ impl Admin {
         };
         self.write(actor, Action::CreateRole, new.name, async |write, actor| {
             if let Some(tenant) = role.owner {
-                store::find_tenant(write.txn(), tenant)
-                    .await?
-                    .found("tenant", tenant)?;
+                existing(write.txn(), tenant).await?;
             }
             self.require_role_edit(actor, &role, &role.permissions)?;
             write.save_role(&role).await?;
@@ -121,9 +119,7 @@ impl Admin {
             async |write, actor| {
                 // Read inside the write: a rename carrying an old permission list must not
                 // undo a removal committed meanwhile, since `permissions` replace the set.
-                let old = store::find_role(write.txn(), update.role_id)
-                    .await?
-                    .found("role", update.role_id)?;
+                let old = existing(write.txn(), update.role_id).await?;
                 let role = Role {
                     name,
                     description: optional_text(
@@ -178,9 +174,7 @@ impl Admin {
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
         self.audited(actor, Action::GetRole, id.to_string(), async {
-            let role = store::find_role(self.store.db(), id)
-                .await?
-                .found("role", id)?;
+            let role = existing(self.store.db(), id).await?;
             self.require_see_role(actor, &role)?;
             Ok(role)
         })
@@ -197,7 +191,7 @@ impl Admin {
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
         self.write(actor, Action::DeleteRole, id.to_string(), async |write, actor| {
-            let role = store::find_role(write.txn(), id).await?.found("role", id)?;
+            let role = existing(write.txn(), id).await?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;
             let assignments = store::role_assignments(write.txn(), id).await?;
             if !assignments.is_empty() && !remove_assignments {

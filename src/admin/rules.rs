@@ -20,7 +20,7 @@ use crate::model::{
 use crate::store;
 
 use super::reach::widening;
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, existing};
 
 fn denied(actor: &Actor, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
     let key = &catalogue().get(permission).key;
@@ -225,15 +225,11 @@ impl Admin {
     ) -> Result<Vec<String>, AdminError> {
         let (principal_tenant, group) = match assignment.principal {
             Principal::User(id) => {
-                let user = store::find_user(db, id)
-                    .await?
-                    .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))?;
+                let user = existing(db, id).await?;
                 (Some(user.tenant_id), None)
             }
             Principal::Group(id) => {
-                let group = store::find_group(db, id)
-                    .await?
-                    .ok_or_else(|| AdminError::NotFound(format!("group `{id}` does not exist")))?;
+                let group = existing(db, id).await?;
                 (group.owner, Some(group))
             }
         };

@@ -5,7 +5,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text}
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 impl Admin {
     /// Every tag, by name: tag names are shown to any active actor.
@@ -26,7 +26,7 @@ impl Admin {
             Action::UpdateTag,
             id.to_string(),
             async |write, actor| {
-                let old = store::find_tag(write.txn(), id).await?.found("tag", id)?;
+                let old = existing(write.txn(), id).await?;
                 self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
                 if store::find_tag_by_name(write.txn(), &name)
                     .await?
@@ -49,7 +49,7 @@ impl Admin {
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
         self.write(actor, Action::DeleteTag, id.to_string(), async |write, actor| {
-            let tag = store::find_tag(write.txn(), id).await?.found("tag", id)?;
+            let tag = existing(write.txn(), id).await?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
             if tenants + assignments > 0 {
@@ -112,10 +112,8 @@ impl Admin {
             action,
             format!("{tenant} {tag}"),
             async |write, actor| {
-                let carrier = store::find_tenant(write.txn(), tenant)
-                    .await?
-                    .found("tenant", tenant)?;
-                store::find_tag(write.txn(), tag).await?.found("tag", tag)?;
+                let carrier = existing(write.txn(), tenant).await?;
+                existing(write.txn(), tag).await?;
                 self.require_on_tenant(actor, TENANTS_MANAGE, tenant)?;
                 self.require_at(actor, ASSIGN_TAG_SCOPE, &Scope::TenantTag(tag))?;
                 if carrier.tags.contains(&tag) != tagged {

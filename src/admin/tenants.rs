@@ -8,7 +8,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -50,9 +50,7 @@ impl Admin {
             new.name,
             async |write, actor| {
                 if let Some(parent) = new.parent {
-                    store::find_tenant(write.txn(), parent)
-                        .await?
-                        .found("tenant", parent)?;
+                    existing(write.txn(), parent).await?;
                     self.require_depth(parent, 0)?;
                 }
                 self.require_on_owner(actor, TENANTS_MANAGE, new.parent)?;
@@ -74,9 +72,7 @@ impl Admin {
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
         self.audited(actor, Action::GetTenant, id.to_string(), async {
-            let tenant = store::find_tenant(self.store.db(), id)
-                .await?
-                .found("tenant", id)?;
+            let tenant = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, TENANTS_VIEW, id)?;
             Ok(tenant)
         })
@@ -119,11 +115,11 @@ impl Admin {
             .map(|n| required_text("name", n, NAME_MAX))
             .transpose()?;
         self.write(actor, Action::UpdateTenant, id.to_string(), async |write, actor| {
-            let old = store::find_tenant(write.txn(), id).await?.found("tenant", id)?;
+            let old = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             if let Some(parent) = update.parent {
                 if let Some(parent) = parent {
-                    store::find_tenant(write.txn(), parent).await?.found("tenant", parent)?;
+                    existing(write.txn(), parent).await?;
                 }
                 self.require_on_owner(actor, TENANTS_MANAGE, parent)?;
             }
@@ -218,9 +214,7 @@ impl Admin {
             Action::DeleteTenant,
             id.to_string(),
             async |write, actor| {
-                let tenant = store::find_tenant(write.txn(), id)
-                    .await?
-                    .found("tenant", id)?;
+                let tenant = existing(write.txn(), id).await?;
                 self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
                 let usage = store::tenant_usage(write.txn(), id).await?;
                 if !usage.is_empty() {

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, Changed, Found};
+use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -87,9 +87,7 @@ impl Admin {
             Action::CreateUser,
             new.email,
             async |write, actor| {
-                store::find_tenant(write.txn(), new.tenant_id)
-                    .await?
-                    .found("tenant", new.tenant_id)?;
+                existing(write.txn(), new.tenant_id).await?;
                 self.require_on_tenant(actor, USERS_MANAGE, new.tenant_id)?;
                 self.insert_user(write, &user).await?;
                 let changed = Changed::new(user.id, None, user.email.clone());
@@ -121,9 +119,7 @@ impl Admin {
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         self.audited(actor, Action::GetUser, id.to_string(), async {
-            let user = store::find_user(self.store.db(), id)
-                .await?
-                .found("user", id)?;
+            let user = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(user)
         })
@@ -259,7 +255,7 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<(User, EffectiveAccess), AdminError> {
-        let user = store::find_user(db, id).await?.found("user", id)?;
+        let user = existing(db, id).await?;
         self.require_on_tenant(actor, USERS_MANAGE, user.tenant_id)?;
         let access = store::access_facts(db, id)
             .await?
@@ -284,9 +280,7 @@ impl Admin {
             Action::UpsertPerson,
             identity.email,
             async |write, actor| {
-                store::find_tenant(write.txn(), identity.tenant_id)
-                    .await?
-                    .found("tenant", identity.tenant_id)?;
+                existing(write.txn(), identity.tenant_id).await?;
                 self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
                 let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
                 if let Some(old) = &old {

@@ -11,7 +11,7 @@ use rbac_sidecar::cache::{AccessCache, CacheConfig};
 use rbac_sidecar::cli::{Cli, Command, run_check};
 use rbac_sidecar::config::{DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig};
 use rbac_sidecar::dataset::DatasetSpec;
-use rbac_sidecar::server::{self, FedServer, ServeError, Server};
+use rbac_sidecar::server::{self, ServeError, Server, Serving};
 use rbac_sidecar::store::Store;
 use rbac_sidecar::telemetry;
 
@@ -134,9 +134,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
 async fn run(config: &ServeConfig) -> Result<(), ServeError> {
     // Bound before the database is opened, so that probes connect while it loads.
     let listeners = server::bind_all(config).await?;
-    let started = match &config.upstream {
-        None => Started::Database(Server::start(config).await?),
-        Some(upstream) => Started::Fed(FedServer::start(config, upstream).await?),
+    let serving = match &config.upstream {
+        None => Server::start(config).await?.serving,
+        Some(upstream) => Serving::fed(config, upstream).await?,
     };
     tracing::info!(
         upstream = config.upstream.as_ref().map(|u| tracing::field::display(&u.url)),
@@ -155,16 +155,7 @@ async fn run(config: &ServeConfig) -> Result<(), ServeError> {
             "INSECURE: AdminService is served off the loopback with neither a bearer token nor mutual TLS; anyone who reaches it can act as any administrator. For demos only (--insecure-admin-without-auth)"
         );
     }
-    match started {
-        Started::Database(server) => server.serve(listeners, shutdown_signal()).await,
-        Started::Fed(server) => server.serve(listeners, shutdown_signal()).await,
-    }
-}
-
-/// A replica with its database, or a sidecar fed by the tier.
-enum Started {
-    Database(Server),
-    Fed(FedServer),
+    serving.serve(listeners, shutdown_signal()).await
 }
 
 /// Generates the world and prints what a load run needs, as JSON.

@@ -70,20 +70,12 @@ pub struct Server {
     pub store: Arc<Store>,
     pub cache: Arc<AccessCache>,
     pub metrics: Arc<Metrics>,
-    serving: Serving,
+    pub serving: Serving,
 }
 
-/// A started sidecar without a database, fed by the database tier (`--upstream`).
-pub struct FedServer {
-    pub checker: Arc<Checker>,
-    pub cache: Arc<AccessCache>,
-    pub metrics: Arc<Metrics>,
-    pub tier: Arc<Tier>,
-    serving: Serving,
-}
-
-/// What serving needs, whichever way the cache is fed.
-struct Serving {
+/// A started server's routes and how they are served, whichever way its cache is fed:
+/// by its own database ([`Server`]) or by the database tier ([`Serving::fed`]).
+pub struct Serving {
     routers: Routers,
     authzen: AuthzenState,
     /// Some: the HTTP port serves TLS.
@@ -162,27 +154,15 @@ impl Server {
             serving,
         })
     }
-
-    /// Serves until `shutdown` resolves. Then every listener closes (new connections are
-    /// refused), the change feeds it serves end, in-flight calls finish while the follower
-    /// still applies the change log (a call waiting for a revision can get it), and the
-    /// follower stops. Calls still running after the grace period are abandoned:
-    /// [`ServeError::DrainTimeout`].
-    pub async fn serve(
-        self,
-        listeners: impl Into<Listeners>,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServeError> {
-        self.serving.serve(listeners.into(), shutdown).await
-    }
 }
 
-impl FedServer {
-    /// Reads the TLS files, loads the tier's state, and follows its feed.
-    pub async fn start(
+impl Serving {
+    /// A sidecar without a database, fed by the database tier (`--upstream`): reads the
+    /// TLS files, loads the tier's state, and follows its feed.
+    pub async fn fed(
         config: &ServeConfig,
         upstream: &UpstreamConfig,
-    ) -> Result<FedServer, ServeError> {
+    ) -> Result<Serving, ServeError> {
         let tls = config.tls.as_ref().map(tls_config).transpose()?;
         let metrics = Arc::new(Metrics::new());
         let tier = Arc::new(Tier::connect(upstream)?);
@@ -191,29 +171,12 @@ impl FedServer {
         let cache = AccessCache::fed(source, state, &cache_config(config, &metrics));
         let (stop_following, stopped) = watch::channel(false);
         tokio::spawn(Arc::clone(&tier).follow(Arc::clone(&cache), stopped));
-        let backend = AdminBackend::Tier(Arc::clone(&tier));
-        let (checker, serving) =
+        let backend = AdminBackend::Tier(tier);
+        let (_, serving) =
             Serving::new(config, tls, metrics, cache, backend, stop_following).await?;
-        Ok(FedServer {
-            checker,
-            cache: Arc::clone(&serving.cache),
-            metrics: Arc::clone(&serving.metrics),
-            tier,
-            serving,
-        })
+        Ok(serving)
     }
 
-    /// As [`Server::serve`].
-    pub async fn serve(
-        self,
-        listeners: impl Into<Listeners>,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServeError> {
-        self.serving.serve(listeners.into(), shutdown).await
-    }
-}
-
-impl Serving {
     /// The checker, the routes and how they are served.
     async fn new(
         config: &ServeConfig,
@@ -283,11 +246,17 @@ impl Serving {
         Ok((checker, serving))
     }
 
-    async fn serve(
+    /// Serves until `shutdown` resolves. Then every listener closes (new connections are
+    /// refused), the change feeds it serves end, in-flight calls finish while the follower
+    /// still applies the change log (a call waiting for a revision can get it), and the
+    /// follower stops. Calls still running after the grace period are abandoned:
+    /// [`ServeError::DrainTimeout`].
+    pub async fn serve(
         self,
-        listeners: Listeners,
+        listeners: impl Into<Listeners>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
+        let listeners = listeners.into();
         if self.routers.admin.is_some() && listeners.admin.is_none() {
             return Err(ServeError::NoAdminListener);
         }

@@ -154,6 +154,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             server
+                .serving
                 .serve(listeners, async {
                     let _ = stopped.await;
                 })

@@ -119,6 +119,7 @@ async fn existing<I: Existing>(db: &impl ConnectionTrait, id: I) -> Result<I::Ro
         .ok_or_else(|| AdminError::NotFound(format!("{} `{id}` does not exist", I::WHAT)))
 }
 
+/// `Id => Row, "what", store::find_row;` makes `Id` an [`Existing`] looked up by that query.
 macro_rules! existing {
     ($($id:ty => $row:ty, $what:literal, $find:path;)*) => {$(
         impl Existing for $id {

@@ -51,8 +51,9 @@ impl AdminApi {
     }
 }
 
-/// The service's methods, one a line: `theme::handler(Request) -> Reply: Action`, where
-/// `Action` names the call in the audit log and to the actor's checks.
+/// The service's methods, one a line: `theme::handler(Request) -> Reply: Action`. The
+/// handler is the `Call` method of that name in `theme.rs`; `Action` names the call to the
+/// actor's checks and in the audit log.
 macro_rules! routes {
     ($($theme:ident::$method:ident($request:ident) -> $reply:ident: $action:ident;)*) => {
         #[tonic::async_trait]

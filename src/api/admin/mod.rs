@@ -51,9 +51,10 @@ impl AdminApi {
     }
 }
 
-/// The service's methods, one a line: `theme::handler(Request) -> Reply: Action`. The
-/// handler is the `Call` method of that name in `theme.rs`; `Action` names the call to the
-/// actor's checks and in the audit log.
+/// The service's methods, one a line: `theme::handler(Request) -> Answer: Action`. The
+/// handler is the `Call` method of that name; `theme` says which file holds it (`theme.rs`,
+/// for the reader: the compiler does not check it). `Action` names the call to the actor's
+/// checks and in the audit log.
 macro_rules! routes {
     ($($theme:ident::$method:ident($request:ident) -> $reply:ident: $action:ident;)*) => {
         #[tonic::async_trait]

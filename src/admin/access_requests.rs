@@ -117,11 +117,7 @@ impl Admin {
         };
         self.write(actor, action, id.to_string(), async |write, actor| {
             // Read inside the write, so that two decisions cannot both see it pending.
-            let mut request = store::find_access_request(write.txn(), id)
-                .await?
-                .ok_or_else(|| {
-                    AdminError::NotFound(format!("access request `{id}` does not exist"))
-                })?;
+            let mut request = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, USERS_MANAGE_ACCESS_REQUESTS, request.tenant_id)?;
             self.require_on_tenant(actor, USERS_MANAGE, request.tenant_id)?;
             if request.status != AccessRequestStatus::Pending {

@@ -204,12 +204,7 @@ impl Admin {
             Action::DeleteRoleAssignment,
             id.to_string(),
             async |write, actor| {
-                let assignment =
-                    store::find_assignment(write.txn(), id)
-                        .await?
-                        .ok_or_else(|| {
-                            AdminError::NotFound(format!("role assignment `{id}` does not exist"))
-                        })?;
+                let assignment = existing(write.txn(), id).await?;
                 let role = existing(write.txn(), assignment.role_id).await?;
                 self.require_assign(write.txn(), actor, &assignment, &role)
                     .await?;

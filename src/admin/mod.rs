@@ -26,8 +26,9 @@ use uuid::Uuid;
 use crate::cache::AccessCache;
 use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{
-    Action, Group, GroupId, InvalidId, Outcome, Role, RoleId, Tag, TagId, Tenant, TenantId,
-    TextError, User, UserId, shown, unix_now,
+    AccessRequest, AccessRequestId, Action, AssignmentId, Group, GroupId, InvalidId, Outcome,
+    Person, PersonId, Role, RoleAssignment, RoleId, Tag, TagId, Tenant, TenantId, TextError, User,
+    UserId, shown, unix_now,
 };
 use crate::store::{self, AuditRecord, Store, StoreError, Write};
 
@@ -133,7 +134,10 @@ macro_rules! existing {
 }
 
 existing! {
+    AccessRequestId => AccessRequest, "access request", store::find_access_request;
+    AssignmentId => RoleAssignment, "role assignment", store::find_assignment;
     GroupId => Group, "group", store::find_group;
+    PersonId => Person, "person", store::find_person;
     RoleId => Role, "role", store::find_role;
     TagId => Tag, "tag", store::find_tag;
     TenantId => Tenant, "tenant", store::find_tenant;

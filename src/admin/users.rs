@@ -328,9 +328,7 @@ impl Admin {
             Action::PromotePerson,
             id.to_string(),
             async |write, actor| {
-                let mut person = store::find_person(write.txn(), id)
-                    .await?
-                    .ok_or_else(|| AdminError::NotFound(format!("person `{id}` does not exist")))?;
+                let mut person = existing(write.txn(), id).await?;
                 self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
                 let user = User {
                     id: UserId::random(),

@@ -2,58 +2,49 @@
 //! check must carry `authorization: Bearer <token>`, or it is UNAUTHENTICATED before it
 //! reaches a service. Health stays open so that the kubelet's probes work; reflection is
 //! behind the token like everything else. The comparison takes the same time whatever
-//! the presented token shares with the real one.
+//! the presented token shares with the real one. tower-http's request validation does the
+//! serving; the refusal is a gRPC status, not HTTP 401, so clients see UNAUTHENTICATED.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use subtle::ConstantTimeEq;
 use tonic::Status;
 use tonic::body::Body;
-use tower::{Layer, Service};
+use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
 
 use crate::config::BearerToken;
 
 /// Calls on paths under this prefix need no token.
 const OPEN_PREFIX: &str = "/grpc.health.v1.Health/";
 
-/// Requires the bearer token, when there is one, on the services it wraps.
+/// Requires the bearer token, when there is one, on the services it wraps; None: every
+/// call passes.
+pub fn bearer_auth(token: Option<BearerToken>) -> ValidateRequestHeaderLayer<BearerAuth> {
+    ValidateRequestHeaderLayer::custom(BearerAuth {
+        token: token.map(Arc::new),
+    })
+}
+
+/// The check [`bearer_auth`] runs on every call.
 #[derive(Clone, Debug)]
-pub struct BearerAuthLayer {
+pub struct BearerAuth {
     token: Option<Arc<BearerToken>>,
 }
 
-impl BearerAuthLayer {
-    /// None: every call passes.
-    pub fn new(token: Option<BearerToken>) -> BearerAuthLayer {
-        BearerAuthLayer {
-            token: token.map(Arc::new),
+impl<B> ValidateRequest<B> for BearerAuth {
+    type ResponseBody = Body;
+
+    fn validate(&mut self, request: &mut http::Request<B>) -> Result<(), http::Response<Body>> {
+        match self.refusal(request) {
+            Some(status) => Err(status.into_http()),
+            None => Ok(()),
         }
     }
 }
 
-impl<S> Layer<S> for BearerAuthLayer {
-    type Service = BearerAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BearerAuth {
-            inner,
-            token: self.token.clone(),
-        }
-    }
-}
-
-/// The service [`BearerAuthLayer`] wraps around another.
-#[derive(Clone, Debug)]
-pub struct BearerAuth<S> {
-    inner: S,
-    token: Option<Arc<BearerToken>>,
-}
-
-impl<S> BearerAuth<S> {
+impl BearerAuth {
     /// Why the call is refused, if it is.
-    fn refusal(&self, request: &http::Request<Body>) -> Option<Status> {
+    fn refusal<B>(&self, request: &http::Request<B>) -> Option<Status> {
         let token = self.token.as_ref()?;
         if request.uri().path().starts_with(OPEN_PREFIX) {
             return None;
@@ -86,56 +77,6 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
         .then(|| token.trim_ascii())
 }
 
-impl<S> Service<http::Request<Body>> for BearerAuth<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>>,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = AuthFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        match self.refusal(&request) {
-            Some(status) => AuthFuture::Refused {
-                answer: Some(status.into_http()),
-            },
-            None => AuthFuture::Passed {
-                call: self.inner.call(request),
-            },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The wrapped call, or the refusal.
-    #[project = AuthFutureProjection]
-    pub enum AuthFuture<F> {
-        Passed { #[pin] call: F },
-        Refused { answer: Option<http::Response<Body>> },
-    }
-}
-
-impl<F, E> Future for AuthFuture<F>
-where
-    F: Future<Output = Result<http::Response<Body>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            AuthFutureProjection::Passed { call } => call.poll(cx),
-            // Polled again after it answered: refuse again rather than panic.
-            AuthFutureProjection::Refused { answer } => Poll::Ready(Ok(answer
-                .take()
-                .unwrap_or_else(|| Status::unauthenticated("refused").into_http()))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +91,6 @@ mod tests {
 
     fn refusal(token: Option<&str>, path: &str, header: Option<&str>) -> Option<tonic::Code> {
         let auth = BearerAuth {
-            inner: (),
             token: token.map(|t| Arc::new(BearerToken::new(t).unwrap())),
         };
         let mut request = http::Request::builder().uri(path);

@@ -31,7 +31,7 @@ use tonic_health::pb::health_server::HealthServer;
 
 pub use admin::AdminApi;
 pub use authorization::AuthorizationApi;
-pub use bearer::BearerAuthLayer;
+pub use bearer::bearer_auth;
 pub use budget::RequestBytesLayer;
 pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
@@ -292,7 +292,7 @@ pub async fn serve(
     }
     server
         .layer(transport.telemetry.clone())
-        .layer(BearerAuthLayer::new(transport.auth_token.clone()))
+        .layer(bearer_auth(transport.auth_token.clone()))
         .layer(DeadlineLayer::new(transport.request_timeout))
         .layer(transport.request_bytes.clone())
         .add_routes(routes)

@@ -385,6 +385,13 @@ pub(super) mod tests {
         serve.args
     }
 
+    /// Why `rbac-sidecar serve ARGS` is refused.
+    pub(in crate::config) fn refusal(args: &[&str]) -> String {
+        ServeConfig::from_settings(serve_args(args).settings)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn defaults_match_the_contract() {
         let config = ServeConfig::from_settings(ServeSettings::default()).unwrap();
@@ -460,10 +467,10 @@ pub(super) mod tests {
 
     #[test]
     fn admin_and_metrics_need_ports_of_their_own() {
-        let settings = serve_args(&["--admin-listen", "127.0.0.1:50051"]).settings;
-        assert!(ServeConfig::from_settings(settings).is_err());
-        let settings = serve_args(&["--metrics-listen", "127.0.0.1:50051"]).settings;
-        assert!(ServeConfig::from_settings(settings).is_err());
+        for flag in ["--admin-listen", "--metrics-listen"] {
+            let err = refusal(&[flag, "127.0.0.1:50051"]);
+            assert!(err.contains("127.0.0.1:50051"), "{err}");
+        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl UpstreamConfig {
 #[cfg(test)]
 mod tests {
     use crate::config::ServeConfig;
-    use crate::config::serve::tests::serve_args;
+    use crate::config::serve::tests::{refusal, serve_args};
 
     #[test]
     fn a_sidecar_fed_by_the_tier_has_no_database() {
@@ -83,12 +83,7 @@ mod tests {
             "{printed}"
         );
         assert!(!printed.contains("database_url"), "{printed}");
-        let refused = |args: &[&str]| {
-            ServeConfig::from_settings(serve_args(args).settings)
-                .unwrap_err()
-                .to_string()
-        };
-        let both = refused(&[
+        let both = refusal(&[
             "--upstream",
             "http://t:1",
             "--database-url",
@@ -101,9 +96,9 @@ mod tests {
             "--bootstrap-admin-object-id",
             "0b5ad0a1-0000-4000-8000-00000000a0a1",
         ];
-        assert!(refused(&bootstrap).contains("give those to the tier"));
-        assert!(refused(&["--upstream", "tier:50051"]).contains("http:// or https://"));
-        assert!(refused(&["--upstream-ca", "/ca.pem"]).contains("without `upstream`"));
-        assert!(refused(&["--database-max-connections", "0"]).contains("at least 1"));
+        assert!(refusal(&bootstrap).contains("give those to the tier"));
+        assert!(refusal(&["--upstream", "tier:50051"]).contains("http:// or https://"));
+        assert!(refusal(&["--upstream-ca", "/ca.pem"]).contains("without `upstream`"));
+        assert!(refusal(&["--database-max-connections", "0"]).contains("at least 1"));
     }
 }

@@ -233,37 +233,22 @@ mod tests {
                 ("computers.view", Scope::Tenant(w.customer), Effect::Deny),
             ],
         );
+        let at = |tenant, explain| {
+            decide(
+                Some(&restricted),
+                view,
+                &Target::Tenant(tenant),
+                &w.tenants,
+                0,
+                explain,
+            )
+            .unwrap()
+        };
         for explain in [false, true] {
-            let at_customer = decide(
-                Some(&restricted),
-                view,
-                &Target::Tenant(w.customer),
-                &w.tenants,
-                0,
-                explain,
-            )
-            .unwrap();
-            assert_eq!(at_customer.decision, Decision::Denied);
-            let at_msp = decide(
-                Some(&restricted),
-                view,
-                &Target::Tenant(w.msp),
-                &w.tenants,
-                0,
-                explain,
-            )
-            .unwrap();
-            assert_eq!(at_msp.decision, Decision::Allowed);
+            assert_eq!(at(w.customer, explain).decision, Decision::Denied);
+            assert_eq!(at(w.msp, explain).decision, Decision::Allowed);
         }
-        let explained = decide(
-            Some(&restricted),
-            view,
-            &Target::Tenant(w.customer),
-            &w.tenants,
-            0,
-            true,
-        )
-        .unwrap();
+        let explained = at(w.customer, true);
         let decisive: Vec<Effect> = explained
             .applied
             .iter()
@@ -272,15 +257,7 @@ mod tests {
             .collect();
         assert_eq!(decisive, [Effect::Deny]);
         assert_eq!(explained.applied.len(), 2, "both applied");
-        let allowed = decide(
-            Some(&restricted),
-            view,
-            &Target::Tenant(w.msp),
-            &w.tenants,
-            0,
-            true,
-        )
-        .unwrap();
+        let allowed = at(w.msp, true);
         assert_eq!(allowed.applied.len(), 1);
         assert!(allowed.applied[0].decisive && allowed.applied[0].grant.effect == Effect::Allow);
     }

@@ -366,20 +366,12 @@ mod tests {
                 ),
             ],
         );
-        let grant = reach(
-            w.customer,
-            &["computers.view"],
-            at_customer.clone(),
-            Widening::NewAllow,
-        );
+        let allow_at_customer =
+            |user, keys: &[&str]| reach(user, keys, at_customer.clone(), Widening::NewAllow);
+        let grant = allow_at_customer(w.customer, &["computers.view"]);
         assert_eq!(judge(&tenant_admin, &grant), Ok(()));
         // More than the actor holds, or wider than where it holds it.
-        let more = reach(
-            w.customer,
-            &["computers.manage"],
-            at_customer.clone(),
-            Widening::NewAllow,
-        );
+        let more = allow_at_customer(w.customer, &["computers.manage"]);
         assert_eq!(
             judge(&tenant_admin, &more),
             Err(RefusalReason::MissingPermission)
@@ -414,14 +406,9 @@ mod tests {
         let mut inactive = more.clone();
         inactive.user.disabled = true;
         assert_eq!(judge(&tenant_admin, &inactive), Ok(()));
-        let msp_only = reach(
-            w.customer,
-            &["tenants.manage"],
-            at_customer.clone(),
-            Widening::NewAllow,
-        );
+        let msp_only = allow_at_customer(w.customer, &["tenants.manage"]);
         assert_eq!(judge(&tenant_admin, &msp_only), Ok(()));
-        let msp_user = reach(w.msp, &["tenants.manage"], at_customer, Widening::NewAllow);
+        let msp_user = allow_at_customer(w.msp, &["tenants.manage"]);
         assert_eq!(
             judge(&tenant_admin, &msp_user),
             Err(RefusalReason::MissingPermission)

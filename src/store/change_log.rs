@@ -1,7 +1,9 @@
 //! The change log: every write appends one row, in its own transaction, naming what it
 //! touched, so each replica invalidates exactly that.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -103,20 +105,21 @@ impl Store {
 
 /// The oldest revision still in the log (0 when empty).
 pub async fn oldest_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
-    let oldest = change_log::Entity::find()
-        .order_by_asc(change_log::Column::Revision)
-        .one(db)
-        .await?;
-    Ok(oldest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+    end_revision(db, Order::Asc).await
 }
 
 /// The newest revision in the log (0 when empty).
 pub async fn max_revision<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
-    let newest = change_log::Entity::find()
-        .order_by_desc(change_log::Column::Revision)
+    end_revision(db, Order::Desc).await
+}
+
+/// The first revision in this order (0 when the log is empty).
+async fn end_revision<C: ConnectionTrait>(db: &C, order: Order) -> Result<u64, StoreError> {
+    let first = change_log::Entity::find()
+        .order_by(change_log::Column::Revision, order)
         .one(db)
         .await?;
-    Ok(newest.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
+    Ok(first.map_or(0, |row| u64::try_from(row.revision).unwrap_or_default()))
 }
 
 pub(super) fn to_i64(revision: u64) -> i64 {

@@ -115,7 +115,7 @@ impl Admin {
             Some(_) => Action::ApproveAccessRequest,
             None => Action::RejectAccessRequest,
         };
-        self.write(actor, action, id.to_string(), async |write, actor| {
+        self.write(actor, action, id, async |write, actor| {
             // Read inside the write, so that two decisions cannot both see it pending.
             let mut request = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, USERS_MANAGE_ACCESS_REQUESTS, request.tenant_id)?;

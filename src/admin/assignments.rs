@@ -158,7 +158,7 @@ impl Admin {
         self.write(
             actor,
             Action::CreateRoleAssignment,
-            new.role_id.to_string(),
+            new.role_id,
             async |write, actor| {
                 let role = existing(write.txn(), new.role_id).await?;
                 self.validate_scope(write.txn(), &new.scope).await?;
@@ -202,7 +202,7 @@ impl Admin {
         self.write(
             actor,
             Action::DeleteRoleAssignment,
-            id.to_string(),
+            id,
             async |write, actor| {
                 let assignment = existing(write.txn(), id).await?;
                 let role = existing(write.txn(), assignment.role_id).await?;

@@ -21,7 +21,7 @@ pub struct NewGroup {
 impl Admin {
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
-        self.audited(actor, Action::GetGroup, id.to_string(), async {
+        self.audited(actor, Action::GetGroup, id, async {
             let group = existing(self.store.db(), id).await?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(group)
@@ -52,63 +52,52 @@ impl Admin {
         description: &str,
     ) -> Result<(Group, u64), AdminError> {
         let name = required_text("name", name, NAME_MAX)?;
-        self.write(
-            actor,
-            Action::UpdateGroup,
-            id.to_string(),
-            async |write, actor| {
-                let old = existing(write.txn(), id).await?;
-                self.require_manage_group(actor, &old)?;
-                let group = Group {
-                    name,
-                    description: optional_text("description", description, DESCRIPTION_MAX)?,
-                    ..old.clone()
-                };
-                write.update_group(&group).await?;
-                let changed = Changed::new(id, Some(old.name), group.name.clone());
-                Ok((group, changed))
-            },
-        )
+        self.write(actor, Action::UpdateGroup, id, async |write, actor| {
+            let old = existing(write.txn(), id).await?;
+            self.require_manage_group(actor, &old)?;
+            let group = Group {
+                name,
+                description: optional_text("description", description, DESCRIPTION_MAX)?,
+                ..old.clone()
+            };
+            write.update_group(&group).await?;
+            let changed = Changed::new(id, Some(old.name), group.name.clone());
+            Ok((group, changed))
+        })
         .await
     }
 
     /// Deletes a group with its memberships and assignments: the right to manage it and to
     /// delete each of its assignments (a deny through it may be what holds members back).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
-        self.write(
-            actor,
-            Action::DeleteGroup,
-            id.to_string(),
-            async |write, actor| {
-                let group = existing(write.txn(), id).await?;
-                self.require_manage_group(actor, &group)?;
-                let assignments = store::group_assignments(write.txn(), id).await?;
-                let mut widened = Vec::new();
-                for assignment in &assignments {
-                    let role = existing(write.txn(), assignment.role_id).await?;
-                    self.require_assign(write.txn(), actor, assignment, &role)
-                        .await?;
-                    widened.extend(
-                        reaches(write.txn(), assignment, role.permissions, false, None).await?,
-                    );
-                }
-                self.judge(actor, &widened)?;
-                for assignment in &assignments {
-                    write.delete_assignment(assignment).await?;
-                }
-                write.delete_group(id).await?;
-                let changed = Changed {
-                    target: id.to_string(),
-                    before: Some(format!(
-                        "{} with {} assignments",
-                        group.name,
-                        assignments.len()
-                    )),
-                    after: String::new(),
-                };
-                Ok(((), changed))
-            },
-        )
+        self.write(actor, Action::DeleteGroup, id, async |write, actor| {
+            let group = existing(write.txn(), id).await?;
+            self.require_manage_group(actor, &group)?;
+            let assignments = store::group_assignments(write.txn(), id).await?;
+            let mut widened = Vec::new();
+            for assignment in &assignments {
+                let role = existing(write.txn(), assignment.role_id).await?;
+                self.require_assign(write.txn(), actor, assignment, &role)
+                    .await?;
+                widened
+                    .extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
+            }
+            self.judge(actor, &widened)?;
+            for assignment in &assignments {
+                write.delete_assignment(assignment).await?;
+            }
+            write.delete_group(id).await?;
+            let changed = Changed {
+                target: id.to_string(),
+                before: Some(format!(
+                    "{} with {} assignments",
+                    group.name,
+                    assignments.len()
+                )),
+                after: String::new(),
+            };
+            Ok(((), changed))
+        })
         .await
         .map(|((), revision)| revision)
     }
@@ -119,7 +108,7 @@ impl Admin {
         actor: &Actor,
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
-        self.audited(actor, Action::ListGroupMembers, id.to_string(), async {
+        self.audited(actor, Action::ListGroupMembers, id, async {
             let group = existing(self.store.db(), id).await?;
             self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
             Ok(store::group_members(self.store.db(), id).await?)
@@ -133,7 +122,7 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
-        self.audited(actor, Action::ListUserGroups, id.to_string(), async {
+        self.audited(actor, Action::ListUserGroups, id, async {
             let user = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(store::user_groups(self.store.db(), id).await?)

@@ -22,7 +22,7 @@ impl Admin {
         self.write(
             actor,
             Action::UpdatePreferences,
-            "preferences".into(),
+            "preferences",
             async |write, actor| {
                 self.require_at(actor, PREFERENCES_MANAGE, &Scope::Owner)?;
                 let old = store::preferences(write.txn()).await?;
@@ -98,26 +98,21 @@ impl Admin {
         actor: &Actor,
         target: UserId,
     ) -> Result<User, AdminError> {
-        self.audited(
-            actor,
-            Action::StartImpersonation,
-            target.to_string(),
-            async {
-                let (user, _) = self.impersonation_target(actor, target).await?;
-                let record = store::AuditRecord {
-                    actor: Some(target),
-                    impersonator: Some(actor.id()),
-                    action: Action::StartImpersonation,
-                    target: target.to_string(),
-                    before: None,
-                    after: Some(user.email.clone()),
-                    outcome: Outcome::Succeeded,
-                    detail: String::new(),
-                };
-                self.store.audit(record).await?;
-                Ok(user)
-            },
-        )
+        self.audited(actor, Action::StartImpersonation, target, async {
+            let (user, _) = self.impersonation_target(actor, target).await?;
+            let record = store::AuditRecord {
+                actor: Some(target),
+                impersonator: Some(actor.id()),
+                action: Action::StartImpersonation,
+                target: target.to_string(),
+                before: None,
+                after: Some(user.email.clone()),
+                outcome: Outcome::Succeeded,
+                detail: String::new(),
+            };
+            self.store.audit(record).await?;
+            Ok(user)
+        })
         .await
     }
 }

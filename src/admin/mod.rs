@@ -18,6 +18,7 @@ mod tags;
 mod tenants;
 mod users;
 
+use std::fmt::Display;
 use std::sync::Arc;
 
 use sea_orm::ConnectionTrait;
@@ -217,7 +218,7 @@ impl Admin {
         &self,
         actor: &Actor,
         action: Action,
-        target: String,
+        target: impl Display,
         call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<(T, Changed), AdminError>,
     ) -> Result<(T, u64), AdminError> {
         self.audited(actor, action, target, async {
@@ -243,12 +244,13 @@ impl Admin {
         &self,
         actor: &Actor,
         action: Action,
-        target: String,
+        target: impl Display,
         call: impl Future<Output = Result<T, AdminError>>,
     ) -> Result<T, AdminError> {
         let result = call.await;
         if let Err(err @ AdminError::PermissionDenied(_)) = &result {
-            self.audit_refusal(Some(actor), action, &target, err).await;
+            self.audit_refusal(Some(actor), action, &target.to_string(), err)
+                .await;
         }
         result
     }

@@ -20,7 +20,7 @@ impl Admin {
         user: UserId,
         target: TargetRef,
     ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
-        self.audited(actor, Action::CheckUserAccess, user.to_string(), async {
+        self.audited(actor, Action::CheckUserAccess, user, async {
             let subject = existing(self.store.db(), user).await?;
             self.require_on_tenant(actor, ASSIGNMENTS_VIEW, subject.tenant_id)?;
             if target == TargetRef::None {

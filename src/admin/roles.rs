@@ -115,7 +115,7 @@ impl Admin {
         self.write(
             actor,
             Action::UpdateRole,
-            update.role_id.to_string(),
+            update.role_id,
             async |write, actor| {
                 // Read inside the write: a rename carrying an old permission list must not
                 // undo a removal committed meanwhile, since `permissions` replace the set.
@@ -173,7 +173,7 @@ impl Admin {
 
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
-        self.audited(actor, Action::GetRole, id.to_string(), async {
+        self.audited(actor, Action::GetRole, id, async {
             let role = existing(self.store.db(), id).await?;
             self.require_see_role(actor, &role)?;
             Ok(role)
@@ -190,7 +190,7 @@ impl Admin {
         id: RoleId,
         remove_assignments: bool,
     ) -> Result<(u64, usize), AdminError> {
-        self.write(actor, Action::DeleteRole, id.to_string(), async |write, actor| {
+        self.write(actor, Action::DeleteRole, id, async |write, actor| {
             let role = existing(write.txn(), id).await?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;
             let assignments = store::role_assignments(write.txn(), id).await?;

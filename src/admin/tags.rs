@@ -21,34 +21,29 @@ impl Admin {
         name: &str,
     ) -> Result<(Tag, u64), AdminError> {
         let name = required_text("name", name, NAME_MAX)?;
-        self.write(
-            actor,
-            Action::UpdateTag,
-            id.to_string(),
-            async |write, actor| {
-                let old = existing(write.txn(), id).await?;
-                self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
-                if store::find_tag_by_name(write.txn(), &name)
-                    .await?
-                    .is_some_and(|other| other.id != id)
-                {
-                    return Err(AdminError::AlreadyExists(format!(
-                        "a tag named `{name}` already exists"
-                    )));
-                }
-                let tag = Tag { id, name };
-                write.rename_tag(&tag).await?;
-                let changed = Changed::new(id, Some(old.name), tag.name.clone());
-                Ok((tag, changed))
-            },
-        )
+        self.write(actor, Action::UpdateTag, id, async |write, actor| {
+            let old = existing(write.txn(), id).await?;
+            self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
+            if store::find_tag_by_name(write.txn(), &name)
+                .await?
+                .is_some_and(|other| other.id != id)
+            {
+                return Err(AdminError::AlreadyExists(format!(
+                    "a tag named `{name}` already exists"
+                )));
+            }
+            let tag = Tag { id, name };
+            write.rename_tag(&tag).await?;
+            let changed = Changed::new(id, Some(old.name), tag.name.clone());
+            Ok((tag, changed))
+        })
         .await
     }
 
     /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
-        self.write(actor, Action::DeleteTag, id.to_string(), async |write, actor| {
+        self.write(actor, Action::DeleteTag, id, async |write, actor| {
             let tag = existing(write.txn(), id).await?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;

@@ -71,7 +71,7 @@ impl Admin {
 
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
-        self.audited(actor, Action::GetTenant, id.to_string(), async {
+        self.audited(actor, Action::GetTenant, id, async {
             let tenant = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, TENANTS_VIEW, id)?;
             Ok(tenant)
@@ -114,7 +114,7 @@ impl Admin {
             .as_deref()
             .map(|n| required_text("name", n, NAME_MAX))
             .transpose()?;
-        self.write(actor, Action::UpdateTenant, id.to_string(), async |write, actor| {
+        self.write(actor, Action::UpdateTenant, id, async |write, actor| {
             let old = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             if let Some(parent) = update.parent {
@@ -209,30 +209,25 @@ impl Admin {
 
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
     pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
-        self.write(
-            actor,
-            Action::DeleteTenant,
-            id.to_string(),
-            async |write, actor| {
-                let tenant = existing(write.txn(), id).await?;
-                self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
-                let usage = store::tenant_usage(write.txn(), id).await?;
-                if !usage.is_empty() {
-                    let uses: Vec<String> = usage
-                        .iter()
-                        .map(|(n, what)| format!("{n} {what}"))
-                        .collect();
-                    return Err(AdminError::FailedPrecondition(format!(
-                        "tenant `{}` is still in use ({}); remove or move those first",
-                        tenant.name,
-                        uses.join(", ")
-                    )));
-                }
-                write.delete_tenant(id).await?;
-                let changed = Changed::new(id, Some(describe_tenant(&tenant)), String::new());
-                Ok(((), changed))
-            },
-        )
+        self.write(actor, Action::DeleteTenant, id, async |write, actor| {
+            let tenant = existing(write.txn(), id).await?;
+            self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
+            let usage = store::tenant_usage(write.txn(), id).await?;
+            if !usage.is_empty() {
+                let uses: Vec<String> = usage
+                    .iter()
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect();
+                return Err(AdminError::FailedPrecondition(format!(
+                    "tenant `{}` is still in use ({}); remove or move those first",
+                    tenant.name,
+                    uses.join(", ")
+                )));
+            }
+            write.delete_tenant(id).await?;
+            let changed = Changed::new(id, Some(describe_tenant(&tenant)), String::new());
+            Ok(((), changed))
+        })
         .await
         .map(|((), revision)| revision)
     }

@@ -118,7 +118,7 @@ impl Admin {
 
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
-        self.audited(actor, Action::GetUser, id.to_string(), async {
+        self.audited(actor, Action::GetUser, id, async {
             let user = existing(self.store.db(), id).await?;
             self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
             Ok(user)
@@ -169,7 +169,7 @@ impl Admin {
         self.write(
             actor,
             Action::SetUserDisabled,
-            user_id.to_string(),
+            user_id,
             async |write, actor| {
                 let (mut user, access) = self
                     .require_manage_user(write.txn(), actor, user_id)
@@ -198,7 +198,7 @@ impl Admin {
         self.write(
             actor,
             Action::UpdateUser,
-            update.user_id.to_string(),
+            update.user_id,
             async |write, actor| {
                 let (old, access) = self
                     .require_manage_user(write.txn(), actor, update.user_id)
@@ -232,17 +232,12 @@ impl Admin {
                 "nobody deletes themselves; ask another administrator".into(),
             ));
         }
-        self.write(
-            actor,
-            Action::DeleteUser,
-            id.to_string(),
-            async |write, actor| {
-                let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
-                write.delete_user(id).await?;
-                let changed = Changed::new(id, Some(describe_user(&user)), String::new());
-                Ok(((), changed))
-            },
-        )
+        self.write(actor, Action::DeleteUser, id, async |write, actor| {
+            let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
+            write.delete_user(id).await?;
+            let changed = Changed::new(id, Some(describe_user(&user)), String::new());
+            Ok(((), changed))
+        })
         .await
         .map(|((), revision)| revision)
     }
@@ -323,31 +318,26 @@ impl Admin {
         actor: &Actor,
         id: PersonId,
     ) -> Result<(User, u64), AdminError> {
-        self.write(
-            actor,
-            Action::PromotePerson,
-            id.to_string(),
-            async |write, actor| {
-                let mut person = existing(write.txn(), id).await?;
-                self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
-                let user = User {
-                    id: UserId::random(),
-                    tenant_id: person.tenant_id,
-                    azure_object_id: person.azure_object_id,
-                    email: person.email.clone(),
-                    first_name: person.first_name.clone(),
-                    last_name: person.last_name.clone(),
-                    disabled: false,
-                    expires_at: None,
-                    origin: UserOrigin::Person,
-                };
-                self.insert_user(write, &user).await?;
-                person.user_id = Some(user.id);
-                write.save_person(&person).await?;
-                let changed = Changed::new(user.id, None, describe_user(&user));
-                Ok((user, changed))
-            },
-        )
+        self.write(actor, Action::PromotePerson, id, async |write, actor| {
+            let mut person = existing(write.txn(), id).await?;
+            self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;
+            let user = User {
+                id: UserId::random(),
+                tenant_id: person.tenant_id,
+                azure_object_id: person.azure_object_id,
+                email: person.email.clone(),
+                first_name: person.first_name.clone(),
+                last_name: person.last_name.clone(),
+                disabled: false,
+                expires_at: None,
+                origin: UserOrigin::Person,
+            };
+            self.insert_user(write, &user).await?;
+            person.user_id = Some(user.id);
+            write.save_person(&person).await?;
+            let changed = Changed::new(user.id, None, describe_user(&user));
+            Ok((user, changed))
+        })
         .await
     }
 }

@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store::{self};
 
 use super::users::{Identity, describe_user, new_user};
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, absent, existing};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
 pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
@@ -53,30 +53,21 @@ impl Admin {
             decided_by: None,
         };
         let mut write = self.store.begin_write().await?;
-        if store::find_user_by_object_id(write.txn(), request.azure_object_id)
-            .await?
-            .is_some()
-        {
-            return Err(AdminError::AlreadyExists(format!(
-                "azure object id `{}` is already a user; sign in instead",
-                request.azure_object_id
-            )));
-        }
+        let object_id = request.azure_object_id;
+        let user = store::find_user_by_object_id(write.txn(), object_id).await?;
+        absent(
+            user,
+            format!("azure object id `{object_id}` is already a user; sign in instead"),
+        )?;
         // Anyone may ask, with no actor: a bound keeps that from filling the disk.
         if store::pending_access_requests(write.txn()).await? >= MAX_PENDING_ACCESS_REQUESTS {
             return Err(AdminError::ResourceExhausted(format!(
                 "{MAX_PENDING_ACCESS_REQUESTS} access requests already wait for a decision; try again once administrators have decided some"
             )));
         }
-        if store::pending_access_request(write.txn(), request.azure_object_id)
-            .await?
-            .is_some()
-        {
-            return Err(AdminError::AlreadyExists(format!(
-                "azure object id `{}` already has a pending access request",
-                request.azure_object_id
-            )));
-        }
+        let pending = store::pending_access_request(write.txn(), object_id).await?;
+        let taken = format!("azure object id `{object_id}` already has a pending access request");
+        absent(pending, taken)?;
         write.save_access_request(&request).await?;
         let revision = self
             .commit_as(

@@ -121,6 +121,14 @@ async fn existing<I: Existing>(db: &impl ConnectionTrait, id: I) -> Result<I::Ro
         .ok_or_else(|| AdminError::NotFound(format!("{} `{id}` does not exist", I::WHAT)))
 }
 
+/// ALREADY_EXISTS, saying what is `taken`, when a row was found.
+fn absent<T>(found: Option<T>, taken: String) -> Result<(), AdminError> {
+    match found {
+        Some(_) => Err(AdminError::AlreadyExists(taken)),
+        None => Ok(()),
+    }
+}
+
 /// `Id => Row, "what", store::find_row;` makes `Id` an [`Existing`] looked up by that query.
 macro_rules! existing {
     ($($id:ty => $row:ty, $what:literal, $find:path;)*) => {$(

@@ -5,7 +5,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text}
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, absent, existing};
 
 impl Admin {
     /// Every tag, by name: tag names are shown to any active actor.
@@ -71,15 +71,8 @@ impl Admin {
                 id: TagId::random(),
                 name,
             };
-            if store::find_tag_by_name(write.txn(), &tag.name)
-                .await?
-                .is_some()
-            {
-                return Err(AdminError::AlreadyExists(format!(
-                    "a tag named `{}` already exists",
-                    tag.name
-                )));
-            }
+            let named = store::find_tag_by_name(write.txn(), &tag.name).await?;
+            absent(named, format!("a tag named `{}` already exists", tag.name))?;
             write.insert_tag(&tag).await?;
             let changed = Changed::new(tag.id, None, tag.name.clone());
             Ok((tag, changed))

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, absent, existing};
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -103,15 +103,12 @@ impl Admin {
         write: &mut store::Write<'_>,
         user: &User,
     ) -> Result<(), AdminError> {
-        if store::find_user_by_object_id(write.txn(), user.azure_object_id)
-            .await?
-            .is_some()
-        {
-            return Err(AdminError::AlreadyExists(format!(
-                "a user with azure object id `{}` already exists",
-                user.azure_object_id
-            )));
-        }
+        let object_id = user.azure_object_id;
+        let taken = store::find_user_by_object_id(write.txn(), object_id).await?;
+        absent(
+            taken,
+            format!("a user with azure object id `{object_id}` already exists"),
+        )?;
         write.insert_user(user).await?;
         Ok(())
     }

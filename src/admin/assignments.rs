@@ -107,8 +107,8 @@ impl Admin {
     async fn principal_tenant(&self, principal: Principal) -> Result<Option<TenantId>, AdminError> {
         let db = self.store.db();
         Ok(match principal {
-            Principal::User(id) => store::find_user(db, id).await?.map(|u| u.tenant_id),
-            Principal::Group(id) => store::find_group(db, id).await?.and_then(|g| g.owner),
+            Principal::User(id) => store::find(db, id).await?.map(|u| u.tenant_id),
+            Principal::Group(id) => store::find(db, id).await?.and_then(|g| g.owner),
         })
     }
 

@@ -252,7 +252,7 @@ impl Admin {
                 "azure object id `{object_id}` appears more than once in the file"
             )));
         }
-        let Some(tenant) = store::find_tenant(write.txn(), tenant_id).await? else {
+        let Some(tenant) = store::find(write.txn(), tenant_id).await? else {
             return Ok(Err(format!("tenant `{tenant_id}` does not exist")));
         };
         if tenant.is_msp != kind.is_msp() {

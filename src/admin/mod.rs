@@ -26,12 +26,8 @@ use uuid::Uuid;
 
 use crate::cache::AccessCache;
 use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
-use crate::model::{
-    AccessRequest, AccessRequestId, Action, AssignmentId, Group, GroupId, InvalidId, Outcome,
-    Person, PersonId, Role, RoleAssignment, RoleId, Tag, TagId, Tenant, TenantId, TextError, User,
-    UserId, shown, unix_now,
-};
-use crate::store::{self, AuditRecord, Store, StoreError, Write};
+use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
+use crate::store::{self, AuditRecord, Keyed, Store, StoreError, Write};
 
 pub use access_requests::{Expiry, MAX_PENDING_ACCESS_REQUESTS};
 pub use assignments::{AssignmentQuery, NewAssignment};
@@ -106,17 +102,9 @@ impl Changed {
     }
 }
 
-/// An id a use-case needs the row of; see [`existing`].
-trait Existing: Copy + std::fmt::Display {
-    type Row;
-    /// What the row is, as NOT_FOUND names it.
-    const WHAT: &'static str;
-    async fn find(self, db: &impl ConnectionTrait) -> Result<Option<Self::Row>, StoreError>;
-}
-
 /// The row of `id`, or NOT_FOUND naming what was asked for.
-async fn existing<I: Existing>(db: &impl ConnectionTrait, id: I) -> Result<I::Row, AdminError> {
-    id.find(db)
+async fn existing<I: Keyed>(db: &impl ConnectionTrait, id: I) -> Result<I::Row, AdminError> {
+    store::find(db, id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("{} `{id}` does not exist", I::WHAT)))
 }
@@ -127,30 +115,6 @@ fn absent<T>(found: Option<T>, taken: String) -> Result<(), AdminError> {
         Some(_) => Err(AdminError::AlreadyExists(taken)),
         None => Ok(()),
     }
-}
-
-/// `Id => Row, "what", store::find_row;` makes `Id` an [`Existing`] looked up by that query.
-macro_rules! existing {
-    ($($id:ty => $row:ty, $what:literal, $find:path;)*) => {$(
-        impl Existing for $id {
-            type Row = $row;
-            const WHAT: &'static str = $what;
-            async fn find(self, db: &impl ConnectionTrait) -> Result<Option<$row>, StoreError> {
-                $find(db, self).await
-            }
-        }
-    )*};
-}
-
-existing! {
-    AccessRequestId => AccessRequest, "access request", store::find_access_request;
-    AssignmentId => RoleAssignment, "role assignment", store::find_assignment;
-    GroupId => Group, "group", store::find_group;
-    PersonId => Person, "person", store::find_person;
-    RoleId => Role, "role", store::find_role;
-    TagId => Tag, "tag", store::find_tag;
-    TenantId => Tenant, "tenant", store::find_tenant;
-    UserId => User, "user", store::find_user;
 }
 
 /// The admin use-cases over one store and its cache.

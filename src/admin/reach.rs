@@ -16,7 +16,7 @@ async fn reached_users<C: ConnectionTrait>(
     principal: Principal,
 ) -> Result<Vec<User>, AdminError> {
     Ok(match principal {
-        Principal::User(id) => store::find_user(db, id).await?.into_iter().collect(),
+        Principal::User(id) => store::find(db, id).await?.into_iter().collect(),
         Principal::Group(id) => store::group_members(db, id).await?,
     })
 }
@@ -71,7 +71,7 @@ pub(super) async fn reaches_at<C: ConnectionTrait>(
 ) -> Result<Vec<Reach>, AdminError> {
     let mut widened = Vec::new();
     for assignment in store::assignments_at(db, scopes).await? {
-        let Some(role) = store::find_role(db, assignment.role_id).await? else {
+        let Some(role) = store::find(db, assignment.role_id).await? else {
             continue;
         };
         widened.extend(reaches(db, &assignment, role.permissions, starts, Some(over)).await?);

@@ -88,7 +88,7 @@ impl Admin {
         }
         // User's Tenant covers the resource for the users of its owner.
         for assignment in store::assignments_at(db, &[Scope::UsersTenant]).await? {
-            let Some(role) = store::find_role(db, assignment.role_id).await? else {
+            let Some(role) = store::find(db, assignment.role_id).await? else {
                 continue;
             };
             for (starts, tenant) in [(true, to), (false, from)] {

@@ -338,7 +338,7 @@ impl Admin {
         self.require_on_tenant(actor, USERS_MANAGE, member.tenant_id)?;
         let mut widened = Vec::new();
         for assignment in store::group_assignments(db, group.id).await? {
-            let Some(role) = store::find_role(db, assignment.role_id).await? else {
+            let Some(role) = store::find(db, assignment.role_id).await? else {
                 continue;
             };
             let Some(widening) = widening(assignment.effect, joins) else {

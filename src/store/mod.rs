@@ -22,23 +22,21 @@ pub use audit::{AuditEvent, AuditFilter, audit_events};
 pub use change_log::{Change, ChangeBatch, changes_after, max_revision, oldest_revision};
 pub use queries::access::access_facts;
 pub use queries::assignments::{
-    AssignmentFilter, StoredAssignment, assignments, assignments_at, find_assignment,
-    group_assignments, role_assignments,
+    AssignmentFilter, StoredAssignment, assignments, assignments_at, group_assignments,
+    role_assignments,
 };
-pub use queries::groups::{
-    find_group, find_groups, group_members, groups, is_group_member, user_groups,
-};
+pub use queries::groups::{find_groups, group_members, groups, is_group_member, user_groups};
 pub use queries::preferences::preferences;
-pub use queries::roles::{find_role, role_names, roles};
+pub use queries::roles::{role_names, roles};
 pub use queries::tenants::{
-    find_resource, find_tag, find_tag_by_name, find_tenant, resources, tag_usage, tags,
-    tenant_usage, tenants, tenants_with_ids,
+    find_resource, find_tag_by_name, resources, tag_usage, tags, tenant_usage, tenants,
+    tenants_with_ids,
 };
 pub use queries::users::{
-    UserFilter, access_requests, find_access_request, find_person, find_person_by_object_id,
-    find_user, find_user_by_object_id, pending_access_request, pending_access_requests, persons,
-    users,
+    UserFilter, access_requests, find_person_by_object_id, find_user_by_object_id,
+    pending_access_request, pending_access_requests, persons, users,
 };
+pub use queries::{Keyed, find};
 pub use writes::AuditRecord;
 
 /// A database failure. Never an allow: the API turns it into UNAVAILABLE or INTERNAL.

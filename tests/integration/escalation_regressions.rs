@@ -548,7 +548,7 @@ async fn a_write_never_commits_on_rights_a_committed_revoke_removed(
         .await;
     // The revoke, committed while TA's write waits.
     let mut revoke = held;
-    let assignment = rbac_sidecar::store::find_assignment(
+    let assignment = rbac_sidecar::store::find(
         revoke.txn(),
         rbac_sidecar::model::AssignmentId::parse("id", &revoked.id).unwrap(),
     )

@@ -359,7 +359,7 @@ impl World {
             // The role editor holds `tenants.manage` on its MSP's own tenant only, and
             // puts it into a role held at a tenant below.
             0 => {
-                let role = store::find_role(&self.db, self.roles[1])
+                let role = store::find(&self.db, self.roles[1])
                     .await
                     .expect("role")
                     .expect("role");
@@ -525,10 +525,7 @@ impl World {
             model.tenants.push((t.id, parent, t.is_msp, tags));
         }
         for id in &self.users {
-            let u = store::find_user(db, *id)
-                .await
-                .expect("user")
-                .expect("user");
+            let u = store::find(db, *id).await.expect("user").expect("user");
             model
                 .users
                 .push((u.id, tenant_index[&u.tenant_id], u.disabled));
@@ -547,7 +544,7 @@ impl World {
             let role = match role_index.get(&assignment.role_id) {
                 Some(index) => *index,
                 None => {
-                    let role = store::find_role(db, assignment.role_id)
+                    let role = store::find(db, assignment.role_id)
                         .await
                         .expect("role")
                         .expect("role");

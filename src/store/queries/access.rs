@@ -6,8 +6,7 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::users::find_user;
-use super::{effect_from, roles_from, scope_from};
+use super::{Keyed, effect_from, roles_from, scope_from};
 use crate::engine::{AccessFacts, AssignmentFacts, RoleFacts, UserFacts};
 use crate::model::{AssignmentId, GroupId, RoleId, UserId};
 use crate::store::StoreError;
@@ -18,7 +17,7 @@ pub async fn access_facts<C: ConnectionTrait>(
     db: &C,
     user_id: UserId,
 ) -> Result<Option<AccessFacts>, StoreError> {
-    let Some(user) = find_user(db, user_id).await? else {
+    let Some(user) = user_id.find(db).await? else {
         return Ok(None);
     };
     let group_ids: Vec<Uuid> = group_member::Entity::find()

@@ -31,15 +31,8 @@ fn assignment_from(row: role_assignment::Model) -> Result<RoleAssignment, StoreE
     })
 }
 
-pub async fn find_assignment<C: ConnectionTrait>(
-    db: &C,
-    id: AssignmentId,
-) -> Result<Option<RoleAssignment>, StoreError> {
-    role_assignment::Entity::find_by_id(id.0)
-        .one(db)
-        .await?
-        .map(assignment_from)
-        .transpose()
+keyed! {
+    AssignmentId => RoleAssignment, "role assignment", role_assignment, assignment_from;
 }
 
 /// Every assignment given to the group.
@@ -47,8 +40,16 @@ pub async fn group_assignments<C: ConnectionTrait>(
     db: &C,
     group: GroupId,
 ) -> Result<Vec<RoleAssignment>, StoreError> {
+    assignments_where(db, role_assignment::Column::GroupId.eq(group.0)).await
+}
+
+/// The assignments the condition selects.
+async fn assignments_where<C: ConnectionTrait>(
+    db: &C,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Vec<RoleAssignment>, StoreError> {
     role_assignment::Entity::find()
-        .filter(role_assignment::Column::GroupId.eq(group.0))
+        .filter(condition)
         .all(db)
         .await?
         .into_iter()
@@ -153,13 +154,7 @@ pub async fn assignments_at<C: ConnectionTrait>(
         }
         any = any.add(one);
     }
-    role_assignment::Entity::find()
-        .filter(any)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(assignment_from)
-        .collect()
+    assignments_where(db, any).await
 }
 
 /// Every assignment of a role.
@@ -167,11 +162,5 @@ pub async fn role_assignments<C: ConnectionTrait>(
     db: &C,
     role: RoleId,
 ) -> Result<Vec<RoleAssignment>, StoreError> {
-    role_assignment::Entity::find()
-        .filter(role_assignment::Column::RoleId.eq(role.0))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(assignment_from)
-        .collect()
+    assignments_where(db, role_assignment::Column::RoleId.eq(role.0)).await
 }

@@ -16,14 +16,8 @@ fn group_from(row: group::Model) -> Group {
     }
 }
 
-pub async fn find_group<C: ConnectionTrait>(
-    db: &C,
-    id: GroupId,
-) -> Result<Option<Group>, StoreError> {
-    Ok(group::Entity::find_by_id(id.0)
-        .one(db)
-        .await?
-        .map(group_from))
+keyed! {
+    GroupId => Group, "group", group, |row| Ok(group_from(row));
 }
 
 /// The groups with these ids, in no particular order.

@@ -1,5 +1,22 @@
 //! Reads, generic over a connection or a transaction; here the row-to-model helpers they share.
 
+/// `Id => Row, "what", entity, row_from;`: `Id` is [`Keyed`], its row that entity's row with
+/// the id as primary key, read by `row_from` (which may find it corrupt).
+macro_rules! keyed {
+    ($($id:ty => $row:ty, $what:literal, $entity:ident, $from:expr;)*) => {$(
+        impl $crate::store::queries::Keyed for $id {
+            type Row = $row;
+            const WHAT: &'static str = $what;
+            async fn find(
+                self,
+                db: &impl sea_orm::ConnectionTrait,
+            ) -> Result<Option<$row>, StoreError> {
+                $entity::Entity::find_by_id(self.0).one(db).await?.map($from).transpose()
+            }
+        }
+    )*};
+}
+
 pub(super) mod access;
 pub(super) mod assignments;
 pub(super) mod groups;
@@ -19,6 +36,26 @@ use crate::model::{
     Effect, PermissionSet, ResourceRef, Role, RoleId, Scope, TagId, TenantId, User, UserId,
     catalogue,
 };
+
+/// An id that names one stored row, read by [`find`].
+#[expect(
+    async_fn_in_trait,
+    reason = "used by this crate's use-cases, on concrete ids whose futures are Send"
+)]
+pub trait Keyed: Copy + std::fmt::Display {
+    type Row;
+    /// What the row is ("role assignment"), as messages name it.
+    const WHAT: &'static str;
+    async fn find(self, db: &impl ConnectionTrait) -> Result<Option<Self::Row>, StoreError>;
+}
+
+/// The row `id` names; None when there is none.
+pub async fn find<I: Keyed>(
+    db: &impl ConnectionTrait,
+    id: I,
+) -> Result<Option<I::Row>, StoreError> {
+    id.find(db).await
+}
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())

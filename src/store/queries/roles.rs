@@ -4,14 +4,20 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::roles_from;
+use super::{Keyed, roles_from};
 use crate::model::{Role, RoleId};
 use crate::store::StoreError;
 use crate::store::entity::role;
 
-pub async fn find_role<C: ConnectionTrait>(db: &C, id: RoleId) -> Result<Option<Role>, StoreError> {
-    let rows = role::Entity::find_by_id(id.0).all(db).await?;
-    Ok(roles_from(db, rows).await?.pop())
+impl Keyed for RoleId {
+    type Row = Role;
+    const WHAT: &'static str = "role";
+
+    /// The role with its permissions.
+    async fn find(self, db: &impl ConnectionTrait) -> Result<Option<Role>, StoreError> {
+        let rows = role::Entity::find_by_id(self.0).all(db).await?;
+        Ok(roles_from(db, rows).await?.pop())
+    }
 }
 
 /// The names of these roles, without their permissions.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::corrupt;
+use super::{Keyed, corrupt};
 use crate::model::{ResourceRef, Tag, TagId, Tenant, TenantId};
 use crate::store::StoreError;
 use crate::store::entity::{
@@ -71,28 +71,28 @@ pub async fn tenants_with_ids<C: ConnectionTrait>(
     Ok(found)
 }
 
-pub async fn find_tenant<C: ConnectionTrait>(
-    db: &C,
-    id: TenantId,
-) -> Result<Option<Tenant>, StoreError> {
-    let Some(row) = tenant::Entity::find_by_id(id.0).one(db).await? else {
-        return Ok(None);
-    };
-    let tags = tenant_tag::Entity::find()
-        .filter(tenant_tag::Column::TenantId.eq(id.0))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| TagId(t.tag_id))
-        .collect();
-    Ok(Some(tenant_from(row, tags)))
+impl Keyed for TenantId {
+    type Row = Tenant;
+    const WHAT: &'static str = "tenant";
+
+    /// The tenant with its tags.
+    async fn find(self, db: &impl ConnectionTrait) -> Result<Option<Tenant>, StoreError> {
+        let Some(row) = tenant::Entity::find_by_id(self.0).one(db).await? else {
+            return Ok(None);
+        };
+        let tags = tenant_tag::Entity::find()
+            .filter(tenant_tag::Column::TenantId.eq(self.0))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| TagId(t.tag_id))
+            .collect();
+        Ok(Some(tenant_from(row, tags)))
+    }
 }
 
-pub async fn find_tag<C: ConnectionTrait>(db: &C, id: TagId) -> Result<Option<Tag>, StoreError> {
-    Ok(tag::Entity::find_by_id(id.0).one(db).await?.map(|row| Tag {
-        id: TagId(row.id),
-        name: row.name,
-    }))
+keyed! {
+    TagId => Tag, "tag", tag, |row| Ok(Tag { id: TagId(row.id), name: row.name });
 }
 
 pub async fn find_tag_by_name<C: ConnectionTrait>(

@@ -13,12 +13,10 @@ use crate::model::{
 use crate::store::StoreError;
 use crate::store::entity::{access_request, person, user};
 
-pub async fn find_user<C: ConnectionTrait>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
-    user::Entity::find_by_id(id.0)
-        .one(db)
-        .await?
-        .map(user_from)
-        .transpose()
+keyed! {
+    UserId => User, "user", user, user_from;
+    PersonId => Person, "person", person, |row| Ok(person_from(row));
+    AccessRequestId => AccessRequest, "access request", access_request, access_request_from;
 }
 
 pub async fn find_user_by_object_id<C: ConnectionTrait>(
@@ -99,16 +97,6 @@ fn person_from(row: person::Model) -> Person {
     }
 }
 
-pub async fn find_person<C: ConnectionTrait>(
-    db: &C,
-    id: PersonId,
-) -> Result<Option<Person>, StoreError> {
-    Ok(person::Entity::find_by_id(id.0)
-        .one(db)
-        .await?
-        .map(person_from))
-}
-
 pub async fn find_person_by_object_id<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
@@ -150,17 +138,6 @@ fn access_request_from(row: access_request::Model) -> Result<AccessRequest, Stor
         requested_at: row.requested_at,
         decided_by: row.decided_by.map(UserId),
     })
-}
-
-pub async fn find_access_request<C: ConnectionTrait>(
-    db: &C,
-    id: AccessRequestId,
-) -> Result<Option<AccessRequest>, StoreError> {
-    access_request::Entity::find_by_id(id.0)
-        .one(db)
-        .await?
-        .map(access_request_from)
-        .transpose()
 }
 
 /// A pending request for this Azure object id, if any.

@@ -28,14 +28,10 @@ impl Call<'_> {
         })
     }
 
-    pub async fn delete_role_assignment(
-        self,
-        r: pb::DeleteRoleAssignmentRequest,
-    ) -> Reply<pb::DeleteRoleAssignmentResponse> {
+    pub async fn delete_role_assignment(self, r: pb::DeleteRoleAssignmentRequest) -> Reply<u64> {
         let id = AssignmentId::parse("assignment_id", &r.assignment_id)
             .map_err(|e| invalid(e.to_string()))?;
-        let revision = self.admin.delete_assignment(&self.actor, id).await?;
-        Ok(pb::DeleteRoleAssignmentResponse { revision })
+        Ok(self.admin.delete_assignment(&self.actor, id).await?)
     }
 
     pub async fn list_role_assignments(

@@ -41,26 +41,17 @@ impl Call<'_> {
         Ok(group_to_pb(&group, revision))
     }
 
-    pub async fn delete_group(self, r: pb::DeleteGroupRequest) -> Reply<pb::DeleteGroupResponse> {
+    pub async fn delete_group(self, r: pb::DeleteGroupRequest) -> Reply<u64> {
         let id = convert::group_id("group_id", &r.group_id)?;
-        let revision = self.admin.delete_group(&self.actor, id).await?;
-        Ok(pb::DeleteGroupResponse { revision })
+        Ok(self.admin.delete_group(&self.actor, id).await?)
     }
 
-    pub async fn add_group_member(
-        self,
-        r: pb::AddGroupMemberRequest,
-    ) -> Reply<pb::AddGroupMemberResponse> {
-        let revision = self.set_member(&r.group_id, &r.user_id, true).await?;
-        Ok(pb::AddGroupMemberResponse { revision })
+    pub async fn add_group_member(self, r: pb::AddGroupMemberRequest) -> Reply<u64> {
+        self.set_member(&r.group_id, &r.user_id, true).await
     }
 
-    pub async fn remove_group_member(
-        self,
-        r: pb::RemoveGroupMemberRequest,
-    ) -> Reply<pb::RemoveGroupMemberResponse> {
-        let revision = self.set_member(&r.group_id, &r.user_id, false).await?;
-        Ok(pb::RemoveGroupMemberResponse { revision })
+    pub async fn remove_group_member(self, r: pb::RemoveGroupMemberRequest) -> Reply<u64> {
+        self.set_member(&r.group_id, &r.user_id, false).await
     }
 
     pub async fn list_group_members(

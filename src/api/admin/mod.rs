@@ -51,9 +51,36 @@ impl AdminApi {
     }
 }
 
+/// The answers that carry only the revision the write reached: their handlers return it.
+macro_rules! revision_answers {
+    ($($answer:ident),*) => {
+        $(
+            impl From<u64> for pb::$answer {
+                fn from(revision: u64) -> Self {
+                    pb::$answer { revision }
+                }
+            }
+        )*
+    };
+}
+
+revision_answers!(
+    DeleteTenantResponse,
+    DeleteTagResponse,
+    AddTenantTagResponse,
+    RemoveTenantTagResponse,
+    UpsertResourceResponse,
+    DeleteUserResponse,
+    DeleteGroupResponse,
+    AddGroupMemberResponse,
+    RemoveGroupMemberResponse,
+    DeleteRoleAssignmentResponse
+);
+
 /// The service's methods, one a line: `theme::handler(Request) -> Answer: Action`. The
-/// handler is the `Call` method of that name; `theme` says which file holds it (`theme.rs`,
-/// for the reader: the compiler does not check it). `Action` names the call to the actor's
+/// handler is the `Call` method of that name, and answers `Answer` or what converts into it;
+/// `theme` says which file holds it (`theme.rs`, for the reader: the compiler does not
+/// check it). `Action` names the call to the actor's
 /// checks and in the audit log.
 macro_rules! routes {
     ($($theme:ident::$method:ident($request:ident) -> $reply:ident: $action:ident;)*) => {
@@ -62,7 +89,8 @@ macro_rules! routes {
             $(
                 async fn $method(&self, request: Request<pb::$request>) -> Reply<Response<pb::$reply>> {
                     let call = self.call(&request, Action::$action).await?;
-                    call.$method(request.into_inner()).await.map(Response::new)
+                    let answer = call.$method(request.into_inner()).await?;
+                    Ok(Response::new(answer.into()))
                 }
             )*
 

@@ -45,13 +45,9 @@ impl Call<'_> {
         Ok(tenant_to_pb(&tenant, revision))
     }
 
-    pub async fn delete_tenant(
-        self,
-        r: pb::DeleteTenantRequest,
-    ) -> Reply<pb::DeleteTenantResponse> {
+    pub async fn delete_tenant(self, r: pb::DeleteTenantRequest) -> Reply<u64> {
         let id = convert::tenant_id("tenant_id", &r.tenant_id)?;
-        let revision = self.admin.delete_tenant(&self.actor, id).await?;
-        Ok(pb::DeleteTenantResponse { revision })
+        Ok(self.admin.delete_tenant(&self.actor, id).await?)
     }
 
     pub async fn create_tag(self, r: pb::CreateTagRequest) -> Reply<pb::Tag> {
@@ -72,42 +68,29 @@ impl Call<'_> {
         Ok(tag_to_pb(tag, revision))
     }
 
-    pub async fn delete_tag(self, r: pb::DeleteTagRequest) -> Reply<pb::DeleteTagResponse> {
+    pub async fn delete_tag(self, r: pb::DeleteTagRequest) -> Reply<u64> {
         let id = convert::tag_id("tag_id", &r.tag_id)?;
-        let revision = self.admin.delete_tag(&self.actor, id).await?;
-        Ok(pb::DeleteTagResponse { revision })
+        Ok(self.admin.delete_tag(&self.actor, id).await?)
     }
 
-    pub async fn add_tenant_tag(
-        self,
-        r: pb::AddTenantTagRequest,
-    ) -> Reply<pb::AddTenantTagResponse> {
-        let revision = self.tag_tenant(&r.tenant_id, &r.tag_id, true).await?;
-        Ok(pb::AddTenantTagResponse { revision })
+    pub async fn add_tenant_tag(self, r: pb::AddTenantTagRequest) -> Reply<u64> {
+        self.tag_tenant(&r.tenant_id, &r.tag_id, true).await
     }
 
-    pub async fn remove_tenant_tag(
-        self,
-        r: pb::RemoveTenantTagRequest,
-    ) -> Reply<pb::RemoveTenantTagResponse> {
-        let revision = self.tag_tenant(&r.tenant_id, &r.tag_id, false).await?;
-        Ok(pb::RemoveTenantTagResponse { revision })
+    pub async fn remove_tenant_tag(self, r: pb::RemoveTenantTagRequest) -> Reply<u64> {
+        self.tag_tenant(&r.tenant_id, &r.tag_id, false).await
     }
 
-    pub async fn upsert_resource(
-        self,
-        r: pb::UpsertResourceRequest,
-    ) -> Reply<pb::UpsertResourceResponse> {
+    pub async fn upsert_resource(self, r: pb::UpsertResourceRequest) -> Reply<u64> {
         let resource = convert::resource(&pb::ResourceRef {
             r#type: r.r#type,
             id: r.id,
         })?;
         let owner = convert::optional_tenant_id("owner_tenant_id", r.owner_tenant_id.as_deref())?;
-        let revision = self
+        Ok(self
             .admin
             .upsert_resource(&self.actor, resource, owner)
-            .await?;
-        Ok(pb::UpsertResourceResponse { revision })
+            .await?)
     }
 }
 

@@ -8,12 +8,23 @@ use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
 use crate::model::{AccessRequestId, AccessRequestStatus, PersonId};
 
+/// The identity the create, upsert and submit requests share: three messages with the same
+/// fields, hence a macro.
+macro_rules! identity {
+    ($r:ident) => {
+        Identity {
+            tenant_id: convert::tenant_id("tenant_id", &$r.tenant_id)?,
+            azure_object_id: $r.azure_object_id,
+            email: $r.email,
+            first_name: $r.first_name,
+            last_name: $r.last_name,
+        }
+    };
+}
+
 impl Call<'_> {
     pub async fn create_user(self, r: pb::CreateUserRequest) -> Reply<pb::User> {
-        let new = identity(
-            &r.tenant_id,
-            [r.azure_object_id, r.email, r.first_name, r.last_name],
-        )?;
+        let new = identity!(r);
         let (user, revision) = self.admin.create_user(&self.actor, new).await?;
         Ok(convert::user_to_pb(&user, revision))
     }
@@ -58,10 +69,9 @@ impl Call<'_> {
         Ok(convert::user_to_pb(&user, revision))
     }
 
-    pub async fn delete_user(self, r: pb::DeleteUserRequest) -> Reply<pb::DeleteUserResponse> {
+    pub async fn delete_user(self, r: pb::DeleteUserRequest) -> Reply<u64> {
         let id = convert::user_id("user_id", &r.user_id)?;
-        let revision = self.admin.delete_user(&self.actor, id).await?;
-        Ok(pb::DeleteUserResponse { revision })
+        Ok(self.admin.delete_user(&self.actor, id).await?)
     }
 
     pub async fn set_user_disabled(self, r: pb::SetUserDisabledRequest) -> Reply<pb::User> {
@@ -77,10 +87,7 @@ impl Call<'_> {
     }
 
     pub async fn upsert_person(self, r: pb::UpsertPersonRequest) -> Reply<pb::Person> {
-        let identity = identity(
-            &r.tenant_id,
-            [r.azure_object_id, r.email, r.first_name, r.last_name],
-        )?;
+        let identity = identity!(r);
         let (person, revision) = self.admin.upsert_person(&self.actor, identity).await?;
         Ok(person_to_pb(&person, revision))
     }
@@ -171,10 +178,7 @@ pub(super) async fn submit_access_request(
     admin: &Admin,
     r: pb::SubmitAccessRequestRequest,
 ) -> Result<pb::AccessRequest, Status> {
-    let identity = identity(
-        &r.tenant_id,
-        [r.azure_object_id, r.email, r.first_name, r.last_name],
-    )?;
+    let identity = identity!(r);
     let (access_request, revision) = admin.submit_access_request(identity).await?;
     Ok(access_request_to_pb(&access_request, revision))
 }
@@ -213,19 +217,4 @@ fn access_request_to_pb(request: &crate::model::AccessRequest, revision: u64) ->
             .unwrap_or_default(),
         revision,
     }
-}
-
-/// The identity the create, upsert and submit requests share: the tenant, then the Azure
-/// object id, email, first and last name.
-fn identity(
-    tenant_id: &str,
-    [azure_object_id, email, first_name, last_name]: [String; 4],
-) -> Result<Identity, Status> {
-    Ok(Identity {
-        tenant_id: convert::tenant_id("tenant_id", tenant_id)?,
-        azure_object_id,
-        email,
-        first_name,
-        last_name,
-    })
 }

@@ -5,7 +5,7 @@ use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Action, TenantId, User, UserId,
     UserOrigin, unix_now,
 };
-use crate::store::{self};
+use crate::store;
 
 use super::users::{Identity, describe_user, new_user};
 use super::{Actor, Admin, AdminError, Changed, absent, existing};

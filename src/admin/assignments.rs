@@ -8,7 +8,7 @@ use crate::model::permissions::ASSIGNMENTS_VIEW;
 use crate::model::{
     Action, AssignmentId, Effect, Principal, ResourceRef, RoleAssignment, RoleId, Scope, TenantId,
 };
-use crate::store::{self, AssignmentFilter, StoredAssignment};
+use crate::store::{self, AssignmentFilter, StoredAssignment, Write};
 
 use super::reach::reaches;
 use super::{Actor, Admin, AdminError, Changed, existing};
@@ -199,24 +199,39 @@ impl Admin {
         actor: &Actor,
         id: AssignmentId,
     ) -> Result<u64, AdminError> {
-        self.write(
+        self.change(
             actor,
             Action::DeleteRoleAssignment,
             id,
             async |write, actor| {
                 let assignment = existing(write.txn(), id).await?;
-                let role = existing(write.txn(), assignment.role_id).await?;
-                self.require_assign(write.txn(), actor, &assignment, &role)
-                    .await?;
-                let widened =
-                    reaches(write.txn(), &assignment, role.permissions, false, None).await?;
-                self.judge(actor, &widened)?;
-                write.delete_assignment(&assignment).await?;
-                let changed = Changed::new(id, None, String::new());
-                Ok(((), changed))
+                self.delete_assignments(write, actor, &[assignment]).await?;
+                Ok(Changed::new(id, None, String::new()))
             },
         )
         .await
-        .map(|((), revision)| revision)
+    }
+
+    /// Deletes assignments, alone or with the role or group that holds them: the actor
+    /// must be able to delete each (the rules of creating it), and what their going lets
+    /// reach anyone (a lifted deny) is judged against the actor's own access.
+    pub(super) async fn delete_assignments(
+        &self,
+        write: &mut Write<'_>,
+        actor: &Actor,
+        assignments: &[RoleAssignment],
+    ) -> Result<(), AdminError> {
+        let mut widened = Vec::new();
+        for assignment in assignments {
+            let role = existing(write.txn(), assignment.role_id).await?;
+            self.require_assign(write.txn(), actor, assignment, &role)
+                .await?;
+            widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
+        }
+        self.judge(actor, &widened)?;
+        for assignment in assignments {
+            write.delete_assignment(assignment).await?;
+        }
+        Ok(())
     }
 }

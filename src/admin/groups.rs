@@ -5,9 +5,8 @@ use crate::model::{
     Action, DESCRIPTION_MAX, Group, GroupId, NAME_MAX, TenantId, User, UserId, optional_text,
     required_text,
 };
-use crate::store::{self};
+use crate::store;
 
-use super::reach::reaches;
 use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A group to create.
@@ -21,10 +20,8 @@ pub struct NewGroup {
 impl Admin {
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
-        self.audited(actor, Action::GetGroup, id, async {
-            let group = existing(self.store.db(), id).await?;
-            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
-            Ok(group)
+        self.visible(actor, Action::GetGroup, id, |group| {
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)
         })
         .await
     }
@@ -70,24 +67,13 @@ impl Admin {
     /// Deletes a group with its memberships and assignments: the right to manage it and to
     /// delete each of its assignments (a deny through it may be what holds members back).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
-        self.write(actor, Action::DeleteGroup, id, async |write, actor| {
+        self.change(actor, Action::DeleteGroup, id, async |write, actor| {
             let group = existing(write.txn(), id).await?;
             self.require_manage_group(actor, &group)?;
             let assignments = store::group_assignments(write.txn(), id).await?;
-            let mut widened = Vec::new();
-            for assignment in &assignments {
-                let role = existing(write.txn(), assignment.role_id).await?;
-                self.require_assign(write.txn(), actor, assignment, &role)
-                    .await?;
-                widened
-                    .extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
-            }
-            self.judge(actor, &widened)?;
-            for assignment in &assignments {
-                write.delete_assignment(assignment).await?;
-            }
+            self.delete_assignments(write, actor, &assignments).await?;
             write.delete_group(id).await?;
-            let changed = Changed {
+            Ok(Changed {
                 target: id.to_string(),
                 before: Some(format!(
                     "{} with {} assignments",
@@ -95,11 +81,9 @@ impl Admin {
                     assignments.len()
                 )),
                 after: String::new(),
-            };
-            Ok(((), changed))
+            })
         })
         .await
-        .map(|((), revision)| revision)
     }
 
     /// A group's members: the right to see the group.
@@ -108,12 +92,11 @@ impl Admin {
         actor: &Actor,
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
-        self.audited(actor, Action::ListGroupMembers, id, async {
-            let group = existing(self.store.db(), id).await?;
-            self.require_on_owner(actor, GROUPS_VIEW, group.owner)?;
-            Ok(store::group_members(self.store.db(), id).await?)
+        self.visible(actor, Action::ListGroupMembers, id, |group| {
+            self.require_on_owner(actor, GROUPS_VIEW, group.owner)
         })
-        .await
+        .await?;
+        Ok(store::group_members(self.store.db(), id).await?)
     }
 
     /// The groups a user belongs to: `users.view` on their tenant.
@@ -122,12 +105,11 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
-        self.audited(actor, Action::ListUserGroups, id, async {
-            let user = existing(self.store.db(), id).await?;
-            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
-            Ok(store::user_groups(self.store.db(), id).await?)
+        self.visible(actor, Action::ListUserGroups, id, |user| {
+            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)
         })
-        .await
+        .await?;
+        Ok(store::user_groups(self.store.db(), id).await?)
     }
 
     /// Creates a group: `rbac.groups.manage` on its owner, or at Owner scope.
@@ -172,7 +154,7 @@ impl Admin {
         } else {
             Action::RemoveGroupMember
         };
-        self.write(actor, action, format!("{group_id} {user_id}"), async |write, actor| {
+        self.change(actor, action, format!("{group_id} {user_id}"), async |write, actor| {
             let group = existing(write.txn(), group_id).await?;
             let user = existing(write.txn(), user_id).await?;
             if member && group.owner.is_some_and(|owner| owner != user.tenant_id) {
@@ -188,10 +170,8 @@ impl Admin {
             } else {
                 write.remove_group_member(group_id, user_id).await?;
             }
-            let changed = Changed::new(group_id, None, user_id.to_string());
-            Ok(((), changed))
+            Ok(Changed::new(group_id, None, user_id.to_string()))
         })
         .await
-        .map(|((), revision)| revision)
     }
 }

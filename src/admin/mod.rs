@@ -211,6 +211,37 @@ impl Admin {
         .await
     }
 
+    /// A write that answers only the revision it reached: `call` returns what it changed.
+    async fn change(
+        &self,
+        actor: &Actor,
+        action: Action,
+        target: impl Display,
+        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<Changed, AdminError>,
+    ) -> Result<u64, AdminError> {
+        let written = self.write(actor, action, target, async |write, actor| {
+            Ok(((), call(write, actor).await?))
+        });
+        Ok(written.await?.1)
+    }
+
+    /// The row of `id`, when it exists and `may_see` lets the actor see it; a refusal is
+    /// audited under `action`.
+    async fn visible<I: Keyed>(
+        &self,
+        actor: &Actor,
+        action: Action,
+        id: I,
+        may_see: impl FnOnce(&I::Row) -> Result<(), AdminError>,
+    ) -> Result<I::Row, AdminError> {
+        self.audited(actor, action, id, async {
+            let row = existing(self.store.db(), id).await?;
+            may_see(&row)?;
+            Ok(row)
+        })
+        .await
+    }
+
     /// Runs an admin call, auditing it if it is refused.
     async fn audited<T>(
         &self,

@@ -19,7 +19,7 @@ impl Admin {
         owner: Option<TenantId>,
     ) -> Result<u64, AdminError> {
         required_text("id", &resource.id, RESOURCE_ID_MAX)?;
-        self.write(
+        self.change(
             actor,
             Action::UpsertResource,
             resource.to_string(),
@@ -44,16 +44,14 @@ impl Admin {
                     }
                 }
                 write.upsert_resource(&resource, owner).await?;
-                let changed = Changed::new(
+                Ok(Changed::new(
                     resource,
                     None,
                     owner.map_or("global".to_owned(), |t| t.to_string()),
-                );
-                Ok(((), changed))
+                ))
             },
         )
         .await
-        .map(|((), revision)| revision)
     }
 
     /// What moving a resource from one owner to another lets newly reach anyone: the

@@ -6,7 +6,7 @@ use crate::model::{
     Action, DESCRIPTION_MAX, NAME_MAX, PermissionSet, Role, RoleId, TenantId, catalogue,
     optional_text, required_text, shown,
 };
-use crate::store::{self};
+use crate::store;
 
 use super::reach::reaches;
 use super::{Actor, Admin, AdminError, Changed, existing};
@@ -173,10 +173,8 @@ impl Admin {
 
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
-        self.audited(actor, Action::GetRole, id, async {
-            let role = existing(self.store.db(), id).await?;
-            self.require_see_role(actor, &role)?;
-            Ok(role)
+        self.visible(actor, Action::GetRole, id, |role| {
+            self.require_see_role(actor, role)
         })
         .await
     }
@@ -201,16 +199,7 @@ impl Admin {
                     assignments.len()
                 )));
             }
-            let mut widened = Vec::new();
-            for assignment in &assignments {
-                self.require_assign(write.txn(), actor, assignment, &role)
-                    .await?;
-                widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
-            }
-            self.judge(actor, &widened)?;
-            for assignment in &assignments {
-                write.delete_assignment(assignment).await?;
-            }
+            self.delete_assignments(write, actor, &assignments).await?;
             write.delete_role(id).await?;
             let changed = Changed {
                 target: id.to_string(),

@@ -43,7 +43,7 @@ impl Admin {
     /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
     /// Owner scope.
     pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
-        self.write(actor, Action::DeleteTag, id, async |write, actor| {
+        self.change(actor, Action::DeleteTag, id, async |write, actor| {
             let tag = existing(write.txn(), id).await?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
             let (tenants, assignments) = store::tag_usage(write.txn(), id).await?;
@@ -54,11 +54,9 @@ impl Admin {
                 )));
             }
             write.delete_tag(id).await?;
-            let changed = Changed::new(id, Some(tag.name), String::new());
-            Ok(((), changed))
+            Ok(Changed::new(id, Some(tag.name), String::new()))
         })
         .await
-        .map(|((), revision)| revision)
     }
 
     /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
@@ -95,7 +93,7 @@ impl Admin {
         } else {
             Action::RemoveTenantTag
         };
-        self.write(
+        self.change(
             actor,
             action,
             format!("{tenant} {tag}"),
@@ -116,11 +114,9 @@ impl Admin {
                 } else {
                     write.remove_tenant_tag(tenant, tag).await?;
                 }
-                let changed = Changed::new(tenant, None, tag.to_string());
-                Ok(((), changed))
+                Ok(Changed::new(tenant, None, tag.to_string()))
             },
         )
         .await
-        .map(|((), revision)| revision)
     }
 }

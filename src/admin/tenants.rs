@@ -71,10 +71,8 @@ impl Admin {
 
     /// A tenant: `tenants.view` on it.
     pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
-        self.audited(actor, Action::GetTenant, id, async {
-            let tenant = existing(self.store.db(), id).await?;
-            self.require_on_tenant(actor, TENANTS_VIEW, id)?;
-            Ok(tenant)
+        self.visible(actor, Action::GetTenant, id, |_| {
+            self.require_on_tenant(actor, TENANTS_VIEW, id)
         })
         .await
     }
@@ -209,7 +207,7 @@ impl Admin {
 
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
     pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
-        self.write(actor, Action::DeleteTenant, id, async |write, actor| {
+        self.change(actor, Action::DeleteTenant, id, async |write, actor| {
             let tenant = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;
             let usage = store::tenant_usage(write.txn(), id).await?;
@@ -225,10 +223,12 @@ impl Admin {
                 )));
             }
             write.delete_tenant(id).await?;
-            let changed = Changed::new(id, Some(describe_tenant(&tenant)), String::new());
-            Ok(((), changed))
+            Ok(Changed::new(
+                id,
+                Some(describe_tenant(&tenant)),
+                String::new(),
+            ))
         })
         .await
-        .map(|((), revision)| revision)
     }
 }

@@ -115,10 +115,8 @@ impl Admin {
 
     /// A user: `users.view` on their tenant.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
-        self.audited(actor, Action::GetUser, id, async {
-            let user = existing(self.store.db(), id).await?;
-            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)?;
-            Ok(user)
+        self.visible(actor, Action::GetUser, id, |user| {
+            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)
         })
         .await
     }
@@ -229,14 +227,12 @@ impl Admin {
                 "nobody deletes themselves; ask another administrator".into(),
             ));
         }
-        self.write(actor, Action::DeleteUser, id, async |write, actor| {
+        self.change(actor, Action::DeleteUser, id, async |write, actor| {
             let (user, _) = self.require_manage_user(write.txn(), actor, id).await?;
             write.delete_user(id).await?;
-            let changed = Changed::new(id, Some(describe_user(&user)), String::new());
-            Ok(((), changed))
+            Ok(Changed::new(id, Some(describe_user(&user)), String::new()))
         })
         .await
-        .map(|((), revision)| revision)
     }
 
     /// Acting on a user: `users.manage` on their tenant, and the user holds no system

@@ -7,8 +7,8 @@ use super::pb::rbac::v1 as pb;
 use crate::data_plane::{CheckOutcome, Subject, TargetRef};
 use crate::engine::{Decision, EffectiveAccess};
 use crate::model::{
-    Effect, Group, GroupId, PermissionId, Principal, ResourceRef, Role, Scope, TagId, TenantId,
-    UserId, catalogue, parse_uuid,
+    Effect, Group, GroupId, PermissionId, Principal, ResourceRef, Scope, TagId, TenantId, UserId,
+    catalogue, parse_uuid,
 };
 
 pub fn invalid(message: impl Into<String>) -> Status {
@@ -161,34 +161,6 @@ pub fn principal_to_pb(principal: Principal) -> pb::Principal {
         Principal::Group(id) => pb::principal::Kind::GroupId(id.to_string()),
     };
     pb::Principal { kind: Some(kind) }
-}
-
-pub fn role_to_pb(role: &Role, revision: u64) -> pb::Role {
-    pb::Role {
-        id: role.id.to_string(),
-        name: role.name.clone(),
-        description: role.description.clone(),
-        owner_tenant_id: role.owner.map(|t| t.to_string()).unwrap_or_default(),
-        built_in: role.built_in,
-        permissions: catalogue().keys(&role.permissions),
-        revision,
-        warnings: Vec::new(),
-    }
-}
-
-pub fn user_to_pb(user: &crate::model::User, revision: u64) -> pb::User {
-    pb::User {
-        expires_at_unix: user.expires_at.unwrap_or_default(),
-        origin: user.origin.as_str().to_owned(),
-        id: user.id.to_string(),
-        tenant_id: user.tenant_id.to_string(),
-        email: user.email.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        azure_object_id: user.azure_object_id.to_string(),
-        disabled: user.disabled,
-        revision,
-    }
 }
 
 pub fn decision_to_pb(decision: Decision) -> pb::Decision {

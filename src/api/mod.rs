@@ -35,7 +35,7 @@ pub use bearer::bearer_auth;
 pub use budget::RequestBytesLayer;
 pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
-pub use deadline::DeadlineLayer;
+use deadline::deadline;
 pub use ext_authz::ExtAuthzApi;
 pub use replication::ReplicationApi;
 pub use upstream::{AdminForward, Tier, UpstreamError};
@@ -293,7 +293,7 @@ pub async fn serve(
     server
         .layer(transport.telemetry.clone())
         .layer(bearer_auth(transport.auth_token.clone()))
-        .layer(DeadlineLayer::new(transport.request_timeout))
+        .layer(deadline(transport.request_timeout))
         .layer(transport.request_bytes.clone())
         .add_routes(routes)
         // The server drains once `incoming` ends; its own signal would leave the listener

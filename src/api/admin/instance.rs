@@ -2,6 +2,7 @@
 
 use tonic::Status;
 
+use super::answers::Written;
 use super::{Call, Reply, optional};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
@@ -9,26 +10,18 @@ use crate::model::Preferences;
 use crate::store::AuditFilter;
 
 impl Call<'_> {
-    pub async fn get_preferences(self, _: pb::GetPreferencesRequest) -> Reply<pb::Preferences> {
-        let preferences = self.admin.preferences().await?;
-        Ok(pb::Preferences {
-            impersonation_enabled: preferences.impersonation_enabled,
-            revision: 0,
-        })
+    pub async fn get_preferences(self, _: pb::GetPreferencesRequest) -> Reply<Preferences> {
+        Ok(self.admin.preferences().await?)
     }
 
     pub async fn update_preferences(
         self,
         r: pb::UpdatePreferencesRequest,
-    ) -> Reply<pb::Preferences> {
+    ) -> Reply<Written<Preferences>> {
         let wanted = Preferences {
             impersonation_enabled: r.impersonation_enabled,
         };
-        let (preferences, revision) = self.admin.update_preferences(&self.actor, wanted).await?;
-        Ok(pb::Preferences {
-            impersonation_enabled: preferences.impersonation_enabled,
-            revision,
-        })
+        Ok(self.admin.update_preferences(&self.actor, wanted).await?)
     }
 
     pub async fn start_impersonation(
@@ -38,7 +31,7 @@ impl Call<'_> {
         let target = convert::user_id("user_id", &r.user_id)?;
         let user = self.admin.start_impersonation(&self.actor, target).await?;
         Ok(pb::StartImpersonationResponse {
-            user: Some(convert::user_to_pb(&user, 0)),
+            user: Some(user.into()),
         })
     }
 

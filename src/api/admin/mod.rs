@@ -3,6 +3,7 @@
 //! call's parsing, use-case and answer live in the file of its theme.
 
 mod actor;
+mod answers;
 mod assignments;
 mod groups;
 mod instance;
@@ -50,32 +51,6 @@ impl AdminApi {
         })
     }
 }
-
-/// The answers that carry only the revision the write reached: their handlers return it.
-macro_rules! revision_answers {
-    ($($answer:ident),*) => {
-        $(
-            impl From<u64> for pb::$answer {
-                fn from(revision: u64) -> Self {
-                    pb::$answer { revision }
-                }
-            }
-        )*
-    };
-}
-
-revision_answers!(
-    DeleteTenantResponse,
-    DeleteTagResponse,
-    AddTenantTagResponse,
-    RemoveTenantTagResponse,
-    UpsertResourceResponse,
-    DeleteUserResponse,
-    DeleteGroupResponse,
-    AddGroupMemberResponse,
-    RemoveGroupMemberResponse,
-    DeleteRoleAssignmentResponse
-);
 
 /// The service's methods, one a line: `theme::handler(Request) -> Answer: Action`. The
 /// handler is the `Call` method of that name, and answers `Answer` or what converts into it;

@@ -7,41 +7,32 @@ use super::{Call, Reply};
 use crate::admin::{NewRole, RoleUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
-use crate::model::{RoleId, catalogue};
+use crate::model::{Role, RoleId, catalogue};
 
 impl Call<'_> {
-    pub async fn create_role(self, r: pb::CreateRoleRequest) -> Reply<pb::Role> {
+    pub async fn create_role(self, r: pb::CreateRoleRequest) -> Reply<(Role, u64, Vec<String>)> {
         let new = NewRole {
             name: r.name,
             description: r.description,
             owner: convert::optional_tenant_id("owner_tenant_id", r.owner_tenant_id.as_deref())?,
             permissions: r.permissions,
         };
-        let (role, revision, warnings) = self.admin.create_role(&self.actor, new).await?;
-        Ok(pb::Role {
-            warnings,
-            ..convert::role_to_pb(&role, revision)
-        })
+        Ok(self.admin.create_role(&self.actor, new).await?)
     }
 
-    pub async fn get_role(self, r: pb::GetRoleRequest) -> Reply<pb::Role> {
+    pub async fn get_role(self, r: pb::GetRoleRequest) -> Reply<Role> {
         let id = role_id("role_id", &r.role_id)?;
-        let role = self.admin.get_role(&self.actor, id).await?;
-        Ok(convert::role_to_pb(&role, 0))
+        Ok(self.admin.get_role(&self.actor, id).await?)
     }
 
-    pub async fn update_role(self, r: pb::UpdateRoleRequest) -> Reply<pb::Role> {
+    pub async fn update_role(self, r: pb::UpdateRoleRequest) -> Reply<(Role, u64, Vec<String>)> {
         let update = RoleUpdate {
             role_id: role_id("role_id", &r.role_id)?,
             name: r.name,
             description: r.description,
             permissions: r.permissions,
         };
-        let (role, revision, warnings) = self.admin.update_role(&self.actor, update).await?;
-        Ok(pb::Role {
-            warnings,
-            ..convert::role_to_pb(&role, revision)
-        })
+        Ok(self.admin.update_role(&self.actor, update).await?)
     }
 
     pub async fn delete_role(self, r: pb::DeleteRoleRequest) -> Reply<pb::DeleteRoleResponse> {
@@ -56,11 +47,8 @@ impl Call<'_> {
         })
     }
 
-    pub async fn list_roles(self, _: pb::ListRolesRequest) -> Reply<pb::ListRolesResponse> {
-        let roles = self.admin.list_roles(&self.actor).await?;
-        Ok(pb::ListRolesResponse {
-            roles: roles.iter().map(|r| convert::role_to_pb(r, 0)).collect(),
-        })
+    pub async fn list_roles(self, _: pb::ListRolesRequest) -> Reply<Vec<Role>> {
+        Ok(self.admin.list_roles(&self.actor).await?)
     }
 
     pub async fn list_permissions(

@@ -1,38 +1,35 @@
 //! Tenants, tags, the tags of tenants, and resources.
 
+use super::answers::Written;
 use super::{Call, Reply, optional};
 use crate::admin::{NewTenant, TenantUpdate};
 use crate::api::convert;
 use crate::api::pb::rbac::v1 as pb;
+use crate::model::{Tag, Tenant};
 
 impl Call<'_> {
-    pub async fn create_tenant(self, r: pb::CreateTenantRequest) -> Reply<pb::Tenant> {
+    pub async fn create_tenant(self, r: pb::CreateTenantRequest) -> Reply<Written<Tenant>> {
         let new = NewTenant {
             name: r.name,
             parent: convert::optional_tenant_id("parent_tenant_id", r.parent_tenant_id.as_deref())?,
             is_msp: r.is_msp,
         };
-        let (tenant, revision) = self.admin.create_tenant(&self.actor, new).await?;
-        Ok(tenant_to_pb(&tenant, revision))
+        Ok(self.admin.create_tenant(&self.actor, new).await?)
     }
 
-    pub async fn get_tenant(self, r: pb::GetTenantRequest) -> Reply<pb::Tenant> {
+    pub async fn get_tenant(self, r: pb::GetTenantRequest) -> Reply<Tenant> {
         let id = convert::tenant_id("tenant_id", &r.tenant_id)?;
-        let tenant = self.admin.get_tenant(&self.actor, id).await?;
-        Ok(tenant_to_pb(&tenant, 0))
+        Ok(self.admin.get_tenant(&self.actor, id).await?)
     }
 
-    pub async fn list_tenants(self, r: pb::ListTenantsRequest) -> Reply<pb::ListTenantsResponse> {
+    pub async fn list_tenants(self, r: pb::ListTenantsRequest) -> Reply<Vec<Tenant>> {
         let parent = optional(&r.parent_tenant_id, |v| {
             convert::tenant_id("parent_tenant_id", v)
         })?;
-        let tenants = self.admin.list_tenants(&self.actor, parent).await?;
-        Ok(pb::ListTenantsResponse {
-            tenants: tenants.iter().map(|t| tenant_to_pb(t, 0)).collect(),
-        })
+        Ok(self.admin.list_tenants(&self.actor, parent).await?)
     }
 
-    pub async fn update_tenant(self, r: pb::UpdateTenantRequest) -> Reply<pb::Tenant> {
+    pub async fn update_tenant(self, r: pb::UpdateTenantRequest) -> Reply<Written<Tenant>> {
         let update = TenantUpdate {
             tenant_id: convert::tenant_id("tenant_id", &r.tenant_id)?,
             name: (!r.name.is_empty()).then_some(r.name),
@@ -41,8 +38,7 @@ impl Call<'_> {
                 .map(|p| optional(&p, |v| convert::tenant_id("parent_tenant_id", v)))
                 .transpose()?,
         };
-        let (tenant, revision) = self.admin.update_tenant(&self.actor, update).await?;
-        Ok(tenant_to_pb(&tenant, revision))
+        Ok(self.admin.update_tenant(&self.actor, update).await?)
     }
 
     pub async fn delete_tenant(self, r: pb::DeleteTenantRequest) -> Reply<u64> {
@@ -50,22 +46,17 @@ impl Call<'_> {
         Ok(self.admin.delete_tenant(&self.actor, id).await?)
     }
 
-    pub async fn create_tag(self, r: pb::CreateTagRequest) -> Reply<pb::Tag> {
-        let (tag, revision) = self.admin.create_tag(&self.actor, &r.name).await?;
-        Ok(tag_to_pb(tag, revision))
+    pub async fn create_tag(self, r: pb::CreateTagRequest) -> Reply<Written<Tag>> {
+        Ok(self.admin.create_tag(&self.actor, &r.name).await?)
     }
 
-    pub async fn list_tags(self, _: pb::ListTagsRequest) -> Reply<pb::ListTagsResponse> {
-        let tags = self.admin.list_tags().await?;
-        Ok(pb::ListTagsResponse {
-            tags: tags.into_iter().map(|t| tag_to_pb(t, 0)).collect(),
-        })
+    pub async fn list_tags(self, _: pb::ListTagsRequest) -> Reply<Vec<Tag>> {
+        Ok(self.admin.list_tags().await?)
     }
 
-    pub async fn update_tag(self, r: pb::UpdateTagRequest) -> Reply<pb::Tag> {
+    pub async fn update_tag(self, r: pb::UpdateTagRequest) -> Reply<Written<Tag>> {
         let id = convert::tag_id("tag_id", &r.tag_id)?;
-        let (tag, revision) = self.admin.rename_tag(&self.actor, id, &r.name).await?;
-        Ok(tag_to_pb(tag, revision))
+        Ok(self.admin.rename_tag(&self.actor, id, &r.name).await?)
     }
 
     pub async fn delete_tag(self, r: pb::DeleteTagRequest) -> Reply<u64> {
@@ -92,28 +83,7 @@ impl Call<'_> {
             .upsert_resource(&self.actor, resource, owner)
             .await?)
     }
-}
 
-fn tenant_to_pb(tenant: &crate::model::Tenant, revision: u64) -> pb::Tenant {
-    pb::Tenant {
-        id: tenant.id.to_string(),
-        name: tenant.name.clone(),
-        parent_tenant_id: tenant.parent.map(|p| p.to_string()).unwrap_or_default(),
-        is_msp: tenant.is_msp,
-        tag_ids: tenant.tags.iter().map(ToString::to_string).collect(),
-        revision,
-    }
-}
-
-fn tag_to_pb(tag: crate::model::Tag, revision: u64) -> pb::Tag {
-    pb::Tag {
-        id: tag.id.to_string(),
-        name: tag.name,
-        revision,
-    }
-}
-
-impl Call<'_> {
     /// Tags or untags a tenant: AddTenantTag and RemoveTenantTag differ only in that.
     async fn tag_tenant(&self, tenant_id: &str, tag_id: &str, tagged: bool) -> Reply<u64> {
         let tenant = convert::tenant_id("tenant_id", tenant_id)?;

@@ -2,11 +2,12 @@
 
 use tonic::Status;
 
+use super::answers::Written;
 use super::{Call, Reply, optional};
 use crate::admin::{Admin, Expiry, Identity, UserQuery, UserUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
-use crate::model::{AccessRequestId, AccessRequestStatus, PersonId};
+use crate::model::{AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, User};
 
 /// The identity the create, upsert and submit requests share: three messages with the same
 /// fields, hence a macro.
@@ -23,16 +24,13 @@ macro_rules! identity {
 }
 
 impl Call<'_> {
-    pub async fn create_user(self, r: pb::CreateUserRequest) -> Reply<pb::User> {
-        let new = identity!(r);
-        let (user, revision) = self.admin.create_user(&self.actor, new).await?;
-        Ok(convert::user_to_pb(&user, revision))
+    pub async fn create_user(self, r: pb::CreateUserRequest) -> Reply<Written<User>> {
+        Ok(self.admin.create_user(&self.actor, identity!(r)).await?)
     }
 
-    pub async fn get_user(self, r: pb::GetUserRequest) -> Reply<pb::User> {
+    pub async fn get_user(self, r: pb::GetUserRequest) -> Reply<User> {
         let id = convert::user_id("user_id", &r.user_id)?;
-        let user = self.admin.get_user(&self.actor, id).await?;
-        Ok(convert::user_to_pb(&user, 0))
+        Ok(self.admin.get_user(&self.actor, id).await?)
     }
 
     pub async fn list_users(self, r: pb::ListUsersRequest) -> Reply<pb::ListUsersResponse> {
@@ -52,12 +50,12 @@ impl Call<'_> {
         };
         let (users, next) = self.admin.list_users(&self.actor, query).await?;
         Ok(pb::ListUsersResponse {
-            users: users.iter().map(|u| convert::user_to_pb(u, 0)).collect(),
+            users: users.into_iter().map(Into::into).collect(),
             next_page_token: next.map(|u| u.to_string()).unwrap_or_default(),
         })
     }
 
-    pub async fn update_user(self, r: pb::UpdateUserRequest) -> Reply<pb::User> {
+    pub async fn update_user(self, r: pb::UpdateUserRequest) -> Reply<Written<User>> {
         let update = UserUpdate {
             user_id: convert::user_id("user_id", &r.user_id)?,
             email: r.email,
@@ -65,8 +63,7 @@ impl Call<'_> {
             last_name: r.last_name,
             expires_at: (r.expires_at_unix != 0).then_some(r.expires_at_unix),
         };
-        let (user, revision) = self.admin.update_user(&self.actor, update).await?;
-        Ok(convert::user_to_pb(&user, revision))
+        Ok(self.admin.update_user(&self.actor, update).await?)
     }
 
     pub async fn delete_user(self, r: pb::DeleteUserRequest) -> Reply<u64> {
@@ -74,42 +71,32 @@ impl Call<'_> {
         Ok(self.admin.delete_user(&self.actor, id).await?)
     }
 
-    pub async fn set_user_disabled(self, r: pb::SetUserDisabledRequest) -> Reply<pb::User> {
-        let (user, revision) = self
+    pub async fn set_user_disabled(self, r: pb::SetUserDisabledRequest) -> Reply<Written<User>> {
+        let id = convert::user_id("user_id", &r.user_id)?;
+        Ok(self
             .admin
-            .set_user_disabled(
-                &self.actor,
-                convert::user_id("user_id", &r.user_id)?,
-                r.disabled,
-            )
-            .await?;
-        Ok(convert::user_to_pb(&user, revision))
+            .set_user_disabled(&self.actor, id, r.disabled)
+            .await?)
     }
 
-    pub async fn upsert_person(self, r: pb::UpsertPersonRequest) -> Reply<pb::Person> {
-        let identity = identity!(r);
-        let (person, revision) = self.admin.upsert_person(&self.actor, identity).await?;
-        Ok(person_to_pb(&person, revision))
+    pub async fn upsert_person(self, r: pb::UpsertPersonRequest) -> Reply<Written<Person>> {
+        Ok(self.admin.upsert_person(&self.actor, identity!(r)).await?)
     }
 
-    pub async fn list_persons(self, r: pb::ListPersonsRequest) -> Reply<pb::ListPersonsResponse> {
+    pub async fn list_persons(self, r: pb::ListPersonsRequest) -> Reply<Vec<Person>> {
         let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
-        let persons = self.admin.list_persons(&self.actor, tenant).await?;
-        Ok(pb::ListPersonsResponse {
-            persons: persons.iter().map(|p| person_to_pb(p, 0)).collect(),
-        })
+        Ok(self.admin.list_persons(&self.actor, tenant).await?)
     }
 
-    pub async fn promote_person(self, r: pb::PromotePersonRequest) -> Reply<pb::User> {
+    pub async fn promote_person(self, r: pb::PromotePersonRequest) -> Reply<Written<User>> {
         let id = PersonId::parse("person_id", &r.person_id).map_err(|e| invalid(e.to_string()))?;
-        let (user, revision) = self.admin.promote_person(&self.actor, id).await?;
-        Ok(convert::user_to_pb(&user, revision))
+        Ok(self.admin.promote_person(&self.actor, id).await?)
     }
 
     pub async fn list_access_requests(
         self,
         r: pb::ListAccessRequestsRequest,
-    ) -> Reply<pb::ListAccessRequestsResponse> {
+    ) -> Reply<Vec<AccessRequest>> {
         let status = match pb::AccessRequestStatus::try_from(r.status) {
             Ok(pb::AccessRequestStatus::Unspecified | pb::AccessRequestStatus::Pending) => {
                 AccessRequestStatus::Pending
@@ -119,16 +106,10 @@ impl Call<'_> {
             Err(_) => return Err(invalid("`status` is not an AccessRequestStatus")),
         };
         let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
-        let requests = self
+        Ok(self
             .admin
             .list_access_requests(&self.actor, status, tenant)
-            .await?;
-        Ok(pb::ListAccessRequestsResponse {
-            access_requests: requests
-                .iter()
-                .map(|r| access_request_to_pb(r, 0))
-                .collect(),
-        })
+            .await?)
     }
 
     pub async fn approve_access_request(
@@ -153,8 +134,8 @@ impl Call<'_> {
             .decide_access_request(&self.actor, id, Some(expiry))
             .await?;
         Ok(pb::ApproveAccessRequestResponse {
-            access_request: Some(access_request_to_pb(&access_request, revision)),
-            user: user.map(|u| convert::user_to_pb(&u, revision)),
+            access_request: Some((access_request, revision).into()),
+            user: user.map(|u| (u, revision).into()),
             revision,
         })
     }
@@ -162,14 +143,14 @@ impl Call<'_> {
     pub async fn reject_access_request(
         self,
         r: pb::RejectAccessRequestRequest,
-    ) -> Reply<pb::AccessRequest> {
+    ) -> Reply<Written<AccessRequest>> {
         let id = AccessRequestId::parse("access_request_id", &r.access_request_id)
             .map_err(|e| invalid(e.to_string()))?;
         let (access_request, _, revision) = self
             .admin
             .decide_access_request(&self.actor, id, None)
             .await?;
-        Ok(access_request_to_pb(&access_request, revision))
+        Ok((access_request, revision))
     }
 }
 
@@ -178,43 +159,5 @@ pub(super) async fn submit_access_request(
     admin: &Admin,
     r: pb::SubmitAccessRequestRequest,
 ) -> Result<pb::AccessRequest, Status> {
-    let identity = identity!(r);
-    let (access_request, revision) = admin.submit_access_request(identity).await?;
-    Ok(access_request_to_pb(&access_request, revision))
-}
-
-fn person_to_pb(person: &crate::model::Person, revision: u64) -> pb::Person {
-    pb::Person {
-        id: person.id.to_string(),
-        tenant_id: person.tenant_id.to_string(),
-        azure_object_id: person.azure_object_id.to_string(),
-        email: person.email.clone(),
-        first_name: person.first_name.clone(),
-        last_name: person.last_name.clone(),
-        user_id: person.user_id.map(|u| u.to_string()).unwrap_or_default(),
-        revision,
-    }
-}
-
-fn access_request_to_pb(request: &crate::model::AccessRequest, revision: u64) -> pb::AccessRequest {
-    let status = match request.status {
-        AccessRequestStatus::Pending => pb::AccessRequestStatus::Pending,
-        AccessRequestStatus::Approved => pb::AccessRequestStatus::Approved,
-        AccessRequestStatus::Rejected => pb::AccessRequestStatus::Rejected,
-    };
-    pb::AccessRequest {
-        id: request.id.to_string(),
-        tenant_id: request.tenant_id.to_string(),
-        azure_object_id: request.azure_object_id.to_string(),
-        email: request.email.clone(),
-        first_name: request.first_name.clone(),
-        last_name: request.last_name.clone(),
-        status: status as i32,
-        requested_at_unix: request.requested_at,
-        decided_by_user_id: request
-            .decided_by
-            .map(|u| u.to_string())
-            .unwrap_or_default(),
-        revision,
-    }
+    Ok(admin.submit_access_request(identity!(r)).await?.into())
 }

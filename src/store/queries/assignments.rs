@@ -4,35 +4,39 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{corrupt, effect_from, scope_columns, scope_from};
+use super::{FromRow, corrupt, effect_from, rows, scope_columns, scope_from};
 use crate::model::{
     AssignmentId, GroupId, Principal, RoleAssignment, RoleId, Scope, UserId, unix_now,
 };
 use crate::store::StoreError;
 use crate::store::entity::role_assignment;
 
-fn assignment_from(row: role_assignment::Model) -> Result<RoleAssignment, StoreError> {
-    let principal = match (row.user_id, row.group_id) {
-        (Some(user), None) => Principal::User(UserId(user)),
-        (None, Some(group)) => Principal::Group(GroupId(group)),
-        _ => {
-            return Err(corrupt(format!(
-                "assignment {} has no single principal",
-                row.id
-            )));
-        }
-    };
-    Ok(RoleAssignment {
-        id: AssignmentId(row.id),
-        role_id: RoleId(row.role_id),
-        principal,
-        scope: scope_from(&row)?,
-        effect: effect_from(&row)?,
-    })
+impl FromRow for RoleAssignment {
+    type Entity = role_assignment::Entity;
+
+    fn from_row(row: role_assignment::Model) -> Result<RoleAssignment, StoreError> {
+        let principal = match (row.user_id, row.group_id) {
+            (Some(user), None) => Principal::User(UserId(user)),
+            (None, Some(group)) => Principal::Group(GroupId(group)),
+            _ => {
+                return Err(corrupt(format!(
+                    "assignment {} has no single principal",
+                    row.id
+                )));
+            }
+        };
+        Ok(RoleAssignment {
+            id: AssignmentId(row.id),
+            role_id: RoleId(row.role_id),
+            principal,
+            scope: scope_from(&row)?,
+            effect: effect_from(&row)?,
+        })
+    }
 }
 
 keyed! {
-    AssignmentId => RoleAssignment, "role assignment", role_assignment, assignment_from;
+    AssignmentId => RoleAssignment, "role assignment";
 }
 
 /// Every assignment given to the group.
@@ -48,13 +52,7 @@ async fn assignments_where<C: ConnectionTrait>(
     db: &C,
     condition: impl sea_orm::sea_query::IntoCondition,
 ) -> Result<Vec<RoleAssignment>, StoreError> {
-    role_assignment::Entity::find()
-        .filter(condition)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(assignment_from)
-        .collect()
+    rows(db, role_assignment::Entity::find().filter(condition)).await
 }
 
 /// A stored assignment with who made it and when.
@@ -120,7 +118,7 @@ pub async fn assignments<C: ConnectionTrait>(
             let created_by = row.created_by.map(UserId);
             let created_at = row.created_at;
             Ok(StoredAssignment {
-                assignment: assignment_from(row)?,
+                assignment: RoleAssignment::from_row(row)?,
                 created_by,
                 created_at,
             })

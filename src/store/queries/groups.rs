@@ -2,22 +2,26 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::user_from;
+use super::{FromRow, rows};
 use crate::model::{Group, GroupId, TenantId, User, UserId};
 use crate::store::StoreError;
 use crate::store::entity::{group, group_member, user};
 
-fn group_from(row: group::Model) -> Group {
-    Group {
-        id: GroupId(row.id),
-        name: row.name,
-        description: row.description,
-        owner: row.owner_tenant_id.map(TenantId),
+impl FromRow for Group {
+    type Entity = group::Entity;
+
+    fn from_row(row: group::Model) -> Result<Group, StoreError> {
+        Ok(Group {
+            id: GroupId(row.id),
+            name: row.name,
+            description: row.description,
+            owner: row.owner_tenant_id.map(TenantId),
+        })
     }
 }
 
 keyed! {
-    GroupId => Group, "group", group, |row| Ok(group_from(row));
+    GroupId => Group, "group";
 }
 
 /// The groups with these ids, in no particular order.
@@ -25,13 +29,8 @@ pub async fn find_groups<C: ConnectionTrait>(
     db: &C,
     ids: &[GroupId],
 ) -> Result<Vec<Group>, StoreError> {
-    Ok(group::Entity::find()
-        .filter(group::Column::Id.is_in(ids.iter().map(|g| g.0)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(group_from)
-        .collect())
+    let query = group::Entity::find().filter(group::Column::Id.is_in(ids.iter().map(|g| g.0)));
+    rows(db, query).await
 }
 
 pub async fn is_group_member<C: ConnectionTrait>(
@@ -46,13 +45,7 @@ pub async fn is_group_member<C: ConnectionTrait>(
 }
 
 pub async fn groups<C: ConnectionTrait>(db: &C) -> Result<Vec<Group>, StoreError> {
-    Ok(group::Entity::find()
-        .order_by_asc(group::Column::Name)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(group_from)
-        .collect())
+    rows(db, group::Entity::find().order_by_asc(group::Column::Name)).await
 }
 
 pub async fn group_members<C: ConnectionTrait>(
@@ -65,14 +58,10 @@ pub async fn group_members<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|m| m.user_id);
-    user::Entity::find()
+    let query = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
-        .order_by_asc(user::Column::Email)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(user_from)
-        .collect()
+        .order_by_asc(user::Column::Email);
+    rows(db, query).await
 }
 
 pub async fn user_groups<C: ConnectionTrait>(

@@ -1,9 +1,9 @@
 //! Reads, generic over a connection or a transaction; here the row-to-model helpers they share.
 
-/// `Id => Row, "what", entity, row_from;`: `Id` is [`Keyed`], its row that entity's row with
-/// the id as primary key, read by `row_from` (which may find it corrupt).
+/// `Id => Row, "what";`: `Id` is [`Keyed`], its row the one of `Row`'s table with the id as
+/// primary key.
 macro_rules! keyed {
-    ($($id:ty => $row:ty, $what:literal, $entity:ident, $from:expr;)*) => {$(
+    ($($id:ty => $row:ty, $what:literal;)*) => {$(
         impl $crate::store::queries::Keyed for $id {
             type Row = $row;
             const WHAT: &'static str = $what;
@@ -11,7 +11,8 @@ macro_rules! keyed {
                 self,
                 db: &impl sea_orm::ConnectionTrait,
             ) -> Result<Option<$row>, StoreError> {
-                $entity::Entity::find_by_id(self.0).one(db).await?.map($from).transpose()
+                let query = <$row as $crate::store::queries::FromRow>::Entity::find_by_id(self.0);
+                $crate::store::queries::first(db, query).await
             }
         }
     )*};
@@ -27,7 +28,7 @@ pub(super) mod users;
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -57,22 +58,48 @@ pub async fn find<I: Keyed>(
     id.find(db).await
 }
 
+/// A model value read from one row of its table (which it may find corrupt).
+trait FromRow: Sized {
+    type Entity: EntityTrait;
+    fn from_row(row: <Self::Entity as EntityTrait>::Model) -> Result<Self, StoreError>;
+}
+
+/// Every row `query` selects, as model values, in its order.
+async fn rows<T: FromRow>(
+    db: &impl ConnectionTrait,
+    query: Select<T::Entity>,
+) -> Result<Vec<T>, StoreError> {
+    query.all(db).await?.into_iter().map(T::from_row).collect()
+}
+
+/// The first row `query` selects, as a model value; None when it selects none.
+async fn first<T: FromRow>(
+    db: &impl ConnectionTrait,
+    query: Select<T::Entity>,
+) -> Result<Option<T>, StoreError> {
+    query.one(db).await?.map(T::from_row).transpose()
+}
+
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-fn user_from(row: user::Model) -> Result<User, StoreError> {
-    Ok(User {
-        origin: row.origin.parse().map_err(corrupt)?,
-        id: UserId(row.id),
-        tenant_id: TenantId(row.tenant_id),
-        azure_object_id: row.azure_object_id,
-        email: row.email,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        disabled: row.disabled,
-        expires_at: row.expires_at,
-    })
+impl FromRow for User {
+    type Entity = user::Entity;
+
+    fn from_row(row: user::Model) -> Result<User, StoreError> {
+        Ok(User {
+            origin: row.origin.parse().map_err(corrupt)?,
+            id: UserId(row.id),
+            tenant_id: TenantId(row.tenant_id),
+            azure_object_id: row.azure_object_id,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            disabled: row.disabled,
+            expires_at: row.expires_at,
+        })
+    }
 }
 
 /// The stored columns of a scope: kind, tenant, tag, resource type, resource id.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::{Keyed, corrupt};
+use super::{FromRow, Keyed, corrupt, first, rows};
 use crate::model::{ResourceRef, Tag, TagId, Tenant, TenantId};
 use crate::store::StoreError;
 use crate::store::entity::{
@@ -91,22 +91,26 @@ impl Keyed for TenantId {
     }
 }
 
+impl FromRow for Tag {
+    type Entity = tag::Entity;
+
+    fn from_row(row: tag::Model) -> Result<Tag, StoreError> {
+        Ok(Tag {
+            id: TagId(row.id),
+            name: row.name,
+        })
+    }
+}
+
 keyed! {
-    TagId => Tag, "tag", tag, |row| Ok(Tag { id: TagId(row.id), name: row.name });
+    TagId => Tag, "tag";
 }
 
 pub async fn find_tag_by_name<C: ConnectionTrait>(
     db: &C,
     name: &str,
 ) -> Result<Option<Tag>, StoreError> {
-    Ok(tag::Entity::find()
-        .filter(tag::Column::Name.eq(name))
-        .one(db)
-        .await?
-        .map(|row| Tag {
-            id: TagId(row.id),
-            name: row.name,
-        }))
+    first(db, tag::Entity::find().filter(tag::Column::Name.eq(name))).await
 }
 
 pub async fn resources<C: ConnectionTrait>(
@@ -140,16 +144,7 @@ pub async fn find_resource<C: ConnectionTrait>(
 }
 
 pub async fn tags<C: ConnectionTrait>(db: &C) -> Result<Vec<Tag>, StoreError> {
-    Ok(tag::Entity::find()
-        .order_by_asc(tag::Column::Name)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| Tag {
-            id: TagId(row.id),
-            name: row.name,
-        })
-        .collect())
+    rows(db, tag::Entity::find().order_by_asc(tag::Column::Name)).await
 }
 
 /// What still refers to a tenant, by kind, for a refused delete; empty when nothing does.

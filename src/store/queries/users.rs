@@ -5,7 +5,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{corrupt, user_from};
+use super::{FromRow, corrupt, first, rows};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
     UserOrigin,
@@ -14,21 +14,17 @@ use crate::store::StoreError;
 use crate::store::entity::{access_request, person, user};
 
 keyed! {
-    UserId => User, "user", user, user_from;
-    PersonId => Person, "person", person, |row| Ok(person_from(row));
-    AccessRequestId => AccessRequest, "access request", access_request, access_request_from;
+    UserId => User, "user";
+    PersonId => Person, "person";
+    AccessRequestId => AccessRequest, "access request";
 }
 
 pub async fn find_user_by_object_id<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
 ) -> Result<Option<User>, StoreError> {
-    user::Entity::find()
-        .filter(user::Column::AzureObjectId.eq(azure_object_id))
-        .one(db)
-        .await?
-        .map(user_from)
-        .transpose()
+    let query = user::Entity::find().filter(user::Column::AzureObjectId.eq(azure_object_id));
+    first(db, query).await
 }
 
 /// Which users to list; every set field narrows.
@@ -75,25 +71,22 @@ pub async fn users<C: ConnectionTrait>(
     if let Some(after) = filter.after {
         query = query.filter(user::Column::Id.gt(after.0));
     }
-    query
-        .order_by_asc(user::Column::Id)
-        .limit(filter.limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(user_from)
-        .collect()
+    rows(db, query.order_by_asc(user::Column::Id).limit(filter.limit)).await
 }
 
-fn person_from(row: person::Model) -> Person {
-    Person {
-        id: PersonId(row.id),
-        tenant_id: TenantId(row.tenant_id),
-        azure_object_id: row.azure_object_id,
-        email: row.email,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        user_id: row.user_id.map(UserId),
+impl FromRow for Person {
+    type Entity = person::Entity;
+
+    fn from_row(row: person::Model) -> Result<Person, StoreError> {
+        Ok(Person {
+            id: PersonId(row.id),
+            tenant_id: TenantId(row.tenant_id),
+            azure_object_id: row.azure_object_id,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            user_id: row.user_id.map(UserId),
+        })
     }
 }
 
@@ -101,11 +94,8 @@ pub async fn find_person_by_object_id<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
 ) -> Result<Option<Person>, StoreError> {
-    Ok(person::Entity::find()
-        .filter(person::Column::AzureObjectId.eq(azure_object_id))
-        .one(db)
-        .await?
-        .map(person_from))
+    let query = person::Entity::find().filter(person::Column::AzureObjectId.eq(azure_object_id));
+    first(db, query).await
 }
 
 /// The persons of these tenants (None: of every tenant), by email.
@@ -117,27 +107,25 @@ pub async fn persons<C: ConnectionTrait>(
     if let Some(tenants) = tenants {
         query = query.filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
     }
-    Ok(query
-        .order_by_asc(person::Column::Email)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(person_from)
-        .collect())
+    rows(db, query.order_by_asc(person::Column::Email)).await
 }
 
-fn access_request_from(row: access_request::Model) -> Result<AccessRequest, StoreError> {
-    Ok(AccessRequest {
-        id: AccessRequestId(row.id),
-        tenant_id: TenantId(row.tenant_id),
-        azure_object_id: row.azure_object_id,
-        email: row.email,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        status: row.status.parse().map_err(corrupt)?,
-        requested_at: row.requested_at,
-        decided_by: row.decided_by.map(UserId),
-    })
+impl FromRow for AccessRequest {
+    type Entity = access_request::Entity;
+
+    fn from_row(row: access_request::Model) -> Result<AccessRequest, StoreError> {
+        Ok(AccessRequest {
+            id: AccessRequestId(row.id),
+            tenant_id: TenantId(row.tenant_id),
+            azure_object_id: row.azure_object_id,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            status: row.status.parse().map_err(corrupt)?,
+            requested_at: row.requested_at,
+            decided_by: row.decided_by.map(UserId),
+        })
+    }
 }
 
 /// A pending request for this Azure object id, if any.
@@ -145,13 +133,10 @@ pub async fn pending_access_request<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
 ) -> Result<Option<AccessRequest>, StoreError> {
-    access_request::Entity::find()
+    let query = access_request::Entity::find()
         .filter(access_request::Column::AzureObjectId.eq(azure_object_id))
-        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
-        .one(db)
-        .await?
-        .map(access_request_from)
-        .transpose()
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()));
+    first(db, query).await
 }
 
 /// How many access requests wait for a decision.
@@ -173,12 +158,8 @@ pub async fn access_requests<C: ConnectionTrait>(
     if let Some(tenants) = tenants {
         query = query.filter(access_request::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
     }
-    query
+    let query = query
         .filter(access_request::Column::Status.eq(status.as_str()))
-        .order_by_asc(access_request::Column::RequestedAt)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(access_request_from)
-        .collect()
+        .order_by_asc(access_request::Column::RequestedAt);
+    rows(db, query).await
 }

@@ -66,6 +66,19 @@ impl Xorshift {
         self.0 ^= self.0 << 17;
         usize::try_from(self.0 % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
     }
+
+    /// Up to `draws` distinct numbers in `0..n`, in order.
+    pub fn distinct_below(&mut self, n: usize, draws: usize) -> Vec<usize> {
+        let mut chosen: Vec<usize> = (0..draws).map(|_| self.below(n)).collect();
+        chosen.sort_unstable();
+        chosen.dedup();
+        chosen
+    }
+}
+
+/// `n` new random ids.
+fn new_ids(n: usize) -> Vec<Uuid> {
+    (0..n).map(|_| Uuid::new_v4()).collect()
 }
 
 /// Inserts rows in chunks that stay under every backend's bind-parameter limit.
@@ -91,7 +104,7 @@ impl Store {
         let now = unix_now();
         let mut write = self.begin_write().await?;
 
-        let tenant_ids: Vec<Uuid> = (0..spec.tenants).map(|_| Uuid::new_v4()).collect();
+        let tenant_ids = new_ids(spec.tenants);
         let msps = spec.msps.clamp(1, spec.tenants.max(1));
         let tenants = tenant_ids
             .iter()
@@ -103,7 +116,7 @@ impl Store {
                 is_msp: Set(i < msps),
             });
         insert_all(&write, tenants.collect(), 4).await?;
-        let tag_ids: Vec<Uuid> = (0..spec.tags).map(|_| Uuid::new_v4()).collect();
+        let tag_ids = new_ids(spec.tags);
         let tags = tag_ids.iter().enumerate().map(|(i, id)| tag::ActiveModel {
             id: Set(*id),
             name: Set(format!("dataset tag {i} {id}")),
@@ -126,7 +139,7 @@ impl Store {
             .filter(|p| !p.system && !p.msp_only)
             .map(|p| p.key.as_str())
             .collect();
-        let role_ids: Vec<Uuid> = (0..spec.roles).map(|_| Uuid::new_v4()).collect();
+        let role_ids = new_ids(spec.roles);
         let roles = role_ids
             .iter()
             .enumerate()
@@ -140,17 +153,15 @@ impl Store {
         insert_all(&write, roles.collect(), 5).await?;
         let mut role_permissions = Vec::new();
         for id in &role_ids {
-            let mut chosen: Vec<&str> = (0..20).map(|_| keys[random.below(keys.len())]).collect();
-            chosen.sort_unstable();
-            chosen.dedup();
-            role_permissions.extend(chosen.into_iter().map(|key| role_permission::ActiveModel {
+            let chosen = random.distinct_below(keys.len(), 20);
+            role_permissions.extend(chosen.into_iter().map(|k| role_permission::ActiveModel {
                 role_id: Set(*id),
-                permission_key: Set(key.to_owned()),
+                permission_key: Set(keys[k].to_owned()),
             }));
         }
         insert_all(&write, role_permissions, 2).await?;
 
-        let user_ids: Vec<Uuid> = (0..spec.users).map(|_| Uuid::new_v4()).collect();
+        let user_ids = new_ids(spec.users);
         let user_tenants: Vec<usize> = (0..spec.users)
             .map(|_| random.below(spec.tenants))
             .collect();
@@ -172,7 +183,7 @@ impl Store {
             });
         insert_all(&write, users.collect(), 10).await?;
 
-        let group_ids: Vec<Uuid> = (0..spec.groups).map(|_| Uuid::new_v4()).collect();
+        let group_ids = new_ids(spec.groups);
         let groups = group_ids
             .iter()
             .enumerate()
@@ -185,11 +196,7 @@ impl Store {
         insert_all(&write, groups.collect(), 4).await?;
         let mut members = Vec::new();
         for group_id in &group_ids {
-            let mut chosen: Vec<usize> = (0..spec.members_per_group)
-                .map(|_| random.below(spec.users))
-                .collect();
-            chosen.sort_unstable();
-            chosen.dedup();
+            let chosen = random.distinct_below(spec.users, spec.members_per_group);
             members.extend(chosen.into_iter().map(|u| group_member::ActiveModel {
                 group_id: Set(*group_id),
                 user_id: Set(user_ids[u]),

@@ -1,12 +1,12 @@
 //! Groups and their members.
 
-use crate::model::permissions::{GROUPS_VIEW, USERS_VIEW};
 use crate::model::{
     Action, DESCRIPTION_MAX, Group, GroupId, NAME_MAX, TenantId, User, UserId, optional_text,
     required_text,
 };
 use crate::store;
 
+use super::visibility::Visible;
 use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A group to create.
@@ -20,10 +20,7 @@ pub struct NewGroup {
 impl Admin {
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
     pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
-        self.visible(actor, Action::GetGroup, id, |group| {
-            self.require_on_owner(actor, GROUPS_VIEW, group.owner)
-        })
-        .await
+        self.visible(actor, Action::GetGroup, id).await
     }
 
     /// The groups the actor may see, by name; optionally only one tenant's.
@@ -36,7 +33,7 @@ impl Admin {
             .await?
             .into_iter()
             .filter(|g| owner.is_none() || g.owner == owner)
-            .filter(|g| self.require_on_owner(actor, GROUPS_VIEW, g.owner).is_ok())
+            .filter(|g| g.require_seen(self, actor).is_ok())
             .collect())
     }
 
@@ -92,10 +89,7 @@ impl Admin {
         actor: &Actor,
         id: GroupId,
     ) -> Result<Vec<User>, AdminError> {
-        self.visible(actor, Action::ListGroupMembers, id, |group| {
-            self.require_on_owner(actor, GROUPS_VIEW, group.owner)
-        })
-        .await?;
+        self.visible(actor, Action::ListGroupMembers, id).await?;
         Ok(store::group_members(self.store.db(), id).await?)
     }
 
@@ -105,10 +99,7 @@ impl Admin {
         actor: &Actor,
         id: UserId,
     ) -> Result<Vec<Group>, AdminError> {
-        self.visible(actor, Action::ListUserGroups, id, |user| {
-            self.require_on_tenant(actor, USERS_VIEW, user.tenant_id)
-        })
-        .await?;
+        self.visible(actor, Action::ListUserGroups, id).await?;
         Ok(store::user_groups(self.store.db(), id).await?)
     }
 

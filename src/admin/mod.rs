@@ -17,6 +17,7 @@ mod rules;
 mod tags;
 mod tenants;
 mod users;
+mod visibility;
 
 use std::fmt::Display;
 use std::sync::Arc;
@@ -223,23 +224,6 @@ impl Admin {
             Ok(((), call(write, actor).await?))
         });
         Ok(written.await?.1)
-    }
-
-    /// The row of `id`, when it exists and `may_see` lets the actor see it; a refusal is
-    /// audited under `action`.
-    async fn visible<I: Keyed>(
-        &self,
-        actor: &Actor,
-        action: Action,
-        id: I,
-        may_see: impl FnOnce(&I::Row) -> Result<(), AdminError>,
-    ) -> Result<I::Row, AdminError> {
-        self.audited(actor, action, id, async {
-            let row = existing(self.store.db(), id).await?;
-            may_see(&row)?;
-            Ok(row)
-        })
-        .await
     }
 
     /// Runs an admin call, auditing it if it is refused.

@@ -9,6 +9,7 @@ use crate::model::{
 use crate::store;
 
 use super::reach::reaches;
+use super::visibility::Visible;
 use super::{Actor, Admin, AdminError, Changed, existing};
 
 /// A custom role to create.
@@ -160,7 +161,7 @@ impl Admin {
         let mut roles: Vec<Role> = store::roles(self.store.db())
             .await?
             .into_iter()
-            .filter(|role| self.can_see_role(actor, role))
+            .filter(|role| role.require_seen(self, actor).is_ok())
             .collect();
         roles.sort_by(|a, b| (!a.built_in, &a.name).cmp(&(!b.built_in, &b.name)));
         Ok(roles)
@@ -173,10 +174,7 @@ impl Admin {
 
     /// A role the actor may see.
     pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
-        self.visible(actor, Action::GetRole, id, |role| {
-            self.require_see_role(actor, role)
-        })
-        .await
+        self.visible(actor, Action::GetRole, id).await
     }
 
     /// Deletes a custom role, with the rights to edit it. Refused while it is assigned,

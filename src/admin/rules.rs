@@ -20,6 +20,7 @@ use crate::model::{
 use crate::store;
 
 use super::reach::widening;
+use super::visibility::Visible;
 use super::{Actor, Admin, AdminError, existing};
 
 fn denied(actor: &Actor, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
@@ -133,34 +134,6 @@ impl Admin {
         Some(ids)
     }
 
-    /// Public roles (built-in ones included) are visible to everyone; a tenant's roles to
-    /// those who manage roles there.
-    pub(super) fn can_see_role(&self, actor: &Actor, role: &Role) -> bool {
-        role.owner
-            .is_none_or(|tenant| self.require_on_tenant(actor, ROLES_MANAGE, tenant).is_ok())
-    }
-
-    pub(super) fn require_see_role(&self, actor: &Actor, role: &Role) -> Result<(), AdminError> {
-        if self.can_see_role(actor, role) {
-            return Ok(());
-        }
-        let owner = role
-            .owner
-            .map(|t| format!("tenant `{t}`"))
-            .unwrap_or_default();
-        Err(AdminError::PermissionDenied(
-            Refusal::new(
-                RefusalReason::MissingPermission,
-                format!(
-                    "actor `{}` cannot see role `{}`: it belongs to {owner}, where they do not hold `rbac.roles.manage`",
-                    actor.id(),
-                    role.name
-                ),
-            )
-            .at(ROLES_MANAGE.key(), owner),
-        ))
-    }
-
     /// Editing roles: never built-in ones; public ones need the system permission, a
     /// tenant's `rbac.roles.manage` there; and the actor must hold every permission they
     /// add where the role can be used (its owner tenant; Owner scope for a public role or
@@ -234,7 +207,7 @@ impl Admin {
             }
         };
         self.require_scope_kind(actor, &assignment.scope, principal_tenant)?;
-        self.require_see_role(actor, role)?;
+        role.require_seen(self, actor)?;
         if let Some(owner) = role.owner {
             let fits = assignable(
                 owner,

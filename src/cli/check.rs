@@ -186,23 +186,8 @@ fn request(args: &CheckArgs) -> Result<pb::CheckAccessRequest, CheckCommandError
 }
 
 fn token(args: &CheckArgs) -> Result<Option<BearerToken>, CheckCommandError> {
-    match (&args.auth_token, &args.auth_token_file) {
-        (Some(_), Some(_)) => Err(CheckCommandError::Usage(
-            "give `--auth-token` or `--auth-token-file`, not both".into(),
-        )),
-        (Some(token), None) => Ok(Some(token.clone())),
-        (None, Some(path)) => {
-            let text = read(path)?;
-            let text = String::from_utf8_lossy(&text);
-            BearerToken::new(text.trim()).map(Some).map_err(|_| {
-                CheckCommandError::Usage(format!(
-                    "`{}` holds no valid bearer token",
-                    path.display()
-                ))
-            })
-        }
-        (None, None) => Ok(None),
-    }
+    BearerToken::resolve(args.auth_token.clone(), args.auth_token_file.as_deref())
+        .map_err(|err| CheckCommandError::Usage(err.to_string()))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CheckCommandError> {

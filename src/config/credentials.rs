@@ -66,23 +66,24 @@ impl BearerToken {
         Ok(token)
     }
 
-    /// `auth_token` (checked) or the token in `auth_token_file`; refused when both are set.
-    pub(super) fn from_settings(s: &ServeSettings) -> Result<Option<BearerToken>, ConfigError> {
-        let auth_token = match (s.auth_token.clone(), s.auth_token_file.clone()) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "auth_token",
-                    "and `auth_token_file` (--auth-token-file) are both set; set one",
-                ));
-            }
+    /// The token of `--auth-token` (checked) or the one in the file of `--auth-token-file`,
+    /// as `serve` and the `check` client both take it; refused when both are given.
+    pub fn resolve(
+        token: Option<BearerToken>,
+        file: Option<&Path>,
+    ) -> Result<Option<BearerToken>, ConfigError> {
+        match (token, file) {
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                "auth_token",
+                "and `auth_token_file` (--auth-token-file) are both set; set one",
+            )),
             (Some(token), None) => {
                 token.check("auth_token")?;
-                Some(token)
+                Ok(Some(token))
             }
-            (None, Some(path)) => Some(BearerToken::from_file(&path, "auth_token_file")?),
-            (None, None) => None,
-        };
-        Ok(auth_token)
+            (None, Some(path)) => Ok(Some(BearerToken::from_file(path, "auth_token_file")?)),
+            (None, None) => Ok(None),
+        }
     }
 
     fn check(&self, key: &'static str) -> Result<(), ConfigError> {

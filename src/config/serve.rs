@@ -129,7 +129,7 @@ impl ServeConfig {
             s.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
         );
         let tls = TlsFiles::from_settings(&s)?;
-        let auth_token = BearerToken::from_settings(&s)?;
+        let auth_token = BearerToken::resolve(s.auth_token.clone(), s.auth_token_file.as_deref())?;
         let admin_listen = s.admin_listen;
         if admin_listen == Some(listen) {
             return Err(ConfigError::invalid(

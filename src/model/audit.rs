@@ -2,7 +2,7 @@
 
 /// An admin call as the audit log names it: the AdminService RPC, or what the service
 /// does on its own (`Bootstrap`, `SyncBuiltInRoles`, `ImportLegacy`, `GenerateDataset`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
 pub enum Action {
     AddGroupMember,
     AddTenantTag,
@@ -60,7 +60,7 @@ pub enum Action {
 }
 
 /// How an audited call ended: a refusal keeps its reason in the row's detail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
 #[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     Succeeded,
@@ -92,5 +92,10 @@ mod tests {
         );
         assert_eq!(Outcome::Refused.as_str(), "refused");
         assert_eq!(Outcome::Succeeded.as_str(), "succeeded");
+        assert_eq!(
+            "CreateRoleAssignment".parse(),
+            Ok(Action::CreateRoleAssignment)
+        );
+        assert_eq!("refused".parse(), Ok(Outcome::Refused));
     }
 }

@@ -18,7 +18,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
-pub use audit::{AuditEvent, AuditFilter, audit_events};
+pub use audit::{AuditEvent, AuditFilter, AuditRecord, audit_events};
 pub use change_log::{Change, ChangeBatch, changes_after, max_revision, oldest_revision};
 pub use queries::access::access_facts;
 pub use queries::assignments::{
@@ -37,7 +37,6 @@ pub use queries::users::{
     pending_access_request, pending_access_requests, persons, users,
 };
 pub use queries::{Keyed, find};
-pub use writes::AuditRecord;
 
 /// A database failure. Never an allow: the API turns it into UNAVAILABLE or INTERNAL.
 #[derive(Debug, thiserror::Error)]

@@ -6,32 +6,18 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, NotSe
 use uuid::Uuid;
 
 use super::StoredAssignment;
+use super::audit::{AuditRecord, insert_audit};
 use super::change_log::Change;
 use super::entity::{
-    access_request, audit_event, change_log, group, group_member, person, preference, resource,
-    role, role_assignment, role_permission, tag, tenant, tenant_tag, user,
+    access_request, change_log, group, group_member, person, preference, resource, role,
+    role_assignment, role_permission, tag, tenant, tenant_tag, user,
 };
 use super::queries::{effect_column, scope_columns};
-use super::{Store, StoreError, Write};
+use super::{StoreError, Write};
 use crate::model::{
-    AccessRequest, Action, GroupId, Outcome, Person, Preferences, Principal, ResourceRef, Role,
-    RoleAssignment, Tag, TagId, Tenant, TenantId, User, UserId, catalogue, unix_now,
+    AccessRequest, GroupId, Person, Preferences, Principal, ResourceRef, Role, RoleAssignment, Tag,
+    TagId, Tenant, TenantId, User, UserId, catalogue, unix_now,
 };
-
-/// One row of the audit log: who did what to what, and how it ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub actor: Option<UserId>,
-    /// The signed-in user behind an impersonated call.
-    pub impersonator: Option<UserId>,
-    pub action: Action,
-    pub target: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    /// Refused ones keep the reason in `detail`.
-    pub outcome: Outcome,
-    pub detail: String,
-}
 
 fn change_of(principal: Principal) -> Change {
     match principal {
@@ -445,34 +431,5 @@ impl Write<'_> {
         }
         self.txn.commit().await?;
         Ok(u64::try_from(revision).unwrap_or_default())
-    }
-}
-
-async fn insert_audit<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    audit: AuditRecord,
-) -> Result<(), StoreError> {
-    audit_event::Entity::insert(audit_event::ActiveModel {
-        // Time-ordered, so that events within one second still list in order.
-        id: Set(Uuid::now_v7()),
-        at: Set(unix_now()),
-        actor_user_id: Set(audit.actor.map(|u| u.0)),
-        impersonator_user_id: Set(audit.impersonator.map(|u| u.0)),
-        action: Set(audit.action.as_str().to_owned()),
-        target: Set(audit.target),
-        before: Set(audit.before),
-        after: Set(audit.after),
-        outcome: Set(audit.outcome.as_str().to_owned()),
-        detail: Set(audit.detail),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
-}
-
-impl Store {
-    /// Records an audit row alone: a refused call, or an event that changes no data.
-    pub async fn audit(&self, audit: AuditRecord) -> Result<(), StoreError> {
-        insert_audit(self.db(), audit).await
     }
 }

@@ -175,5 +175,15 @@ async fn audit_log_in_pages(backend: Backend) {
         .list_audit_events(as_admin(audit_request("", "", 0, "yesterday".into())))
         .await;
     assert_eq!(bad.unwrap_err().code(), Code::InvalidArgument);
+    // A filter naming no audited action or outcome is a mistake, not an empty page.
+    for (action, outcome) in [("CreateTags", ""), ("", "denied")] {
+        let bad = server
+            .admin
+            .list_audit_events(as_admin(audit_request(action, outcome, 0, String::new())))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument, "{}", bad.message());
+        assert!(bad.message().contains("is not"), "{}", bad.message());
+    }
     server.stop().await;
 }

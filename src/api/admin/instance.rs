@@ -6,7 +6,7 @@ use super::answers::Written;
 use super::{Call, Reply, optional};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
-use crate::model::Preferences;
+use crate::model::{Preferences, shown};
 use crate::store::AuditFilter;
 
 impl Call<'_> {
@@ -39,15 +39,24 @@ impl Call<'_> {
         self,
         r: pb::ListAuditEventsRequest,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        let text = |field, value: String| {
-            crate::model::optional_text(field, &value, crate::model::QUERY_MAX)
-                .map(|v| (!v.is_empty()).then_some(v))
-                .map_err(|e| invalid(e.to_string()))
-        };
         let filter = AuditFilter {
             actor: optional(&r.actor_user_id, |v| convert::user_id("actor_user_id", v))?,
-            action: text("action", r.action)?,
-            outcome: text("outcome", r.outcome)?,
+            action: optional(&r.action, |v| {
+                v.parse().map_err(|_| {
+                    invalid(format!(
+                        "`action` `{}` is not an audited action: give an AdminService method name such as `CreateRoleAssignment`",
+                        shown(v)
+                    ))
+                })
+            })?,
+            outcome: optional(&r.outcome, |v| {
+                v.parse().map_err(|_| {
+                    invalid(format!(
+                        "`outcome` `{}` is not `succeeded` or `refused`",
+                        shown(v)
+                    ))
+                })
+            })?,
             since: (r.since_unix != 0).then_some(r.since_unix),
             until: (r.until_unix != 0).then_some(r.until_unix),
             after: optional(&r.page_token, page_token)?,
@@ -66,14 +75,14 @@ impl Call<'_> {
                 .map(|e| pb::AuditEvent {
                     id: e.id.to_string(),
                     at_unix: e.at,
-                    actor_user_id: id(e.actor),
-                    impersonator_user_id: id(e.impersonator),
-                    action: e.action,
-                    target: e.target,
-                    before: e.before.unwrap_or_default(),
-                    after: e.after.unwrap_or_default(),
-                    outcome: e.outcome,
-                    detail: e.detail,
+                    actor_user_id: id(e.record.actor),
+                    impersonator_user_id: id(e.record.impersonator),
+                    action: e.record.action.as_str().to_owned(),
+                    target: e.record.target,
+                    before: e.record.before.unwrap_or_default(),
+                    after: e.record.after.unwrap_or_default(),
+                    outcome: e.record.outcome.as_str().to_owned(),
+                    detail: e.record.detail,
                 })
                 .collect(),
             next_page_token,

@@ -4,36 +4,12 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{FromRow, corrupt, effect_from, rows, scope_columns, scope_from};
+use super::{FromRow, rows, scope_columns};
 use crate::model::{
     AssignmentId, GroupId, Principal, RoleAssignment, RoleId, Scope, UserId, unix_now,
 };
 use crate::store::StoreError;
 use crate::store::entity::role_assignment;
-
-impl FromRow for RoleAssignment {
-    type Entity = role_assignment::Entity;
-
-    fn from_row(row: role_assignment::Model) -> Result<RoleAssignment, StoreError> {
-        let principal = match (row.user_id, row.group_id) {
-            (Some(user), None) => Principal::User(UserId(user)),
-            (None, Some(group)) => Principal::Group(GroupId(group)),
-            _ => {
-                return Err(corrupt(format!(
-                    "assignment {} has no single principal",
-                    row.id
-                )));
-            }
-        };
-        Ok(RoleAssignment {
-            id: AssignmentId(row.id),
-            role_id: RoleId(row.role_id),
-            principal,
-            scope: scope_from(&row)?,
-            effect: effect_from(&row)?,
-        })
-    }
-}
 
 keyed! {
     AssignmentId => RoleAssignment, "role assignment";

@@ -2,23 +2,10 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{FromRow, rows};
-use crate::model::{Group, GroupId, TenantId, User, UserId};
+use super::rows;
+use crate::model::{Group, GroupId, User, UserId};
 use crate::store::StoreError;
 use crate::store::entity::{group, group_member, user};
-
-impl FromRow for Group {
-    type Entity = group::Entity;
-
-    fn from_row(row: group::Model) -> Result<Group, StoreError> {
-        Ok(Group {
-            id: GroupId(row.id),
-            name: row.name,
-            description: row.description,
-            owner: row.owner_tenant_id.map(TenantId),
-        })
-    }
-}
 
 keyed! {
     GroupId => Group, "group";

@@ -2,42 +2,46 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
+};
 use uuid::Uuid;
 
-use super::{FromRow, Keyed, corrupt, first, rows};
+use super::{Keyed, corrupt, first, rows};
 use crate::model::{ResourceRef, Tag, TagId, Tenant, TenantId};
 use crate::store::StoreError;
 use crate::store::entity::{
     access_request, group, person, resource, role, role_assignment, tag, tenant, tenant_tag, user,
 };
 
-fn tenant_from(row: tenant::Model, tags: Vec<TagId>) -> Tenant {
-    Tenant {
-        id: TenantId(row.id),
-        name: row.name,
-        parent: row.parent_id.map(TenantId),
-        is_msp: row.is_msp,
-        tags,
-    }
-}
-
-pub async fn tenants<C: ConnectionTrait>(db: &C) -> Result<Vec<Tenant>, StoreError> {
-    let mut tags: HashMap<Uuid, Vec<TagId>> = HashMap::new();
-    for row in tenant_tag::Entity::find().all(db).await? {
-        tags.entry(row.tenant_id)
+/// Tenant rows with their tags: `tags` selects the tag rows of (at least) these tenants.
+async fn with_tags<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<tenant::Model>,
+    tags: Select<tenant_tag::Entity>,
+) -> Result<Vec<Tenant>, StoreError> {
+    let mut tags_of: HashMap<Uuid, Vec<TagId>> = HashMap::new();
+    for row in tags.all(db).await? {
+        tags_of
+            .entry(row.tenant_id)
             .or_default()
             .push(TagId(row.tag_id));
     }
-    Ok(tenant::Entity::find()
-        .all(db)
-        .await?
+    Ok(rows
         .into_iter()
-        .map(|row| {
-            let tags = tags.remove(&row.id).unwrap_or_default();
-            tenant_from(row, tags)
+        .map(|row| Tenant {
+            tags: tags_of.remove(&row.id).unwrap_or_default(),
+            id: TenantId(row.id),
+            name: row.name,
+            parent: row.parent_id.map(TenantId),
+            is_msp: row.is_msp,
         })
         .collect())
+}
+
+pub async fn tenants<C: ConnectionTrait>(db: &C) -> Result<Vec<Tenant>, StoreError> {
+    let rows = tenant::Entity::find().all(db).await?;
+    with_tags(db, rows, tenant_tag::Entity::find()).await
 }
 
 /// The tenants among `ids` that exist, with their tags.
@@ -49,24 +53,12 @@ pub async fn tenants_with_ids<C: ConnectionTrait>(
     // Chunks stay under every backend's bind-parameter limit.
     for chunk in ids.chunks(1000) {
         let uuids = chunk.iter().map(|id| id.0);
-        let mut tags: HashMap<Uuid, Vec<TagId>> = HashMap::new();
-        for row in tenant_tag::Entity::find()
-            .filter(tenant_tag::Column::TenantId.is_in(uuids.clone()))
-            .all(db)
-            .await?
-        {
-            tags.entry(row.tenant_id)
-                .or_default()
-                .push(TagId(row.tag_id));
-        }
         let rows = tenant::Entity::find()
-            .filter(tenant::Column::Id.is_in(uuids))
+            .filter(tenant::Column::Id.is_in(uuids.clone()))
             .all(db)
             .await?;
-        found.extend(rows.into_iter().map(|row| {
-            let tags = tags.remove(&row.id).unwrap_or_default();
-            tenant_from(row, tags)
-        }));
+        let tags = tenant_tag::Entity::find().filter(tenant_tag::Column::TenantId.is_in(uuids));
+        found.extend(with_tags(db, rows, tags).await?);
     }
     Ok(found)
 }
@@ -80,25 +72,8 @@ impl Keyed for TenantId {
         let Some(row) = tenant::Entity::find_by_id(self.0).one(db).await? else {
             return Ok(None);
         };
-        let tags = tenant_tag::Entity::find()
-            .filter(tenant_tag::Column::TenantId.eq(self.0))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|t| TagId(t.tag_id))
-            .collect();
-        Ok(Some(tenant_from(row, tags)))
-    }
-}
-
-impl FromRow for Tag {
-    type Entity = tag::Entity;
-
-    fn from_row(row: tag::Model) -> Result<Tag, StoreError> {
-        Ok(Tag {
-            id: TagId(row.id),
-            name: row.name,
-        })
+        let tags = tenant_tag::Entity::find().filter(tenant_tag::Column::TenantId.eq(self.0));
+        Ok(with_tags(db, vec![row], tags).await?.pop())
     }
 }
 

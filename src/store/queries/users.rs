@@ -5,7 +5,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{FromRow, corrupt, first, rows};
+use super::{first, rows};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
     UserOrigin,
@@ -74,22 +74,6 @@ pub async fn users<C: ConnectionTrait>(
     rows(db, query.order_by_asc(user::Column::Id).limit(filter.limit)).await
 }
 
-impl FromRow for Person {
-    type Entity = person::Entity;
-
-    fn from_row(row: person::Model) -> Result<Person, StoreError> {
-        Ok(Person {
-            id: PersonId(row.id),
-            tenant_id: TenantId(row.tenant_id),
-            azure_object_id: row.azure_object_id,
-            email: row.email,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            user_id: row.user_id.map(UserId),
-        })
-    }
-}
-
 pub async fn find_person_by_object_id<C: ConnectionTrait>(
     db: &C,
     azure_object_id: Uuid,
@@ -108,24 +92,6 @@ pub async fn persons<C: ConnectionTrait>(
         query = query.filter(person::Column::TenantId.is_in(tenants.iter().map(|t| t.0)));
     }
     rows(db, query.order_by_asc(person::Column::Email)).await
-}
-
-impl FromRow for AccessRequest {
-    type Entity = access_request::Entity;
-
-    fn from_row(row: access_request::Model) -> Result<AccessRequest, StoreError> {
-        Ok(AccessRequest {
-            id: AccessRequestId(row.id),
-            tenant_id: TenantId(row.tenant_id),
-            azure_object_id: row.azure_object_id,
-            email: row.email,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            status: row.status.parse().map_err(corrupt)?,
-            requested_at: row.requested_at,
-            decided_by: row.decided_by.map(UserId),
-        })
-    }
 }
 
 /// A pending request for this Azure object id, if any.

@@ -3,10 +3,10 @@
 use tonic::Status;
 
 use super::answers::Written;
-use super::{Call, Reply, optional};
+use super::{Call, Reply, named, optional};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
-use crate::model::{Preferences, shown};
+use crate::model::Preferences;
 use crate::store::AuditFilter;
 
 impl Call<'_> {
@@ -41,22 +41,12 @@ impl Call<'_> {
     ) -> Reply<pb::ListAuditEventsResponse> {
         let filter = AuditFilter {
             actor: optional(&r.actor_user_id, |v| convert::user_id("actor_user_id", v))?,
-            action: optional(&r.action, |v| {
-                v.parse().map_err(|_| {
-                    invalid(format!(
-                        "`action` `{}` is not an audited action: give an AdminService method name such as `CreateRoleAssignment`",
-                        shown(v)
-                    ))
-                })
-            })?,
-            outcome: optional(&r.outcome, |v| {
-                v.parse().map_err(|_| {
-                    invalid(format!(
-                        "`outcome` `{}` is not `succeeded` or `refused`",
-                        shown(v)
-                    ))
-                })
-            })?,
+            action: named(
+                "action",
+                &r.action,
+                "an AdminService method, e.g. `CreateTenant`",
+            )?,
+            outcome: named("outcome", &r.outcome, "`succeeded` or `refused`")?,
             since: (r.since_unix != 0).then_some(r.since_unix),
             until: (r.until_unix != 0).then_some(r.until_unix),
             after: optional(&r.page_token, page_token)?,

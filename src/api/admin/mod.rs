@@ -11,13 +11,15 @@ mod roles;
 mod tenants;
 mod users;
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use super::pb::rbac::v1 as pb;
 use crate::admin::{Actor, Admin};
-use crate::model::Action;
+use crate::api::convert::invalid;
+use crate::model::{Action, shown};
 
 /// The control-plane service over [`Admin`].
 pub struct AdminApi {
@@ -35,6 +37,15 @@ type Reply<T> = Result<T, Status>;
 /// An optional id field: empty means absent.
 fn optional<T>(value: &str, parse: impl FnOnce(&str) -> Reply<T>) -> Reply<Option<T>> {
     (!value.is_empty()).then(|| parse(value)).transpose()
+}
+
+/// An optional field naming one of a set of values (`expected` says which): empty means
+/// absent.
+fn named<T: FromStr>(field: &str, value: &str, expected: &str) -> Reply<Option<T>> {
+    optional(value, |v| {
+        v.parse()
+            .map_err(|_| invalid(format!("`{field}` `{}` is not {expected}", shown(v))))
+    })
 }
 
 impl AdminApi {

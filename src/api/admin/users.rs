@@ -3,7 +3,7 @@
 use tonic::Status;
 
 use super::answers::Written;
-use super::{Call, Reply, optional};
+use super::{Call, Reply, named, optional};
 use crate::admin::{Admin, Expiry, Identity, UserQuery, UserUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
@@ -38,13 +38,11 @@ impl Call<'_> {
             tenant: optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?,
             text: (!r.query.is_empty()).then_some(r.query),
             disabled: r.disabled,
-            origin: optional(&r.origin, |v| {
-                v.parse().map_err(|e: crate::model::UnknownName| {
-                    invalid(format!(
-                        "{e}: expected manual, person, access_request or legacy_import"
-                    ))
-                })
-            })?,
+            origin: named(
+                "origin",
+                &r.origin,
+                "`manual`, `person`, `access_request` or `legacy_import`",
+            )?,
             after: optional(&r.page_token, |v| convert::user_id("page_token", v))?,
             page_size: u64::from(r.page_size),
         };

@@ -175,6 +175,19 @@ async fn audit_log_in_pages(backend: Backend) {
         .list_audit_events(as_admin(audit_request("", "", 0, "yesterday".into())))
         .await;
     assert_eq!(bad.unwrap_err().code(), Code::InvalidArgument);
+    // Whitespace around a filter is ignored, as a form field's would be.
+    let padded = server
+        .admin
+        .list_audit_events(as_admin(audit_request(
+            " CreateTag ",
+            "succeeded\n",
+            0,
+            String::new(),
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(padded.events.len(), 3);
     // A filter naming no audited action or outcome is a mistake, not an empty page.
     for (action, outcome) in [("CreateTags", ""), ("", "denied")] {
         let bad = server

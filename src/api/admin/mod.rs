@@ -39,10 +39,10 @@ fn optional<T>(value: &str, parse: impl FnOnce(&str) -> Reply<T>) -> Reply<Optio
     (!value.is_empty()).then(|| parse(value)).transpose()
 }
 
-/// An optional field naming one of a set of values (`expected` says which): empty means
-/// absent.
+/// An optional field naming one of a set of values (`expected` says which): blank means
+/// absent, and surrounding whitespace is ignored.
 fn named<T: FromStr>(field: &str, value: &str, expected: &str) -> Reply<Option<T>> {
-    optional(value, |v| {
+    optional(value.trim(), |v| {
         v.parse()
             .map_err(|_| invalid(format!("`{field}` `{}` is not {expected}", shown(v))))
     })

@@ -1,6 +1,7 @@
 //! Role assignments: listed, created and deleted under the rules of DESIGN.md.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use sea_orm::ConnectionTrait;
 
@@ -222,9 +223,14 @@ impl Admin {
         assignments: &[RoleAssignment],
     ) -> Result<(), AdminError> {
         let mut widened = Vec::new();
+        // Most go with one role (a deleted role's assignments): each role is read once.
+        let mut roles = HashMap::new();
         for assignment in assignments {
-            let role = existing(write.txn(), assignment.role_id).await?;
-            self.require_assign(write.txn(), actor, assignment, &role)
+            let role = match roles.entry(assignment.role_id) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(new) => new.insert(existing(write.txn(), assignment.role_id).await?),
+            };
+            self.require_assign(write.txn(), actor, assignment, role)
                 .await?;
             widened.extend(reaches(write.txn(), assignment, role.permissions, false, None).await?);
         }

@@ -1,4 +1,6 @@
-//! Reads, generic over a connection or a transaction; here the row-to-model helpers they share.
+//! Reads, generic over a connection or a transaction, one file per thing read; `rows.rs`
+//! turns a row into its model value. Here: the look-up of one row by its id ([`Keyed`]) and
+//! the roles with their permissions, which several reads share.
 
 /// `Id => Row, "what";`: `Id` is [`Keyed`], its row the one of `Row`'s table with the id as
 /// primary key.

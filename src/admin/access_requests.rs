@@ -8,7 +8,7 @@ use crate::model::{
 use crate::store;
 
 use super::users::{Identity, describe_user, new_user};
-use super::{Actor, Admin, AdminError, Changed, absent, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, absent, existing};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
 pub const MAX_PENDING_ACCESS_REQUESTS: u64 = 10_000;
@@ -35,10 +35,7 @@ impl Expiry {
 
 impl Admin {
     /// One pending request per Azure object id, and none for an existing user.
-    pub async fn submit_access_request(
-        &self,
-        identity: Identity,
-    ) -> Result<(AccessRequest, u64), AdminError> {
+    pub async fn submit_access_request(&self, identity: Identity) -> Result<(AccessRequest, u64)> {
         let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
         existing(self.store.db(), identity.tenant_id).await?;
         let request = AccessRequest {
@@ -89,7 +86,7 @@ impl Admin {
         actor: &Actor,
         status: AccessRequestStatus,
         tenant: Option<TenantId>,
-    ) -> Result<Vec<AccessRequest>, AdminError> {
+    ) -> Result<Vec<AccessRequest>> {
         let tenants = self.tenants_where(actor, USERS_MANAGE_ACCESS_REQUESTS, tenant);
         Ok(store::access_requests(self.store.db(), tenants.as_deref(), status).await?)
     }
@@ -101,7 +98,7 @@ impl Admin {
         actor: &Actor,
         id: AccessRequestId,
         approve: Option<Expiry>,
-    ) -> Result<(AccessRequest, Option<User>, u64), AdminError> {
+    ) -> Result<(AccessRequest, Option<User>, u64)> {
         let action = match approve {
             Some(_) => Action::ApproveAccessRequest,
             None => Action::RejectAccessRequest,

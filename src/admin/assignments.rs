@@ -12,7 +12,7 @@ use crate::model::{
 use crate::store::{self, AssignmentFilter, StoredAssignment, Write};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, existing};
 
 /// An assignment to create.
 #[derive(Clone, Debug)]
@@ -46,7 +46,7 @@ impl Admin {
         &self,
         actor: &Actor,
         query: AssignmentQuery,
-    ) -> Result<(Vec<StoredAssignment>, Option<AssignmentId>), AdminError> {
+    ) -> Result<(Vec<StoredAssignment>, Option<AssignmentId>)> {
         let db = self.store.db();
         let principals = match query.principal {
             None => None,
@@ -105,7 +105,7 @@ impl Admin {
     }
 
     /// The tenant a principal belongs to: a user's tenant, a group's owner.
-    async fn principal_tenant(&self, principal: Principal) -> Result<Option<TenantId>, AdminError> {
+    async fn principal_tenant(&self, principal: Principal) -> Result<Option<TenantId>> {
         let db = self.store.db();
         Ok(match principal {
             Principal::User(id) => store::find(db, id).await?.map(|u| u.tenant_id),
@@ -114,11 +114,7 @@ impl Admin {
     }
 
     /// Checks that a scope names things that exist and fit.
-    async fn validate_scope<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        scope: &Scope,
-    ) -> Result<(), AdminError> {
+    async fn validate_scope<C: ConnectionTrait>(&self, db: &C, scope: &Scope) -> Result<()> {
         match scope {
             Scope::Msp(tenant) => {
                 let tenant = existing(db, *tenant).await?;
@@ -141,7 +137,7 @@ impl Admin {
         Ok(())
     }
 
-    fn existing_resource(&self, resource: &ResourceRef) -> Result<(), AdminError> {
+    fn existing_resource(&self, resource: &ResourceRef) -> Result<()> {
         match self.cache.resources().owner(resource) {
             Some(_) => Ok(()),
             None => Err(AdminError::NotFound(format!(
@@ -155,7 +151,7 @@ impl Admin {
         &self,
         actor: &Actor,
         new: NewAssignment,
-    ) -> Result<(StoredAssignment, u64, Vec<String>), AdminError> {
+    ) -> Result<(StoredAssignment, u64, Vec<String>)> {
         self.write(
             actor,
             Action::CreateRoleAssignment,
@@ -195,11 +191,7 @@ impl Admin {
     }
 
     /// Deletes an assignment: the same rules as creating it.
-    pub async fn delete_assignment(
-        &self,
-        actor: &Actor,
-        id: AssignmentId,
-    ) -> Result<u64, AdminError> {
+    pub async fn delete_assignment(&self, actor: &Actor, id: AssignmentId) -> Result<u64> {
         self.change(
             actor,
             Action::DeleteRoleAssignment,
@@ -221,7 +213,7 @@ impl Admin {
         write: &mut Write<'_>,
         actor: &Actor,
         assignments: &[RoleAssignment],
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let mut widened = Vec::new();
         // Most go with one role (a deleted role's assignments): each role is read once.
         let mut roles = HashMap::new();

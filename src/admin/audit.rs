@@ -6,7 +6,7 @@ use crate::model::permissions::AUDIT_VIEW;
 use crate::model::{Action, Scope};
 use crate::store::{self, AuditEvent, AuditFilter};
 
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, Result};
 
 /// Events per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 50;
@@ -26,7 +26,7 @@ impl Admin {
         &self,
         actor: &Actor,
         mut filter: AuditFilter,
-    ) -> Result<AuditPage, AdminError> {
+    ) -> Result<AuditPage> {
         self.audited(actor, Action::ListAuditEvents, String::new(), async {
             self.require_at(actor, AUDIT_VIEW, &Scope::Owner)?;
             filter.limit = match filter.limit {

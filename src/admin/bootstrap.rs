@@ -5,12 +5,12 @@ use uuid::Uuid;
 use crate::model::{Action, Outcome, Scope, Tenant, TenantId, User, UserId, UserOrigin, catalogue};
 use crate::store;
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, Result};
 
 impl Admin {
     /// Creates, if none has the object id yet, an MSP tenant and in it an active user
     /// holding System Administrator (Legacy) at Owner scope. Idempotent.
-    pub async fn bootstrap(&self, azure_object_id: Uuid) -> Result<Option<User>, AdminError> {
+    pub async fn bootstrap(&self, azure_object_id: Uuid) -> Result<Option<User>> {
         let role = catalogue()
             .built_in_role_by_name("System Administrator (Legacy)")
             .ok_or_else(|| {

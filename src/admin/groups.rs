@@ -7,7 +7,7 @@ use crate::model::{
 use crate::store;
 
 use super::visibility::Visible;
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, existing};
 
 /// A group to create.
 #[derive(Clone, Debug)]
@@ -19,16 +19,12 @@ pub struct NewGroup {
 
 impl Admin {
     /// A group: `rbac.groups.view` on its owner, or at Owner scope.
-    pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group, AdminError> {
+    pub async fn get_group(&self, actor: &Actor, id: GroupId) -> Result<Group> {
         self.visible(actor, Action::GetGroup, id).await
     }
 
     /// The groups the actor may see, by name; optionally only one tenant's.
-    pub async fn list_groups(
-        &self,
-        actor: &Actor,
-        owner: Option<TenantId>,
-    ) -> Result<Vec<Group>, AdminError> {
+    pub async fn list_groups(&self, actor: &Actor, owner: Option<TenantId>) -> Result<Vec<Group>> {
         Ok(store::groups(self.store.db())
             .await?
             .into_iter()
@@ -44,7 +40,7 @@ impl Admin {
         id: GroupId,
         name: &str,
         description: &str,
-    ) -> Result<(Group, u64), AdminError> {
+    ) -> Result<(Group, u64)> {
         let name = required_text("name", name, NAME_MAX)?;
         self.write(actor, Action::UpdateGroup, id, async |write, actor| {
             let old = existing(write.txn(), id).await?;
@@ -63,7 +59,7 @@ impl Admin {
 
     /// Deletes a group with its memberships and assignments: the right to manage it and to
     /// delete each of its assignments (a deny through it may be what holds members back).
-    pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64, AdminError> {
+    pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<u64> {
         self.change(actor, Action::DeleteGroup, id, async |write, actor| {
             let group = existing(write.txn(), id).await?;
             self.require_manage_group(actor, &group)?;
@@ -84,31 +80,19 @@ impl Admin {
     }
 
     /// A group's members: the right to see the group.
-    pub async fn list_group_members(
-        &self,
-        actor: &Actor,
-        id: GroupId,
-    ) -> Result<Vec<User>, AdminError> {
+    pub async fn list_group_members(&self, actor: &Actor, id: GroupId) -> Result<Vec<User>> {
         self.visible(actor, Action::ListGroupMembers, id).await?;
         Ok(store::group_members(self.store.db(), id).await?)
     }
 
     /// The groups a user belongs to: `users.view` on their tenant.
-    pub async fn list_user_groups(
-        &self,
-        actor: &Actor,
-        id: UserId,
-    ) -> Result<Vec<Group>, AdminError> {
+    pub async fn list_user_groups(&self, actor: &Actor, id: UserId) -> Result<Vec<Group>> {
         self.visible(actor, Action::ListUserGroups, id).await?;
         Ok(store::user_groups(self.store.db(), id).await?)
     }
 
     /// Creates a group: `rbac.groups.manage` on its owner, or at Owner scope.
-    pub async fn create_group(
-        &self,
-        actor: &Actor,
-        new: NewGroup,
-    ) -> Result<(Group, u64), AdminError> {
+    pub async fn create_group(&self, actor: &Actor, new: NewGroup) -> Result<(Group, u64)> {
         let group = Group {
             id: GroupId::random(),
             name: required_text("name", &new.name, NAME_MAX)?,
@@ -139,7 +123,7 @@ impl Admin {
         group_id: GroupId,
         user_id: UserId,
         member: bool,
-    ) -> Result<u64, AdminError> {
+    ) -> Result<u64> {
         let action = if member {
             Action::AddGroupMember
         } else {

@@ -5,11 +5,11 @@ use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
 
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, existing};
 
 impl Admin {
     /// The instance preferences: readable by any active actor.
-    pub async fn preferences(&self) -> Result<Preferences, AdminError> {
+    pub async fn preferences(&self) -> Result<Preferences> {
         Ok(store::preferences(self.store.db()).await?)
     }
 
@@ -18,7 +18,7 @@ impl Admin {
         &self,
         actor: &Actor,
         preferences: Preferences,
-    ) -> Result<(Preferences, u64), AdminError> {
+    ) -> Result<(Preferences, u64)> {
         self.write(
             actor,
             Action::UpdatePreferences,
@@ -42,12 +42,7 @@ impl Admin {
     /// `users.impersonate` on the target's tenant, and the target is active and holds no
     /// system permission the actor lacks. Checked on every impersonated call, so turning
     /// the preference off or revoking the permission ends it at once.
-    pub async fn impersonate(
-        &self,
-        actor: Actor,
-        target: UserId,
-        action: Action,
-    ) -> Result<Actor, AdminError> {
+    pub async fn impersonate(&self, actor: Actor, target: UserId, action: Action) -> Result<Actor> {
         let (_, as_target) = self
             .audited(&actor, action, format!("impersonating {target}"), async {
                 self.impersonation_target(&actor, target).await
@@ -63,7 +58,7 @@ impl Admin {
         &self,
         actor: &Actor,
         target: UserId,
-    ) -> Result<(User, std::sync::Arc<crate::engine::EffectiveAccess>), AdminError> {
+    ) -> Result<(User, std::sync::Arc<crate::engine::EffectiveAccess>)> {
         if actor.impersonator.is_some() {
             return Err(AdminError::PermissionDenied(Refusal::new(
                 RefusalReason::ImpersonationDisabled,
@@ -93,11 +88,7 @@ impl Admin {
     }
 
     /// Checks that the actor may impersonate the user and audits the start.
-    pub async fn start_impersonation(
-        &self,
-        actor: &Actor,
-        target: UserId,
-    ) -> Result<User, AdminError> {
+    pub async fn start_impersonation(&self, actor: &Actor, target: UserId) -> Result<User> {
         self.audited(actor, Action::StartImpersonation, target, async {
             let (user, _) = self.impersonation_target(actor, target).await?;
             let record = store::AuditRecord {

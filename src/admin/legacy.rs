@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, Result};
 
 /// The export of a legacy instance.
 #[derive(Clone, Debug, Deserialize)]
@@ -145,7 +145,7 @@ impl Admin {
         file: &LegacyFile,
         dry_run: bool,
         skip_unmapped: bool,
-    ) -> Result<ImportReport, AdminError> {
+    ) -> Result<ImportReport> {
         let mut write = self.store.begin_write().await?;
         let mut report = ImportReport {
             planned: Vec::new(),
@@ -233,7 +233,7 @@ impl Admin {
         legacy: &LegacyUser,
         prefs: &LegacyPreferences,
         seen: &mut HashSet<Uuid>,
-    ) -> Result<Result<PlannedUser, String>, AdminError> {
+    ) -> Result<Result<PlannedUser, String>> {
         let Some(kind) = UserType::parse(&legacy.user_type) else {
             return Ok(Err(format!(
                 "user_type `{}` is not one of msp_admin, msp_user, tenant_admin, tenant_user",

@@ -61,6 +61,9 @@ impl Actor {
     }
 }
 
+/// What an admin call returns.
+pub type Result<T, E = AdminError> = std::result::Result<T, E>;
+
 /// Why an admin call was not carried out. Messages say what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -104,14 +107,14 @@ impl Changed {
 }
 
 /// The row of `id`, or NOT_FOUND naming what was asked for.
-async fn existing<I: Keyed>(db: &impl ConnectionTrait, id: I) -> Result<I::Row, AdminError> {
+async fn existing<I: Keyed>(db: &impl ConnectionTrait, id: I) -> Result<I::Row> {
     store::find(db, id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("{} `{id}` does not exist", I::WHAT)))
 }
 
 /// ALREADY_EXISTS, saying what is `taken`, when a row was found.
-fn absent<T>(found: Option<T>, taken: String) -> Result<(), AdminError> {
+fn absent<T>(found: Option<T>, taken: String) -> Result<()> {
     match found {
         Some(_) => Err(AdminError::AlreadyExists(taken)),
         None => Ok(()),
@@ -131,7 +134,7 @@ impl Admin {
     }
 
     /// Resolves and checks the actor of a call: unknown or inactive is refused and audited.
-    pub async fn actor(&self, actor: ActorRef, action: Action) -> Result<Actor, AdminError> {
+    pub async fn actor(&self, actor: ActorRef, action: Action) -> Result<Actor> {
         let access = match actor {
             ActorRef::AzureObject(id) => self.cache.access_by_object_id(id).await?,
             ActorRef::User(id) => self.cache.access(id).await?,
@@ -160,7 +163,7 @@ impl Admin {
     /// the write lock, catches this replica up to the newest revision through the write's
     /// own transaction, and reloads the actor's access there. Rules checked after this see
     /// exactly the state the write commits on; no revoke committed before is missed.
-    async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor), AdminError> {
+    async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor)> {
         let write = self.store.begin_write().await?;
         self.cache.catch_up_with(write.txn()).await?;
         let access = store::access_facts(write.txn(), actor.id())
@@ -192,8 +195,8 @@ impl Admin {
         actor: &Actor,
         action: Action,
         target: impl Display,
-        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<(T, Changed), AdminError>,
-    ) -> Result<(T, u64), AdminError> {
+        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<(T, Changed)>,
+    ) -> Result<(T, u64)> {
         self.audited(actor, action, target, async {
             let (mut write, actor) = self.begin(actor).await?;
             let (answer, changed) = call(&mut write, &actor).await?;
@@ -218,8 +221,8 @@ impl Admin {
         actor: &Actor,
         action: Action,
         target: impl Display,
-        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<Changed, AdminError>,
-    ) -> Result<u64, AdminError> {
+        call: impl AsyncFnOnce(&mut Write<'_>, &Actor) -> Result<Changed>,
+    ) -> Result<u64> {
         let written = self.write(actor, action, target, async |write, actor| {
             Ok(((), call(write, actor).await?))
         });
@@ -232,8 +235,8 @@ impl Admin {
         actor: &Actor,
         action: Action,
         target: impl Display,
-        call: impl Future<Output = Result<T, AdminError>>,
-    ) -> Result<T, AdminError> {
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let result = call.await;
         if let Err(err @ AdminError::PermissionDenied(_)) = &result {
             self.audit_refusal(Some(actor), action, &target.to_string(), err)
@@ -275,7 +278,7 @@ impl Admin {
         target: String,
         before: Option<String>,
         after: String,
-    ) -> Result<u64, AdminError> {
+    ) -> Result<u64> {
         let revision = write
             .commit(AuditRecord {
                 actor: actor.map(Actor::id),

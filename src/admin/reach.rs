@@ -8,13 +8,10 @@ use crate::engine::{EffectiveAccess, Reach, UserFacts, Widening, judge_reach};
 use crate::model::{Effect, PermissionSet, Principal, RoleAssignment, Scope, User, unix_now};
 use crate::store;
 
-use super::{Actor, Admin, AdminError};
+use super::{Actor, Admin, AdminError, Result};
 
 /// The users an assignment reaches now: its user, or its group's members.
-async fn reached_users<C: ConnectionTrait>(
-    db: &C,
-    principal: Principal,
-) -> Result<Vec<User>, AdminError> {
+async fn reached_users<C: ConnectionTrait>(db: &C, principal: Principal) -> Result<Vec<User>> {
     Ok(match principal {
         Principal::User(id) => store::find(db, id).await?.into_iter().collect(),
         Principal::Group(id) => store::group_members(db, id).await?,
@@ -40,7 +37,7 @@ pub(super) async fn reaches<C: ConnectionTrait>(
     permissions: PermissionSet,
     starts: bool,
     over: Option<&Scope>,
-) -> Result<Vec<Reach>, AdminError> {
+) -> Result<Vec<Reach>> {
     let Some(widening) = widening(assignment.effect, starts) else {
         return Ok(Vec::new());
     };
@@ -68,7 +65,7 @@ pub(super) async fn reaches_at<C: ConnectionTrait>(
     scopes: &[Scope],
     starts: bool,
     over: &Scope,
-) -> Result<Vec<Reach>, AdminError> {
+) -> Result<Vec<Reach>> {
     let mut widened = Vec::new();
     for assignment in store::assignments_at(db, scopes).await? {
         let Some(role) = store::find(db, assignment.role_id).await? else {
@@ -81,7 +78,7 @@ pub(super) async fn reaches_at<C: ConnectionTrait>(
 
 impl Admin {
     /// Judges everything a write lets newly reach anyone against the actor's access.
-    pub(super) fn judge(&self, actor: &Actor, reaches: &[Reach]) -> Result<(), AdminError> {
+    pub(super) fn judge(&self, actor: &Actor, reaches: &[Reach]) -> Result<()> {
         let tenants = self.cache.tenants();
         let resources = self.cache.resources();
         let now = unix_now();

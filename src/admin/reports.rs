@@ -9,7 +9,7 @@ use crate::model::permissions::ASSIGNMENTS_VIEW;
 use crate::model::{Action, Group, PermissionId, UserId, catalogue};
 use crate::store;
 
-use super::{Actor, Admin, AdminError, existing};
+use super::{Actor, Admin, AdminError, Result, existing};
 
 impl Admin {
     /// Every permission of a user at a tenant or resource, each decided and explained:
@@ -19,7 +19,7 @@ impl Admin {
         actor: &Actor,
         user: UserId,
         target: TargetRef,
-    ) -> Result<Vec<(PermissionId, CheckOutcome)>, AdminError> {
+    ) -> Result<Vec<(PermissionId, CheckOutcome)>> {
         self.audited(actor, Action::CheckUserAccess, user, async {
             let subject = existing(self.store.db(), user).await?;
             self.require_on_tenant(actor, ASSIGNMENTS_VIEW, subject.tenant_id)?;
@@ -61,7 +61,7 @@ impl Admin {
     pub async fn my_access(
         &self,
         actor: &Actor,
-    ) -> Result<(Arc<EffectiveAccess>, Vec<Group>, u64), AdminError> {
+    ) -> Result<(Arc<EffectiveAccess>, Vec<Group>, u64)> {
         let revision = self.cache.applied_revision();
         let groups = store::find_groups(self.store.db(), &actor.access.groups).await?;
         Ok((Arc::clone(&actor.access), groups, revision))

@@ -7,7 +7,7 @@ use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, requir
 use crate::store;
 
 use super::reach::{reaches, reaches_at};
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, Changed, Result, existing};
 
 impl Admin {
     /// Registers a resource or moves it: the type's manage permission on the new owner
@@ -17,7 +17,7 @@ impl Admin {
         actor: &Actor,
         resource: ResourceRef,
         owner: Option<TenantId>,
-    ) -> Result<u64, AdminError> {
+    ) -> Result<u64> {
         required_text("id", &resource.id, RESOURCE_ID_MAX)?;
         self.change(
             actor,
@@ -63,7 +63,7 @@ impl Admin {
         resource: &ResourceRef,
         from: Option<TenantId>,
         to: Option<TenantId>,
-    ) -> Result<Vec<Reach>, AdminError> {
+    ) -> Result<Vec<Reach>> {
         // The scopes that cover a tenant (Owner covers every resource, global ones too).
         let covering = |owner: Option<TenantId>| -> Vec<Scope> {
             let tree = self.cache.tenants();

@@ -10,7 +10,7 @@ use crate::store;
 
 use super::reach::reaches;
 use super::visibility::Visible;
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, existing};
 
 /// A custom role to create.
 #[derive(Clone, Debug)]
@@ -31,7 +31,7 @@ pub struct RoleUpdate {
 }
 
 /// Parses permission keys: unknown ones are refused, naming every one of them.
-fn permission_set(keys: &[String]) -> Result<PermissionSet, AdminError> {
+fn permission_set(keys: &[String]) -> Result<PermissionSet> {
     let unknown: Vec<&str> = keys
         .iter()
         .filter(|k| catalogue().id(k).is_none())
@@ -78,7 +78,7 @@ impl Admin {
         &self,
         actor: &Actor,
         new: NewRole,
-    ) -> Result<(Role, u64, Vec<String>), AdminError> {
+    ) -> Result<(Role, u64, Vec<String>)> {
         let role = Role {
             id: RoleId::random(),
             name: required_text("name", &new.name, NAME_MAX)?,
@@ -110,7 +110,7 @@ impl Admin {
         &self,
         actor: &Actor,
         update: RoleUpdate,
-    ) -> Result<(Role, u64, Vec<String>), AdminError> {
+    ) -> Result<(Role, u64, Vec<String>)> {
         let name = required_text("name", &update.name, NAME_MAX)?;
         let permissions = permission_set(&update.permissions)?;
         self.write(
@@ -157,7 +157,7 @@ impl Admin {
     }
 
     /// The roles the actor may see: public ones and those of tenants where they manage roles.
-    pub async fn list_roles(&self, actor: &Actor) -> Result<Vec<Role>, AdminError> {
+    pub async fn list_roles(&self, actor: &Actor) -> Result<Vec<Role>> {
         let mut roles: Vec<Role> = store::roles(self.store.db())
             .await?
             .into_iter()
@@ -168,12 +168,12 @@ impl Admin {
     }
 
     /// The names of these roles, for showing assignments.
-    pub async fn role_names(&self, ids: &[RoleId]) -> Result<HashMap<RoleId, String>, AdminError> {
+    pub async fn role_names(&self, ids: &[RoleId]) -> Result<HashMap<RoleId, String>> {
         Ok(store::role_names(self.store.db(), ids).await?)
     }
 
     /// A role the actor may see.
-    pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role, AdminError> {
+    pub async fn get_role(&self, actor: &Actor, id: RoleId) -> Result<Role> {
         self.visible(actor, Action::GetRole, id).await
     }
 
@@ -185,7 +185,7 @@ impl Admin {
         actor: &Actor,
         id: RoleId,
         remove_assignments: bool,
-    ) -> Result<(u64, usize), AdminError> {
+    ) -> Result<(u64, usize)> {
         self.write(actor, Action::DeleteRole, id, async |write, actor| {
             let role = existing(write.txn(), id).await?;
             self.require_role_edit(actor, &role, &PermissionSet::default())?;

@@ -21,7 +21,7 @@ use crate::store;
 
 use super::reach::widening;
 use super::visibility::Visible;
-use super::{Actor, Admin, AdminError, existing};
+use super::{Actor, Admin, AdminError, Result, existing};
 
 fn denied(actor: &Actor, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
     let key = &catalogue().get(permission).key;
@@ -41,7 +41,7 @@ impl Admin {
         actor: &Actor,
         permission: impl Into<PermissionId>,
         tenant: TenantId,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         self.require_on(
             actor,
             permission.into(),
@@ -56,7 +56,7 @@ impl Admin {
         permission: PermissionId,
         target: &Target,
         place: &str,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let verdict = engine::decide(
             Some(&actor.access),
             permission,
@@ -79,7 +79,7 @@ impl Admin {
         actor: &Actor,
         permission: impl Into<PermissionId>,
         scope: &Scope,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let permission = permission.into();
         let held = holds_at(
             &actor.access,
@@ -102,7 +102,7 @@ impl Admin {
         actor: &Actor,
         permission: impl Into<PermissionId>,
         owner: Option<TenantId>,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         match owner {
             Some(tenant) => self.require_on_tenant(actor, permission, tenant),
             None => self.require_at(actor, permission, &Scope::Owner),
@@ -143,7 +143,7 @@ impl Admin {
         actor: &Actor,
         role: &Role,
         added: &PermissionSet,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         if role.built_in {
             return Err(AdminError::PermissionDenied(Refusal::new(
                 RefusalReason::BuiltInRole,
@@ -195,7 +195,7 @@ impl Admin {
         actor: &Actor,
         assignment: &RoleAssignment,
         role: &Role,
-    ) -> Result<Vec<String>, AdminError> {
+    ) -> Result<Vec<String>> {
         let (principal_tenant, group) = match assignment.principal {
             Principal::User(id) => {
                 let user = existing(db, id).await?;
@@ -255,7 +255,7 @@ impl Admin {
     }
 
     /// `rbac.assign-cross-tenant-roles`, for anything that hands out system permissions.
-    fn require_system(&self, actor: &Actor) -> Result<(), AdminError> {
+    fn require_system(&self, actor: &Actor) -> Result<()> {
         let key = ASSIGN_CROSS_TENANT_ROLES.key();
         self.require_at(actor, ASSIGN_CROSS_TENANT_ROLES, &Scope::Owner)
             .map_err(|_| {
@@ -278,7 +278,7 @@ impl Admin {
         actor: &Actor,
         scope: &Scope,
         principal_tenant: Option<TenantId>,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let key = scope_kind_permission(scope);
         match (scope, principal_tenant) {
             (Scope::UsersTenant, Some(tenant)) => self.require_on_tenant(actor, key, tenant),
@@ -288,11 +288,7 @@ impl Admin {
     }
 
     /// Managing a group: `rbac.groups.manage` on its owner, or at Owner scope.
-    pub(super) fn require_manage_group(
-        &self,
-        actor: &Actor,
-        group: &Group,
-    ) -> Result<(), AdminError> {
+    pub(super) fn require_manage_group(&self, actor: &Actor, group: &Group) -> Result<()> {
         self.require_on_owner(actor, GROUPS_MANAGE, group.owner)
     }
 
@@ -306,7 +302,7 @@ impl Admin {
         group: &Group,
         member: &User,
         joins: bool,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         self.require_manage_group(actor, group)?;
         self.require_on_tenant(actor, USERS_MANAGE, member.tenant_id)?;
         let mut widened = Vec::new();
@@ -333,7 +329,7 @@ impl Admin {
         &self,
         actor: &Actor,
         target_access: Option<&crate::engine::EffectiveAccess>,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let Some(target) = target_access else {
             return Ok(());
         };

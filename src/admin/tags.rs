@@ -5,21 +5,16 @@ use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text}
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed, absent, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, absent, existing};
 
 impl Admin {
     /// Every tag, by name: tag names are shown to any active actor.
-    pub async fn list_tags(&self) -> Result<Vec<Tag>, AdminError> {
+    pub async fn list_tags(&self) -> Result<Vec<Tag>> {
         Ok(store::tags(self.store.db()).await?)
     }
 
     /// Renames a tag: `tags.manage` at Owner scope; names stay unique.
-    pub async fn rename_tag(
-        &self,
-        actor: &Actor,
-        id: TagId,
-        name: &str,
-    ) -> Result<(Tag, u64), AdminError> {
+    pub async fn rename_tag(&self, actor: &Actor, id: TagId, name: &str) -> Result<(Tag, u64)> {
         let name = required_text("name", name, NAME_MAX)?;
         self.write(actor, Action::UpdateTag, id, async |write, actor| {
             let old = existing(write.txn(), id).await?;
@@ -42,7 +37,7 @@ impl Admin {
 
     /// Deletes a tag no tenant carries and no assignment is scoped to: `tags.manage` at
     /// Owner scope.
-    pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64, AdminError> {
+    pub async fn delete_tag(&self, actor: &Actor, id: TagId) -> Result<u64> {
         self.change(actor, Action::DeleteTag, id, async |write, actor| {
             let tag = existing(write.txn(), id).await?;
             self.require_at(actor, TAGS_MANAGE, &Scope::Owner)?;
@@ -60,7 +55,7 @@ impl Admin {
     }
 
     /// Creates a tag: `tags.manage` at Owner scope (tags are instance-wide).
-    pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64), AdminError> {
+    pub async fn create_tag(&self, actor: &Actor, name: &str) -> Result<(Tag, u64)> {
         let target = name.to_owned();
         let name = required_text("name", name, NAME_MAX)?;
         self.write(actor, Action::CreateTag, target, async |write, actor| {
@@ -87,7 +82,7 @@ impl Admin {
         tenant: TenantId,
         tag: TagId,
         tagged: bool,
-    ) -> Result<u64, AdminError> {
+    ) -> Result<u64> {
         let action = if tagged {
             Action::AddTenantTag
         } else {

@@ -8,7 +8,7 @@ use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
 
 use super::reach::reaches_at;
-use super::{Actor, Admin, AdminError, Changed, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, existing};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -38,11 +38,7 @@ fn describe_tenant(tenant: &Tenant) -> String {
 
 impl Admin {
     /// Creates a tenant: `tenants.manage` on the parent, or at Owner scope for a root.
-    pub async fn create_tenant(
-        &self,
-        actor: &Actor,
-        new: NewTenant,
-    ) -> Result<(Tenant, u64), AdminError> {
+    pub async fn create_tenant(&self, actor: &Actor, new: NewTenant) -> Result<(Tenant, u64)> {
         let name = required_text("name", &new.name, NAME_MAX)?;
         self.write(
             actor,
@@ -70,7 +66,7 @@ impl Admin {
     }
 
     /// A tenant: `tenants.view` on it.
-    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant, AdminError> {
+    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant> {
         self.visible(actor, Action::GetTenant, id).await
     }
 
@@ -80,7 +76,7 @@ impl Admin {
         &self,
         actor: &Actor,
         parent: Option<TenantId>,
-    ) -> Result<Vec<Tenant>, AdminError> {
+    ) -> Result<Vec<Tenant>> {
         let visible = self.tenants_where(actor, TENANTS_VIEW, None);
         let mut tenants: Vec<Tenant> = store::tenants(self.store.db())
             .await?
@@ -102,7 +98,7 @@ impl Admin {
         &self,
         actor: &Actor,
         update: TenantUpdate,
-    ) -> Result<(Tenant, u64), AdminError> {
+    ) -> Result<(Tenant, u64)> {
         let id = update.tenant_id;
         let name = update
             .name
@@ -146,7 +142,7 @@ impl Admin {
     }
 
     /// A subtree `height` levels deep fits under `parent` without passing the depth limit.
-    fn require_depth(&self, parent: TenantId, height: usize) -> Result<(), AdminError> {
+    fn require_depth(&self, parent: TenantId, height: usize) -> Result<()> {
         let depth = self
             .cache
             .tenants()
@@ -170,7 +166,7 @@ impl Admin {
         db: &C,
         tenant: &Tenant,
         new_parent: Option<TenantId>,
-    ) -> Result<Vec<Reach>, AdminError> {
+    ) -> Result<Vec<Reach>> {
         let tree = self.cache.tenants();
         let chain = |parent: Option<TenantId>| -> Vec<TenantId> {
             parent
@@ -203,7 +199,7 @@ impl Admin {
     }
 
     /// Deletes a tenant nothing refers to any more: `tenants.manage` on it.
-    pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64, AdminError> {
+    pub async fn delete_tenant(&self, actor: &Actor, id: TenantId) -> Result<u64> {
         self.change(actor, Action::DeleteTenant, id, async |write, actor| {
             let tenant = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, TENANTS_MANAGE, id)?;

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, Changed, absent, existing};
+use super::{Actor, Admin, AdminError, Changed, Result, absent, existing};
 
 /// Users per page when none is asked for, and the most a page holds.
 const DEFAULT_PAGE: u64 = 100;
@@ -48,7 +48,7 @@ pub struct UserQuery {
     pub page_size: u64,
 }
 
-pub(super) fn email(value: &str) -> Result<String, AdminError> {
+pub(super) fn email(value: &str) -> Result<String> {
     let email = required_text("email", value, EMAIL_MAX)?;
     if !email.contains('@') {
         return Err(AdminError::InvalidArgument(format!(
@@ -59,7 +59,7 @@ pub(super) fn email(value: &str) -> Result<String, AdminError> {
 }
 
 /// A new user of an identity, after the GUID check and the email check.
-pub(super) fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, AdminError> {
+pub(super) fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User> {
     Ok(User {
         id: UserId::random(),
         tenant_id: identity.tenant_id,
@@ -76,11 +76,7 @@ pub(super) fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User, 
 impl Admin {
     /// Creates a user by hand: `users.manage` on their tenant; the Azure object id must
     /// pass the GUID check and be unique.
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        new: Identity,
-    ) -> Result<(User, u64), AdminError> {
+    pub async fn create_user(&self, actor: &Actor, new: Identity) -> Result<(User, u64)> {
         let user = new_user(&new, UserOrigin::Manual)?;
         self.write(
             actor,
@@ -102,7 +98,7 @@ impl Admin {
         &self,
         write: &mut store::Write<'_>,
         user: &User,
-    ) -> Result<(), AdminError> {
+    ) -> Result<()> {
         let object_id = user.azure_object_id;
         let taken = store::find_user_by_object_id(write.txn(), object_id).await?;
         absent(
@@ -114,7 +110,7 @@ impl Admin {
     }
 
     /// A user: `users.view` on their tenant.
-    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User> {
         self.visible(actor, Action::GetUser, id).await
     }
 
@@ -123,7 +119,7 @@ impl Admin {
         &self,
         actor: &Actor,
         query: UserQuery,
-    ) -> Result<(Vec<User>, Option<UserId>), AdminError> {
+    ) -> Result<(Vec<User>, Option<UserId>)> {
         let text = optional_text(
             "query",
             query.text.as_deref().unwrap_or_default(),
@@ -157,7 +153,7 @@ impl Admin {
         actor: &Actor,
         user_id: UserId,
         disabled: bool,
-    ) -> Result<(User, u64), AdminError> {
+    ) -> Result<(User, u64)> {
         self.write(
             actor,
             Action::SetUserDisabled,
@@ -181,11 +177,7 @@ impl Admin {
     }
 
     /// Changes a user's names, email and expiry: as for disabling them.
-    pub async fn update_user(
-        &self,
-        actor: &Actor,
-        update: UserUpdate,
-    ) -> Result<(User, u64), AdminError> {
+    pub async fn update_user(&self, actor: &Actor, update: UserUpdate) -> Result<(User, u64)> {
         let email = email(&update.email)?;
         self.write(
             actor,
@@ -218,7 +210,7 @@ impl Admin {
 
     /// Deletes a user with their direct assignments and memberships: as for disabling
     /// them; nobody deletes themselves.
-    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64, AdminError> {
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64> {
         if id == actor.id() || Some(id) == actor.impersonator {
             return Err(AdminError::FailedPrecondition(
                 "nobody deletes themselves; ask another administrator".into(),
@@ -239,7 +231,7 @@ impl Admin {
         db: &C,
         actor: &Actor,
         id: UserId,
-    ) -> Result<(User, EffectiveAccess), AdminError> {
+    ) -> Result<(User, EffectiveAccess)> {
         let user = existing(db, id).await?;
         self.require_on_tenant(actor, USERS_MANAGE, user.tenant_id)?;
         let access = store::access_facts(db, id)
@@ -253,11 +245,7 @@ impl Admin {
 
     /// Creates or updates the person with this Azure object id: `persons.manage` on their
     /// tenant, and on the tenant they leave.
-    pub async fn upsert_person(
-        &self,
-        actor: &Actor,
-        identity: Identity,
-    ) -> Result<(Person, u64), AdminError> {
+    pub async fn upsert_person(&self, actor: &Actor, identity: Identity) -> Result<(Person, u64)> {
         let azure_object_id = parse_uuid("azure_object_id", &identity.azure_object_id)?;
         let email = email(&identity.email)?;
         self.write(
@@ -297,17 +285,13 @@ impl Admin {
         &self,
         actor: &Actor,
         tenant: Option<TenantId>,
-    ) -> Result<Vec<Person>, AdminError> {
+    ) -> Result<Vec<Person>> {
         let tenants = self.tenants_where(actor, PERSONS_VIEW, tenant);
         Ok(store::persons(self.store.db(), tenants.as_deref()).await?)
     }
 
     /// Makes a person a user of their tenant: `users.manage` there.
-    pub async fn promote_person(
-        &self,
-        actor: &Actor,
-        id: PersonId,
-    ) -> Result<(User, u64), AdminError> {
+    pub async fn promote_person(&self, actor: &Actor, id: PersonId) -> Result<(User, u64)> {
         self.write(actor, Action::PromotePerson, id, async |write, actor| {
             let mut person = existing(write.txn(), id).await?;
             self.require_on_tenant(actor, USERS_MANAGE, person.tenant_id)?;

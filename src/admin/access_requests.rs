@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::store;
 
-use super::users::{Identity, describe_user, new_user};
+use super::users::{Identity, describe_user, new_user, no_user_with};
 use super::{Actor, Admin, AdminError, Changed, Result, absent, existing};
 
 /// Access requests that may wait for a decision at once: anyone may submit one.
@@ -51,11 +51,7 @@ impl Admin {
         };
         let mut write = self.store.begin_write().await?;
         let object_id = request.azure_object_id;
-        let user = store::find_user_by_object_id(write.txn(), object_id).await?;
-        absent(
-            user,
-            format!("azure object id `{object_id}` is already a user; sign in instead"),
-        )?;
+        no_user_with(&write, object_id, "; sign in instead").await?;
         // Anyone may ask, with no actor: a bound keeps that from filling the disk.
         if store::pending_access_requests(write.txn()).await? >= MAX_PENDING_ACCESS_REQUESTS {
             return Err(AdminError::ResourceExhausted(format!(

@@ -1,6 +1,7 @@
 //! Users, and the persons they may be promoted from.
 
 use sea_orm::ConnectionTrait;
+use uuid::Uuid;
 
 use crate::engine::{AccessFacts, EffectiveAccess};
 use crate::model::permissions::{PERSONS_MANAGE, PERSONS_VIEW, USERS_MANAGE, USERS_VIEW};
@@ -58,6 +59,19 @@ pub(super) fn email(value: &str) -> Result<String> {
     Ok(email)
 }
 
+/// ALREADY_EXISTS when a user has this Azure object id; `instead` says what to do then.
+pub(super) async fn no_user_with(
+    write: &store::Write<'_>,
+    object_id: Uuid,
+    instead: &str,
+) -> Result<()> {
+    let user = store::find_user_by_object_id(write.txn(), object_id).await?;
+    absent(
+        user,
+        format!("azure object id `{object_id}` is already a user{instead}"),
+    )
+}
+
 /// A new user of an identity, after the GUID check and the email check.
 pub(super) fn new_user(identity: &Identity, origin: UserOrigin) -> Result<User> {
     Ok(User {
@@ -99,12 +113,7 @@ impl Admin {
         write: &mut store::Write<'_>,
         user: &User,
     ) -> Result<()> {
-        let object_id = user.azure_object_id;
-        let taken = store::find_user_by_object_id(write.txn(), object_id).await?;
-        absent(
-            taken,
-            format!("a user with azure object id `{object_id}` already exists"),
-        )?;
+        no_user_with(write, user.azure_object_id, "").await?;
         write.insert_user(user).await?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::pb::rbac::v1 as pb;
@@ -20,6 +21,11 @@ pub const HEARTBEAT: Duration = Duration::from_secs(2);
 const PAGE: usize = 5_000;
 
 type Streamed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The answer of a streaming call: what a spawned task sends into `rx`, as it sends it.
+fn streamed<T: Send + 'static>(rx: mpsc::Receiver<Result<T, Status>>) -> Response<Streamed<T>> {
+    Response::new(Box::pin(ReceiverStream::new(rx)))
+}
 
 /// The feed over a [`Checker`]'s cache. Streams end when `stopping` turns true, so that
 /// a draining replica's followers move to another.
@@ -82,9 +88,7 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(streamed(rx))
     }
 
     async fn get_state(
@@ -116,20 +120,21 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(streamed(rx))
     }
 
     async fn load_access(
         &self,
         request: Request<pb::LoadAccessRequest>,
     ) -> Result<Response<pb::LoadAccessResponse>, Status> {
-        let request = request.into_inner();
-        let subject = convert::load_subject(request.subject)?;
+        let pb::LoadAccessRequest {
+            subject,
+            min_revision,
+        } = request.into_inner();
+        let subject = convert::load_subject(subject)?;
         let (access, state) = self
             .checker
-            .access(subject, request.min_revision)
+            .access(subject, min_revision)
             .await
             .map_err(|e| from_check(&e))?;
         Ok(Response::new(pb::LoadAccessResponse {

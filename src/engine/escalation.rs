@@ -251,6 +251,7 @@ mod tests {
     use super::*;
     use crate::engine::fixtures::{user, world};
     use crate::model::{Effect, UserId};
+    use RefusalReason::{MissingPermission, SelfElevation, SystemPermission};
 
     fn reach(tenant: TenantId, keys: &[&str], scope: Scope, widening: Widening) -> Reach {
         Reach {
@@ -372,36 +373,24 @@ mod tests {
         assert_eq!(judge(&tenant_admin, &grant), Ok(()));
         // More than the actor holds, or wider than where it holds it.
         let more = allow_at_customer(w.customer, &["computers.manage"]);
-        assert_eq!(
-            judge(&tenant_admin, &more),
-            Err(RefusalReason::MissingPermission)
-        );
+        assert_eq!(judge(&tenant_admin, &more), Err(MissingPermission));
         let wider = reach(
             w.customer,
             &["computers.view"],
             Scope::Msp(w.msp),
             Widening::LiftedDeny,
         );
-        assert_eq!(
-            judge(&tenant_admin, &wider),
-            Err(RefusalReason::MissingPermission)
-        );
+        assert_eq!(judge(&tenant_admin, &wider), Err(MissingPermission));
         // Oneself: self-elevation, even of a permission held elsewhere.
         let mut to_self = more.clone();
         to_self.user = tenant_admin.user.clone();
-        assert_eq!(
-            judge(&tenant_admin, &to_self),
-            Err(RefusalReason::SelfElevation)
-        );
+        assert_eq!(judge(&tenant_admin, &to_self), Err(SelfElevation));
         // Holding the permission is not enough without the scope kind's permission there.
         let viewer = user(
             w.customer,
             &[("computers.view", at_customer.clone(), Effect::Allow)],
         );
-        assert_eq!(
-            judge(&viewer, &grant),
-            Err(RefusalReason::MissingPermission)
-        );
+        assert_eq!(judge(&viewer, &grant), Err(MissingPermission));
         // What cannot reach the user is no grant: an inactive user, msp_only outside an MSP.
         let mut inactive = more.clone();
         inactive.user.disabled = true;
@@ -409,10 +398,7 @@ mod tests {
         let msp_only = allow_at_customer(w.customer, &["tenants.manage"]);
         assert_eq!(judge(&tenant_admin, &msp_only), Ok(()));
         let msp_user = allow_at_customer(w.msp, &["tenants.manage"]);
-        assert_eq!(
-            judge(&tenant_admin, &msp_user),
-            Err(RefusalReason::MissingPermission)
-        );
+        assert_eq!(judge(&tenant_admin, &msp_user), Err(MissingPermission));
     }
 
     #[test]
@@ -434,10 +420,7 @@ mod tests {
                 ("rbac.assign-owner-scope", Scope::Owner, Effect::Allow),
             ],
         );
-        assert_eq!(
-            judge(&holder, &billing),
-            Err(RefusalReason::SystemPermission)
-        );
+        assert_eq!(judge(&holder, &billing), Err(SystemPermission));
         let crossing = user(
             holder.tenant_id(),
             &[
@@ -459,9 +442,6 @@ mod tests {
                 Effect::Allow,
             )],
         );
-        assert_eq!(
-            judge(&lacking, &billing),
-            Err(RefusalReason::SystemPermission)
-        );
+        assert_eq!(judge(&lacking, &billing), Err(SystemPermission));
     }
 }

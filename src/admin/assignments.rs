@@ -12,7 +12,7 @@ use crate::model::{
 use crate::store::{self, AssignmentFilter, StoredAssignment, Write};
 
 use super::reach::reaches;
-use super::{Actor, Admin, AdminError, Changed, Result, existing};
+use super::{Actor, Admin, AdminError, Changed, PageSize, Result, existing};
 
 /// An assignment to create.
 #[derive(Clone, Debug)]
@@ -35,8 +35,10 @@ pub struct AssignmentQuery {
 }
 
 /// Assignments per page when none is asked for, and the most a page holds.
-const DEFAULT_PAGE: u64 = 100;
-const MAX_PAGE: u64 = 1000;
+const PAGE: PageSize = PageSize {
+    default: 100,
+    max: 1000,
+};
 
 impl Admin {
     /// Assignments by principal and role, by id, one page at a time: those whose
@@ -62,10 +64,7 @@ impl Admin {
             }
             Some(principal) => Some(vec![principal]),
         };
-        let limit = match query.page_size {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
+        let limit = PAGE.limit(query.page_size);
         let mut filter = AssignmentFilter {
             principals,
             role: query.role,

@@ -6,11 +6,13 @@ use crate::model::permissions::AUDIT_VIEW;
 use crate::model::{Action, Scope};
 use crate::store::{self, AuditEvent, AuditFilter};
 
-use super::{Actor, Admin, Result};
+use super::{Actor, Admin, PageSize, Result, next_page};
 
 /// Events per page when none is asked for, and the most a page holds.
-const DEFAULT_PAGE: u64 = 50;
-const MAX_PAGE: u64 = 500;
+const PAGE: PageSize = PageSize {
+    default: 50,
+    max: 500,
+};
 
 /// One page of the audit log.
 #[derive(Clone, Debug)]
@@ -29,15 +31,9 @@ impl Admin {
     ) -> Result<AuditPage> {
         self.audited(actor, Action::ListAuditEvents, String::new(), async {
             self.require_at(actor, AUDIT_VIEW, &Scope::Owner)?;
-            filter.limit = match filter.limit {
-                0 => DEFAULT_PAGE,
-                n => n.min(MAX_PAGE),
-            };
+            filter.limit = PAGE.limit(filter.limit);
             let events = store::audit_events(self.store.db(), &filter).await?;
-            let next = events
-                .last()
-                .filter(|_| events.len() as u64 == filter.limit)
-                .map(|last| (last.at, last.id));
+            let next = next_page(&events, filter.limit, |last| (last.at, last.id));
             Ok(AuditPage { events, next })
         })
         .await

@@ -37,7 +37,7 @@ pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};
 pub use roles::{NewRole, RoleUpdate};
 pub use tenants::{NewTenant, TenantUpdate};
-pub use users::{Identity, UserQuery, UserUpdate};
+pub use users::{Identity, UserUpdate};
 
 /// How a request names its actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +104,26 @@ impl Changed {
             after,
         }
     }
+}
+
+/// How long a page of a listing is: `default` when 0 is asked for, never over `max`.
+struct PageSize {
+    default: u64,
+    max: u64,
+}
+
+impl PageSize {
+    fn limit(&self, asked: u64) -> u64 {
+        match asked {
+            0 => self.default,
+            n => n.min(self.max),
+        }
+    }
+}
+
+/// Where the page after `rows` starts: the key of its last row, when the page is full.
+fn next_page<T, K>(rows: &[T], limit: u64, key: impl FnOnce(&T) -> K) -> Option<K> {
+    rows.last().filter(|_| rows.len() as u64 == limit).map(key)
 }
 
 /// The row of `id`, or NOT_FOUND naming what was asked for.

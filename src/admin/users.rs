@@ -11,11 +11,13 @@ use crate::model::{
 };
 use crate::store::{self, UserFilter};
 
-use super::{Actor, Admin, AdminError, Changed, Result, absent, existing};
+use super::{Actor, Admin, AdminError, Changed, PageSize, Result, absent, existing, next_page};
 
 /// Users per page when none is asked for, and the most a page holds.
-const DEFAULT_PAGE: u64 = 100;
-const MAX_PAGE: u64 = 1000;
+const PAGE: PageSize = PageSize {
+    default: 100,
+    max: 1000,
+};
 
 /// Who someone is: as typed by an administrator, synced from the identity provider, or
 /// given with an access request.
@@ -36,17 +38,6 @@ pub struct UserUpdate {
     pub first_name: String,
     pub last_name: String,
     pub expires_at: Option<i64>,
-}
-
-/// Which users to list.
-#[derive(Clone, Debug, Default)]
-pub struct UserQuery {
-    pub tenant: Option<TenantId>,
-    pub text: Option<String>,
-    pub disabled: Option<bool>,
-    pub origin: Option<UserOrigin>,
-    pub after: Option<UserId>,
-    pub page_size: u64,
 }
 
 pub(super) fn email(value: &str) -> Result<String> {
@@ -123,35 +114,25 @@ impl Admin {
         self.visible(actor, Action::GetUser, id).await
     }
 
-    /// The users of tenants where the actor holds `users.view`, by id, one page at a time.
+    /// The users of tenants where the actor holds `users.view` (only `tenant`'s, when
+    /// given) that `filter` matches, by id, one page at a time: `filter.tenants` is set
+    /// here, and a `limit` of 0 asks for the default page.
     pub async fn list_users(
         &self,
         actor: &Actor,
-        query: UserQuery,
+        tenant: Option<TenantId>,
+        mut filter: UserFilter,
     ) -> Result<(Vec<User>, Option<UserId>)> {
         let text = optional_text(
             "query",
-            query.text.as_deref().unwrap_or_default(),
+            filter.query.as_deref().unwrap_or_default(),
             QUERY_MAX,
         )?;
-        let tenants = self.tenants_where(actor, USERS_VIEW, query.tenant);
-        let limit = match query.page_size {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
-        let filter = UserFilter {
-            tenants,
-            query: (!text.is_empty()).then_some(text),
-            disabled: query.disabled,
-            origin: query.origin,
-            after: query.after,
-            limit,
-        };
+        filter.query = (!text.is_empty()).then_some(text);
+        filter.tenants = self.tenants_where(actor, USERS_VIEW, tenant);
+        filter.limit = PAGE.limit(filter.limit);
         let users = store::users(self.store.db(), &filter).await?;
-        let next = users
-            .last()
-            .filter(|_| users.len() as u64 == limit)
-            .map(|u| u.id);
+        let next = next_page(&users, filter.limit, |last| last.id);
         Ok((users, next))
     }
 

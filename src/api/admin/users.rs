@@ -4,10 +4,11 @@ use tonic::Status;
 
 use super::answers::Written;
 use super::{Call, Reply, named, optional};
-use crate::admin::{Admin, Expiry, Identity, UserQuery, UserUpdate};
+use crate::admin::{Admin, Expiry, Identity, UserUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
 use crate::model::{AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, User};
+use crate::store::UserFilter;
 
 /// The identity the create, upsert and submit requests share: three messages with the same
 /// fields, hence a macro.
@@ -34,9 +35,9 @@ impl Call<'_> {
     }
 
     pub async fn list_users(self, r: pb::ListUsersRequest) -> Reply<pb::ListUsersResponse> {
-        let query = UserQuery {
-            tenant: optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?,
-            text: (!r.query.is_empty()).then_some(r.query),
+        let tenant = optional(&r.tenant_id, |v| convert::tenant_id("tenant_id", v))?;
+        let filter = UserFilter {
+            query: (!r.query.is_empty()).then_some(r.query),
             disabled: r.disabled,
             origin: named(
                 "origin",
@@ -44,9 +45,10 @@ impl Call<'_> {
                 "`manual`, `person`, `access_request` or `legacy_import`",
             )?,
             after: optional(&r.page_token, |v| convert::user_id("page_token", v))?,
-            page_size: u64::from(r.page_size),
+            limit: u64::from(r.page_size),
+            ..UserFilter::default()
         };
-        let (users, next) = self.admin.list_users(&self.actor, query).await?;
+        let (users, next) = self.admin.list_users(&self.actor, tenant, filter).await?;
         Ok(pb::ListUsersResponse {
             users: users.into_iter().map(Into::into).collect(),
             next_page_token: next.map(|u| u.to_string()).unwrap_or_default(),

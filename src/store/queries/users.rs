@@ -30,7 +30,8 @@ pub async fn find_user_by_object_id<C: ConnectionTrait>(
 /// Which users to list; every set field narrows.
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
-    /// Only users of these tenants (the ones the reader may see); None: any tenant.
+    /// Only users of these tenants (the ones the reader may see); None: any tenant. The
+    /// admin plane sets it from the actor's view.
     pub tenants: Option<Vec<TenantId>>,
     pub query: Option<String>,
     pub disabled: Option<bool>,

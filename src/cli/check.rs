@@ -60,12 +60,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub tls_server_name: Option<String>,
     /// The bearer token the server requires.
-    #[arg(
-        long,
-        env = "RBAC_AUTH_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "RBAC_AUTH_TOKEN", value_name = "TOKEN")]
+    #[arg(hide_env_values = true)]
     pub auth_token: Option<BearerToken>,
     /// A file holding the bearer token.
     #[arg(long, env = "RBAC_AUTH_TOKEN_FILE", value_name = "FILE")]

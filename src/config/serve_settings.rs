@@ -168,12 +168,8 @@ pub struct ServeSettings {
 
     /// Require `authorization: Bearer TOKEN` on every call except grpc.health.v1.Health.
     /// Prefer --auth-token-file: a flag shows in the process list.
-    #[arg(
-        long,
-        env = "RBAC_AUTH_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "RBAC_AUTH_TOKEN", value_name = "TOKEN")]
+    #[arg(hide_env_values = true)]
     #[serde(skip_serializing)]
     pub auth_token: Option<BearerToken>,
 

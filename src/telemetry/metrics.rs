@@ -216,29 +216,25 @@ impl Metrics {
             ext_authz.clone(),
         );
 
-        let applied_revision = Gauge::default();
-        registry.register(
+        let mut gauge = |name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let applied_revision = gauge(
             "applied_revision",
             "The change-log revision this replica has applied",
-            applied_revision.clone(),
+        );
+        let cached_users = gauge("cached_users", "Users whose effective access is cached");
+        let database_reachable = gauge(
+            "database_reachable",
+            "1 while the follower reaches the database, 0 while it does not",
         );
         let follower_lag_seconds = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "follower_lag_seconds",
             "Seconds since the follower last read the change log to its end",
             follower_lag_seconds.clone(),
-        );
-        let cached_users = Gauge::default();
-        registry.register(
-            "cached_users",
-            "Users whose effective access is cached",
-            cached_users.clone(),
-        );
-        let database_reachable = Gauge::default();
-        registry.register(
-            "database_reachable",
-            "1 while the follower reaches the database, 0 while it does not",
-            database_reachable.clone(),
         );
 
         Metrics {

@@ -23,17 +23,6 @@ pub struct NewAssignment {
     pub effect: Effect,
 }
 
-/// Which assignments to list.
-#[derive(Clone, Debug, Default)]
-pub struct AssignmentQuery {
-    pub principal: Option<Principal>,
-    pub role: Option<RoleId>,
-    /// With a user principal: leave out what they hold through groups.
-    pub direct_only: bool,
-    pub after: Option<AssignmentId>,
-    pub page_size: u64,
-}
-
 /// Assignments per page when none is asked for, and the most a page holds.
 const PAGE: PageSize = PageSize {
     default: 100,
@@ -41,18 +30,22 @@ const PAGE: PageSize = PageSize {
 };
 
 impl Admin {
-    /// Assignments by principal and role, by id, one page at a time: those whose
+    /// Assignments that `filter` matches, by id, one page at a time: those whose
     /// principal's tenant (a group's owner; Owner scope for an unowned group) the actor
-    /// holds `rbac.assignments.view` on.
+    /// holds `rbac.assignments.view` on. `filter.principals` is set here: `principal`'s,
+    /// and for a user, unless `direct_only`, their groups' too. A `limit` of None or 0
+    /// asks for the default page.
     pub async fn list_assignments(
         &self,
         actor: &Actor,
-        query: AssignmentQuery,
+        principal: Option<Principal>,
+        direct_only: bool,
+        mut filter: AssignmentFilter,
     ) -> Result<(Vec<StoredAssignment>, Option<AssignmentId>)> {
         let db = self.store.db();
-        let principals = match query.principal {
+        filter.principals = match principal {
             None => None,
-            Some(Principal::User(user)) if !query.direct_only => {
+            Some(Principal::User(user)) if !direct_only => {
                 let mut principals = vec![Principal::User(user)];
                 principals.extend(
                     store::user_groups(db, user)
@@ -64,13 +57,8 @@ impl Admin {
             }
             Some(principal) => Some(vec![principal]),
         };
-        let limit = PAGE.limit(query.page_size);
-        let mut filter = AssignmentFilter {
-            principals,
-            role: query.role,
-            after: query.after,
-            limit: Some(limit),
-        };
+        let limit = PAGE.limit(filter.limit.unwrap_or_default());
+        filter.limit = Some(limit);
         let mut visible = Vec::new();
         let mut owners: HashMap<Principal, Option<TenantId>> = HashMap::new();
         // Rows the actor may not see are skipped, so keep reading until the page is full.

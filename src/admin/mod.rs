@@ -31,7 +31,7 @@ use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_no
 use crate::store::{self, AuditRecord, Keyed, Store, StoreError, Write};
 
 pub use access_requests::{Expiry, MAX_PENDING_ACCESS_REQUESTS};
-pub use assignments::{AssignmentQuery, NewAssignment};
+pub use assignments::NewAssignment;
 pub use audit::AuditPage;
 pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};

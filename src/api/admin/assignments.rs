@@ -2,10 +2,11 @@
 
 use super::roles::role_id;
 use super::{Call, Reply, optional};
-use crate::admin::{AssignmentQuery, NewAssignment};
+use crate::admin::NewAssignment;
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
 use crate::model::{AssignmentId, RoleId, catalogue};
+use crate::store::AssignmentFilter;
 use crate::store::StoredAssignment;
 
 impl Call<'_> {
@@ -38,21 +39,24 @@ impl Call<'_> {
         self,
         r: pb::ListRoleAssignmentsRequest,
     ) -> Reply<pb::ListRoleAssignmentsResponse> {
-        let query = AssignmentQuery {
-            principal: r
-                .principal
-                .as_ref()
-                .filter(|p| p.kind.is_some())
-                .map(|p| convert::principal(Some(p)))
-                .transpose()?,
+        let principal = r
+            .principal
+            .as_ref()
+            .filter(|p| p.kind.is_some())
+            .map(|p| convert::principal(Some(p)))
+            .transpose()?;
+        let filter = AssignmentFilter {
             role: optional(&r.role_id, |v| role_id("role_id", v))?,
-            direct_only: r.direct_only,
             after: optional(&r.page_token, |v| {
                 AssignmentId::parse("page_token", v).map_err(|e| invalid(e.to_string()))
             })?,
-            page_size: u64::from(r.page_size),
+            limit: Some(u64::from(r.page_size)),
+            ..AssignmentFilter::default()
         };
-        let (assignments, next) = self.admin.list_assignments(&self.actor, query).await?;
+        let (assignments, next) = self
+            .admin
+            .list_assignments(&self.actor, principal, r.direct_only, filter)
+            .await?;
         let role_ids: Vec<RoleId> = assignments.iter().map(|a| a.assignment.role_id).collect();
         let names = self.admin.role_names(&role_ids).await?;
         Ok(pb::ListRoleAssignmentsResponse {

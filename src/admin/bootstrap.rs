@@ -45,7 +45,7 @@ impl Admin {
         };
         // Checked inside the write, so replicas starting together bootstrap once.
         let mut write = self.store.begin_write().await?;
-        if store::find_user_by_object_id(write.txn(), azure_object_id)
+        if store::find_by_object_id::<User>(write.txn(), azure_object_id)
             .await?
             .is_some()
         {

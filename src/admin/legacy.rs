@@ -263,7 +263,7 @@ impl Admin {
                 if tenant.is_msp { "" } else { "not " }
             )));
         }
-        let existing = store::find_user_by_object_id(write.txn(), object_id).await?;
+        let existing = store::find_by_object_id::<User>(write.txn(), object_id).await?;
         let (user, created) = match existing {
             Some(user) if user.tenant_id != tenant_id => {
                 return Ok(Err(format!(

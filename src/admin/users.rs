@@ -56,7 +56,7 @@ pub(super) async fn no_user_with(
     object_id: Uuid,
     instead: &str,
 ) -> Result<()> {
-    let user = store::find_user_by_object_id(write.txn(), object_id).await?;
+    let user = store::find_by_object_id::<User>(write.txn(), object_id).await?;
     absent(
         user,
         format!("azure object id `{object_id}` is already a user{instead}"),
@@ -245,7 +245,7 @@ impl Admin {
             async |write, actor| {
                 existing(write.txn(), identity.tenant_id).await?;
                 self.require_on_tenant(actor, PERSONS_MANAGE, identity.tenant_id)?;
-                let old = store::find_person_by_object_id(write.txn(), azure_object_id).await?;
+                let old = store::find_by_object_id::<Person>(write.txn(), azure_object_id).await?;
                 if let Some(old) = &old {
                     self.require_on_tenant(actor, PERSONS_MANAGE, old.tenant_id)?;
                 }
@@ -270,13 +270,10 @@ impl Admin {
         .await
     }
 
-    /// The persons of tenants where the actor holds `persons.view`.
-    pub async fn list_persons(
-        &self,
-        actor: &Actor,
-        tenant: Option<TenantId>,
-    ) -> Result<Vec<Person>> {
-        let tenants = self.tenants_where(actor, PERSONS_VIEW, tenant);
+    /// The persons of tenants where the actor holds `persons.view` (only `only`'s, when
+    /// given).
+    pub async fn list_persons(&self, actor: &Actor, only: Option<TenantId>) -> Result<Vec<Person>> {
+        let tenants = self.tenants_where(actor, PERSONS_VIEW, only);
         Ok(store::persons(self.store.db(), tenants.as_deref()).await?)
     }
 

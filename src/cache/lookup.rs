@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{AccessCache, Applied, Entry, STRIPES, Source, stripe};
 use crate::engine::{AccessFacts, EffectiveAccess};
-use crate::model::UserId;
+use crate::model::{User, UserId};
 use crate::store::{self, Store, StoreError, max_revision};
 
 /// Whom a look-up (and a check) names.
@@ -163,7 +163,7 @@ impl AccessCache {
         }
         let access = match subject {
             Subject::User(user) => store::access_facts(&txn, user).await?,
-            Subject::AzureObject(id) => match store::find_user_by_object_id(&txn, id).await? {
+            Subject::AzureObject(id) => match store::find_by_object_id::<User>(&txn, id).await? {
                 Some(user) => store::access_facts(&txn, user.id).await?,
                 None => None,
             },

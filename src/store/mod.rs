@@ -33,8 +33,8 @@ pub use queries::tenants::{
     tenants_with_ids,
 };
 pub use queries::users::{
-    UserFilter, access_requests, find_person_by_object_id, find_user_by_object_id,
-    pending_access_request, pending_access_requests, persons, users,
+    UserFilter, access_requests, find_by_object_id, pending_access_request,
+    pending_access_requests, persons, users,
 };
 pub use queries::{Keyed, find};
 

@@ -12,7 +12,7 @@ use crate::store::StoreError;
 use crate::store::entity::{access_request, group, person, role_assignment, tag, user};
 
 /// A model value read from one row of its table (which it may find corrupt).
-pub(super) trait FromRow: Sized {
+pub trait FromRow: Sized {
     type Entity: EntityTrait;
     fn from_row(row: <Self::Entity as EntityTrait>::Model) -> Result<Self, StoreError>;
 }

@@ -5,7 +5,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{first, rows};
+use super::{FromRow, first, rows};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, TenantId, User, UserId,
     UserOrigin,
@@ -19,12 +19,30 @@ keyed! {
     AccessRequestId => AccessRequest, "access request";
 }
 
-pub async fn find_user_by_object_id<C: ConnectionTrait>(
-    db: &C,
-    azure_object_id: Uuid,
-) -> Result<Option<User>, StoreError> {
-    let query = user::Entity::find().filter(user::Column::AzureObjectId.eq(azure_object_id));
-    first(db, query).await
+/// A user or a person: a row that carries an Azure object id, found by
+/// [`find_by_object_id`].
+pub trait WithObjectId: FromRow {
+    fn object_id_column() -> <Self::Entity as EntityTrait>::Column;
+}
+
+impl WithObjectId for User {
+    fn object_id_column() -> user::Column {
+        user::Column::AzureObjectId
+    }
+}
+
+impl WithObjectId for Person {
+    fn object_id_column() -> person::Column {
+        person::Column::AzureObjectId
+    }
+}
+
+/// The user, or the person, with this Azure object id.
+pub async fn find_by_object_id<T: WithObjectId>(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<T>, StoreError> {
+    first(db, T::Entity::find().filter(T::object_id_column().eq(id))).await
 }
 
 /// Which users to list; every set field narrows.
@@ -73,14 +91,6 @@ pub async fn users<C: ConnectionTrait>(
         query = query.filter(user::Column::Id.gt(after.0));
     }
     rows(db, query.order_by_asc(user::Column::Id).limit(filter.limit)).await
-}
-
-pub async fn find_person_by_object_id<C: ConnectionTrait>(
-    db: &C,
-    azure_object_id: Uuid,
-) -> Result<Option<Person>, StoreError> {
-    let query = person::Entity::find().filter(person::Column::AzureObjectId.eq(azure_object_id));
-    first(db, query).await
 }
 
 /// The persons of these tenants (None: of every tenant), by email.

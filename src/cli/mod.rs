@@ -34,3 +34,23 @@ pub enum Command {
     /// assignments. Idempotent; all or nothing; reports every user it cannot map.
     ImportLegacy(ImportConfig),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn a_bearer_token_from_the_environment_never_shows_in_help() {
+        let cli = Cli::command();
+        for name in ["serve", "check"] {
+            let command = cli.find_subcommand(name).expect("a subcommand");
+            let token = command
+                .get_arguments()
+                .find(|a| a.get_id() == "auth_token")
+                .expect("--auth-token");
+            assert!(token.is_hide_env_values_set(), "{name} --auth-token");
+        }
+    }
+}

@@ -36,61 +36,43 @@ impl std::fmt::Display for Named {
     }
 }
 
-pub const AUDIT_VIEW: Named = Named("audit.view");
-pub const COMPUTERS_MANAGE: Named = Named("computers.manage");
-pub const MEDIA_MANAGE: Named = Named("media.manage");
-pub const SCRIPTS_MANAGE: Named = Named("scripts.manage");
-pub const SOFTWARE_MANAGE: Named = Named("software.manage");
-pub const TASKS_MANAGE: Named = Named("tasks.manage");
-pub const PERSONS_MANAGE: Named = Named("persons.manage");
-pub const PERSONS_VIEW: Named = Named("persons.view");
-pub const PREFERENCES_MANAGE: Named = Named("preferences.manage");
-pub const ASSIGN_CROSS_TENANT_ROLES: Named = Named("rbac.assign-cross-tenant-roles");
-pub const ASSIGN_MSP_SCOPE: Named = Named("rbac.assign-msp-scope");
-pub const ASSIGN_OWNER_SCOPE: Named = Named("rbac.assign-owner-scope");
-pub const ASSIGN_TAG_SCOPE: Named = Named("rbac.assign-tag-scope");
-pub const ASSIGN_TENANT_SCOPE: Named = Named("rbac.assign-tenant-scope");
-pub const ASSIGNMENTS_VIEW: Named = Named("rbac.assignments.view");
-pub const GROUPS_MANAGE: Named = Named("rbac.groups.manage");
-pub const GROUPS_VIEW: Named = Named("rbac.groups.view");
-pub const ROLES_MANAGE: Named = Named("rbac.roles.manage");
-pub const ROLES_MANAGE_PUBLIC: Named = Named("rbac.roles.manage-public");
-pub const TAGS_MANAGE: Named = Named("tags.manage");
-pub const TENANTS_MANAGE: Named = Named("tenants.manage");
-pub const TENANTS_VIEW: Named = Named("tenants.view");
-pub const USERS_IMPERSONATE: Named = Named("users.impersonate");
-pub const USERS_MANAGE: Named = Named("users.manage");
-pub const USERS_MANAGE_ACCESS_REQUESTS: Named = Named("users.manage-access-requests");
-pub const USERS_VIEW: Named = Named("users.view");
+/// Declares each permission once: its constant, and its place in `ALL`, which `check`
+/// holds against the catalogue (so a constant cannot escape the start-up check).
+macro_rules! named {
+    ($($name:ident = $key:literal;)*) => {
+        $(pub const $name: Named = Named($key);)*
+        const ALL: &[Named] = &[$($name),*];
+    };
+}
 
-const ALL: [Named; 26] = [
-    AUDIT_VIEW,
-    COMPUTERS_MANAGE,
-    MEDIA_MANAGE,
-    SCRIPTS_MANAGE,
-    SOFTWARE_MANAGE,
-    TASKS_MANAGE,
-    PERSONS_MANAGE,
-    PERSONS_VIEW,
-    PREFERENCES_MANAGE,
-    ASSIGN_CROSS_TENANT_ROLES,
-    ASSIGN_MSP_SCOPE,
-    ASSIGN_OWNER_SCOPE,
-    ASSIGN_TAG_SCOPE,
-    ASSIGN_TENANT_SCOPE,
-    ASSIGNMENTS_VIEW,
-    GROUPS_MANAGE,
-    GROUPS_VIEW,
-    ROLES_MANAGE,
-    ROLES_MANAGE_PUBLIC,
-    TAGS_MANAGE,
-    TENANTS_MANAGE,
-    TENANTS_VIEW,
-    USERS_IMPERSONATE,
-    USERS_MANAGE,
-    USERS_MANAGE_ACCESS_REQUESTS,
-    USERS_VIEW,
-];
+named! {
+    AUDIT_VIEW = "audit.view";
+    COMPUTERS_MANAGE = "computers.manage";
+    MEDIA_MANAGE = "media.manage";
+    SCRIPTS_MANAGE = "scripts.manage";
+    SOFTWARE_MANAGE = "software.manage";
+    TASKS_MANAGE = "tasks.manage";
+    PERSONS_MANAGE = "persons.manage";
+    PERSONS_VIEW = "persons.view";
+    PREFERENCES_MANAGE = "preferences.manage";
+    ASSIGN_CROSS_TENANT_ROLES = "rbac.assign-cross-tenant-roles";
+    ASSIGN_MSP_SCOPE = "rbac.assign-msp-scope";
+    ASSIGN_OWNER_SCOPE = "rbac.assign-owner-scope";
+    ASSIGN_TAG_SCOPE = "rbac.assign-tag-scope";
+    ASSIGN_TENANT_SCOPE = "rbac.assign-tenant-scope";
+    ASSIGNMENTS_VIEW = "rbac.assignments.view";
+    GROUPS_MANAGE = "rbac.groups.manage";
+    GROUPS_VIEW = "rbac.groups.view";
+    ROLES_MANAGE = "rbac.roles.manage";
+    ROLES_MANAGE_PUBLIC = "rbac.roles.manage-public";
+    TAGS_MANAGE = "tags.manage";
+    TENANTS_MANAGE = "tenants.manage";
+    TENANTS_VIEW = "tenants.view";
+    USERS_IMPERSONATE = "users.impersonate";
+    USERS_MANAGE = "users.manage";
+    USERS_MANAGE_ACCESS_REQUESTS = "users.manage-access-requests";
+    USERS_VIEW = "users.view";
+}
 
 /// The named keys the catalogue lacks, as an error to stop on.
 pub fn check() -> Result<(), String> {

@@ -37,8 +37,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::entity::{role, role_permission};
 use crate::model::{PermissionSet, Role, RoleId, TenantId, catalogue};
-pub(super) use rows::FromRow;
-use rows::{corrupt, effect_from, first, rows, scope_from};
+use rows::{FromRow, corrupt, effect_from, first, rows, scope_from};
 pub(super) use rows::{effect_column, scope_columns};
 
 /// An id that names one stored row, read by [`find`].

@@ -17,6 +17,7 @@ use crate::api::{self, AdminBackend, Routers, Services, Tier, Transport, Upstrea
 use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
 use crate::data_plane::Checker;
+use crate::identity::{ActorVerifier, KeySetError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
 
@@ -47,6 +48,8 @@ pub enum ServeError {
     },
     #[error("the TLS certificate, key or client CA cannot be used: {0}")]
     Tls(String),
+    #[error(transparent)]
+    ActorKeys(#[from] KeySetError),
     #[error("AdminService is served apart (`admin_listen`) but no admin listener was given")]
     NoAdminListener,
     #[error(
@@ -191,6 +194,10 @@ impl Serving {
                 .with_counters(metrics.checks()),
         );
         let (stop_feeds, stopping) = watch::channel(false);
+        let actor_tokens = match &config.actor_jwt {
+            Some(actor_jwt) => Some(Arc::new(ActorVerifier::start(actor_jwt).await?)),
+            None => None,
+        };
         let routers = api::routers(
             Services {
                 checker: Arc::clone(&checker),
@@ -200,6 +207,9 @@ impl Serving {
                 stopping,
                 ext_authz: config.ext_authz.clone().unwrap_or_default(),
                 ext_authz_counters: metrics.ext_authz(),
+                actor_tokens,
+                callers_authenticated: config.auth_token.is_some()
+                    || config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
             },
             config.admin_listen.is_some(),
         )

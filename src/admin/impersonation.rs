@@ -1,6 +1,11 @@
-//! Instance preferences, and impersonation under DESIGN.md's rules.
+//! Instance preferences, and impersonation under DESIGN.md's rules: never wider than the
+//! impersonator's own access, judged when it starts and inside every impersonated write.
 
-use crate::engine::{Refusal, RefusalReason};
+use std::sync::Arc;
+
+use sea_orm::ConnectionTrait;
+
+use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason, judge_impersonation};
 use crate::model::permissions::{PREFERENCES_MANAGE, USERS_IMPERSONATE};
 use crate::model::{Action, Outcome, Preferences, Scope, User, UserId, unix_now};
 use crate::store;
@@ -38,59 +43,72 @@ impl Admin {
         .await
     }
 
-    /// The actor acting as `target`, if they may: impersonation is on, they hold
-    /// `users.impersonate` on the target's tenant, and the target is active and holds no
-    /// system permission the actor lacks. Checked on every impersonated call, so turning
-    /// the preference off or revoking the permission ends it at once.
+    /// The actor acting as `target`, if they may (`impersonation_target`). Checked on
+    /// every impersonated call, and again inside every impersonated write, so turning the
+    /// preference off or revoking the permission ends it at once.
     pub async fn impersonate(&self, actor: Actor, target: UserId, action: Action) -> Result<Actor> {
         let (_, as_target) = self
             .audited(&actor, action, format!("impersonating {target}"), async {
-                self.impersonation_target(&actor, target).await
+                self.impersonation_target(self.store.db(), &actor, target)
+                    .await
             })
             .await?;
         Ok(Actor {
             access: as_target,
-            impersonator: Some(actor.id()),
+            impersonator: Some(actor.access),
         })
     }
 
-    async fn impersonation_target(
+    /// The target of an impersonation and their access, as `db` has them, if the actor
+    /// may act as them: impersonation is on, the actor holds `users.impersonate` on the
+    /// target's tenant, the target is active, and everything the target holds the actor
+    /// holds over a containing scope.
+    pub(super) async fn impersonation_target<C: ConnectionTrait>(
         &self,
+        db: &C,
         actor: &Actor,
         target: UserId,
-    ) -> Result<(User, std::sync::Arc<crate::engine::EffectiveAccess>)> {
+    ) -> Result<(User, Arc<EffectiveAccess>)> {
         if actor.impersonator.is_some() {
             return Err(AdminError::PermissionDenied(Refusal::new(
                 RefusalReason::ImpersonationDisabled,
                 "an impersonated user cannot impersonate in turn",
             )));
         }
-        if !self.preferences().await?.impersonation_enabled {
+        if !store::preferences(db).await?.impersonation_enabled {
             return Err(AdminError::PermissionDenied(Refusal::new(
                 RefusalReason::ImpersonationDisabled,
                 "impersonation is turned off for this instance (preference `impersonation_enabled`)",
             )));
         }
-        let user = existing(self.store.db(), target).await?;
+        let user = existing(db, target).await?;
         self.require_on_tenant(actor, USERS_IMPERSONATE, user.tenant_id)?;
-        let access = self
-            .cache
-            .access(target)
+        let access = store::access_facts(db, target)
             .await?
+            .map(AccessFacts::compile)
             .filter(|a| a.user.is_active(unix_now()))
             .ok_or_else(|| {
                 AdminError::FailedPrecondition(format!(
                     "user `{target}` is disabled or expired, so there is nothing to see as them"
                 ))
             })?;
-        self.require_not_more_powerful(actor, Some(&access))?;
-        Ok((user, access))
+        judge_impersonation(
+            &actor.access,
+            &access,
+            &self.cache.tenants(),
+            &self.cache.resources(),
+            unix_now(),
+        )
+        .map_err(AdminError::PermissionDenied)?;
+        Ok((user, Arc::new(access)))
     }
 
     /// Checks that the actor may impersonate the user and audits the start.
     pub async fn start_impersonation(&self, actor: &Actor, target: UserId) -> Result<User> {
         self.audited(actor, Action::StartImpersonation, target, async {
-            let (user, _) = self.impersonation_target(actor, target).await?;
+            let (user, _) = self
+                .impersonation_target(self.store.db(), actor, target)
+                .await?;
             let record = store::AuditRecord {
                 actor: Some(target),
                 impersonator: Some(actor.id()),

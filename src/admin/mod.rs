@@ -51,13 +51,37 @@ pub enum ActorRef {
 pub struct Actor {
     /// Whose access the call is authorized by: the impersonated user while impersonating.
     pub access: Arc<EffectiveAccess>,
-    /// The signed-in user behind an impersonated call.
-    pub impersonator: Option<UserId>,
+    /// The signed-in user behind an impersonated call, with their own access. Every rule
+    /// must hold for them too: impersonation does nothing they could not do directly.
+    pub impersonator: Option<Arc<EffectiveAccess>>,
 }
 
 impl Actor {
+    /// An actor acting as themselves.
+    fn direct(access: Arc<EffectiveAccess>) -> Actor {
+        Actor {
+            access,
+            impersonator: None,
+        }
+    }
+
     pub fn id(&self) -> UserId {
         self.access.user_id()
+    }
+
+    /// The signed-in user behind an impersonated call.
+    pub fn impersonator_id(&self) -> Option<UserId> {
+        self.impersonator.as_ref().map(|a| a.user_id())
+    }
+
+    /// Each access the call's rules are judged for: the actor's, then the impersonator's.
+    fn accesses(&self) -> impl Iterator<Item = &EffectiveAccess> {
+        std::iter::once(&*self.access).chain(self.impersonator.as_deref())
+    }
+
+    /// Whether `user` is the actor or the impersonator behind them.
+    fn is_self(&self, user: UserId) -> bool {
+        user == self.id() || Some(user) == self.impersonator_id()
     }
 }
 
@@ -141,6 +165,21 @@ fn absent<T>(found: Option<T>, taken: String) -> Result<()> {
     }
 }
 
+/// A user's access as `db` has it, refused unless they are still active.
+async fn reloaded(db: &impl ConnectionTrait, user: UserId) -> Result<Arc<EffectiveAccess>> {
+    store::access_facts(db, user)
+        .await?
+        .map(AccessFacts::compile)
+        .filter(|access| access.user.is_active(unix_now()))
+        .map(Arc::new)
+        .ok_or_else(|| {
+            AdminError::PermissionDenied(Refusal::new(
+                RefusalReason::InactiveActor,
+                format!("actor `{user}` was deleted, disabled or expired meanwhile"),
+            ))
+        })
+}
+
 /// The admin use-cases over one store and its cache.
 pub struct Admin {
     store: Arc<Store>,
@@ -160,10 +199,7 @@ impl Admin {
             ActorRef::User(id) => self.cache.access(id).await?,
         };
         match access {
-            Some(access) if access.user.is_active(unix_now()) => Ok(Actor {
-                access,
-                impersonator: None,
-            }),
+            Some(access) if access.user.is_active(unix_now()) => Ok(Actor::direct(access)),
             _ => {
                 let who = match actor {
                     ActorRef::AzureObject(id) => format!("azure object id `{id}`"),
@@ -181,27 +217,25 @@ impl Admin {
 
     /// Starts a write and what it is judged on (the invariants' linearizability): takes
     /// the write lock, catches this replica up to the newest revision through the write's
-    /// own transaction, and reloads the actor's access there. Rules checked after this see
-    /// exactly the state the write commits on; no revoke committed before is missed.
+    /// own transaction, and reloads the actor's access there; an impersonation is judged
+    /// again there in full (the preference, `users.impersonate`, containment). Rules
+    /// checked after this see exactly the state the write commits on; no revoke committed
+    /// before is missed.
     async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor)> {
         let write = self.store.begin_write().await?;
         self.cache.catch_up_with(write.txn()).await?;
-        let access = store::access_facts(write.txn(), actor.id())
-            .await?
-            .map(AccessFacts::compile)
-            .filter(|access| access.user.is_active(unix_now()))
-            .ok_or_else(|| {
-                AdminError::PermissionDenied(Refusal::new(
-                    RefusalReason::InactiveActor,
-                    format!(
-                        "actor `{}` was deleted, disabled or expired meanwhile",
-                        actor.id()
-                    ),
-                ))
-            })?;
-        let actor = Actor {
-            access: Arc::new(access),
-            impersonator: actor.impersonator,
+        let actor = match actor.impersonator_id() {
+            None => Actor::direct(reloaded(write.txn(), actor.id()).await?),
+            Some(impersonator) => {
+                let impersonator = Actor::direct(reloaded(write.txn(), impersonator).await?);
+                let (_, access) = self
+                    .impersonation_target(write.txn(), &impersonator, actor.id())
+                    .await?;
+                Actor {
+                    access,
+                    impersonator: Some(impersonator.access),
+                }
+            }
         };
         Ok((write, actor))
     }
@@ -274,7 +308,7 @@ impl Admin {
     ) {
         let record = AuditRecord {
             actor: actor.map(Actor::id),
-            impersonator: actor.and_then(|a| a.impersonator),
+            impersonator: actor.and_then(Actor::impersonator_id),
             action,
             // A refused call's target is the caller's text, not yet validated.
             target: shown(target),
@@ -302,7 +336,7 @@ impl Admin {
         let revision = write
             .commit(AuditRecord {
                 actor: actor.map(Actor::id),
-                impersonator: actor.and_then(|a| a.impersonator),
+                impersonator: actor.and_then(Actor::impersonator_id),
                 action,
                 target,
                 before,

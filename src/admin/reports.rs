@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::data_plane::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::EffectiveAccess;
-use crate::model::permissions::ASSIGNMENTS_VIEW;
+use crate::model::permissions::{ASSIGNMENTS_VIEW, TENANTS_VIEW};
 use crate::model::{Action, Group, PermissionId, UserId, catalogue};
 use crate::store;
 
@@ -13,7 +13,9 @@ use super::{Actor, Admin, AdminError, Result, existing};
 
 impl Admin {
     /// Every permission of a user at a tenant or resource, each decided and explained:
-    /// `rbac.assignments.view` on the user's tenant.
+    /// `rbac.assignments.view` on the user's tenant and `tenants.view` where the target
+    /// lives (its tenant, a resource's owner; Owner scope for a global resource or a
+    /// tenant that does not exist, so that a refusal does not tell which ids exist).
     pub async fn check_user_access(
         &self,
         actor: &Actor,
@@ -23,11 +25,16 @@ impl Admin {
         self.audited(actor, Action::CheckUserAccess, user, async {
             let subject = existing(self.store.db(), user).await?;
             self.require_on_tenant(actor, ASSIGNMENTS_VIEW, subject.tenant_id)?;
-            if target == TargetRef::None {
-                return Err(AdminError::InvalidArgument(
-                    "`target` must name a tenant or a resource to check access at".into(),
-                ));
-            }
+            let tenant = match &target {
+                TargetRef::None => {
+                    return Err(AdminError::InvalidArgument(
+                        "`target` must name a tenant or a resource to check access at".into(),
+                    ));
+                }
+                TargetRef::Tenant(id) => Some(*id).filter(|id| self.cache.tenants().contains(*id)),
+                TargetRef::Resource(resource) => self.cache.resources().owner(resource).flatten(),
+            };
+            self.require_on_owner(actor, TENANTS_VIEW, tenant)?;
             let requests: Vec<CheckRequest> = catalogue()
                 .permissions()
                 .iter()

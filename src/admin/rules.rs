@@ -6,7 +6,7 @@
 use sea_orm::ConnectionTrait;
 
 use crate::engine::{
-    self, Decision, Reach, Refusal, RefusalReason, Target, assignable, holds_at,
+    self, Decision, EffectiveAccess, Reach, Refusal, RefusalReason, Target, assignable, holds_at,
     scope_kind_permission,
 };
 use crate::model::permissions::{
@@ -15,7 +15,7 @@ use crate::model::permissions::{
 };
 use crate::model::{
     Group, PermissionId, PermissionSet, Principal, Role, RoleAssignment, Scope, TenantId, User,
-    catalogue, unix_now,
+    UserId, catalogue, unix_now,
 };
 use crate::store;
 
@@ -23,12 +23,12 @@ use super::reach::widening;
 use super::visibility::Visible;
 use super::{Actor, Admin, AdminError, Result, existing};
 
-fn denied(actor: &Actor, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
+fn denied(who: UserId, permission: PermissionId, place: impl std::fmt::Display) -> AdminError {
     let key = &catalogue().get(permission).key;
     AdminError::PermissionDenied(
         Refusal::new(
             RefusalReason::MissingPermission,
-            format!("actor `{}` needs `{key}` on {place}", actor.id()),
+            format!("actor `{who}` needs `{key}` on {place}"),
         )
         .at(key, place),
     )
@@ -50,6 +50,7 @@ impl Admin {
         )
     }
 
+    /// The actor (and the impersonator behind them) holds `permission` on the target.
     pub(super) fn require_on(
         &self,
         actor: &Actor,
@@ -57,23 +58,27 @@ impl Admin {
         target: &Target,
         place: &str,
     ) -> Result<()> {
-        let verdict = engine::decide(
-            Some(&actor.access),
-            permission,
-            target,
-            &self.cache.tenants(),
-            unix_now(),
-            false,
-        )
-        .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
-        match verdict.decision {
-            Decision::Allowed => Ok(()),
-            _ => Err(denied(actor, permission, place)),
+        let tenants = self.cache.tenants();
+        for access in actor.accesses() {
+            let verdict = engine::decide(
+                Some(access),
+                permission,
+                target,
+                &tenants,
+                unix_now(),
+                false,
+            )
+            .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
+            if verdict.decision != Decision::Allowed {
+                return Err(denied(access.user_id(), permission, place));
+            }
         }
+        Ok(())
     }
 
-    /// The actor holds `key` over the whole scope: an allow whose scope contains it and no
-    /// deny reaching into it (User's Tenant must be resolved by the caller).
+    /// The actor (and the impersonator behind them) holds `key` over the whole scope: an
+    /// allow whose scope contains it and no deny reaching into it (User's Tenant must be
+    /// resolved by the caller).
     pub(super) fn require_at(
         &self,
         actor: &Actor,
@@ -81,19 +86,13 @@ impl Admin {
         scope: &Scope,
     ) -> Result<()> {
         let permission = permission.into();
-        let held = holds_at(
-            &actor.access,
-            permission,
-            scope,
-            &self.cache.tenants(),
-            &self.cache.resources(),
-            unix_now(),
-        );
-        if held {
-            Ok(())
-        } else {
-            Err(denied(actor, permission, scope))
+        let (tenants, resources) = (self.cache.tenants(), self.cache.resources());
+        for access in actor.accesses() {
+            if !holds_at(access, permission, scope, &tenants, &resources, unix_now()) {
+                return Err(denied(access.user_id(), permission, scope));
+            }
         }
+        Ok(())
     }
 
     /// `key` on an owner tenant, or at Owner scope for what no tenant owns.
@@ -324,15 +323,13 @@ impl Admin {
         self.judge(actor, &widened)
     }
 
-    /// Acting on a user who holds a system permission the actor lacks is an escalation.
+    /// Acting on a user who holds a system permission the actor (or the impersonator
+    /// behind them) lacks is an escalation.
     pub(super) fn require_not_more_powerful(
         &self,
         actor: &Actor,
-        target_access: Option<&crate::engine::EffectiveAccess>,
+        target: &EffectiveAccess,
     ) -> Result<()> {
-        let Some(target) = target_access else {
-            return Ok(());
-        };
         let tenants = self.cache.tenants();
         let now = unix_now();
         let holds = |access, permission| {
@@ -346,20 +343,22 @@ impl Admin {
             )
             .is_ok_and(|v| v.decision == Decision::Allowed)
         };
-        for permission in catalogue().system().iter() {
-            if holds(target, permission) && !holds(&actor.access, permission) {
-                let key = &catalogue().get(permission).key;
-                return Err(AdminError::PermissionDenied(
-                    Refusal::new(
-                        RefusalReason::SystemPermission,
-                        format!(
-                            "actor `{}` cannot act on `{}`, who holds the system permission `{key}` that the actor lacks",
-                            actor.id(),
-                            target.user_id(),
-                        ),
-                    )
-                    .at(key, Scope::Owner),
-                ));
+        for access in actor.accesses() {
+            for permission in catalogue().system().iter() {
+                if holds(target, permission) && !holds(access, permission) {
+                    let key = &catalogue().get(permission).key;
+                    return Err(AdminError::PermissionDenied(
+                        Refusal::new(
+                            RefusalReason::SystemPermission,
+                            format!(
+                                "actor `{}` cannot act on `{}`, who holds the system permission `{key}` that the actor lacks",
+                                access.user_id(),
+                                target.user_id(),
+                            ),
+                        )
+                        .at(key, Scope::Owner),
+                    ));
+                }
             }
         }
         Ok(())

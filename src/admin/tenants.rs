@@ -215,12 +215,12 @@ impl Admin {
                     uses.join(", ")
                 )));
             }
-            write.delete_tenant(id).await?;
-            Ok(Changed::new(
-                id,
-                Some(describe_tenant(&tenant)),
-                String::new(),
-            ))
+            let requests = write.delete_tenant(id).await?;
+            let after = match requests {
+                0 => String::new(),
+                n => format!("{n} access requests to join it removed"),
+            };
+            Ok(Changed::new(id, Some(describe_tenant(&tenant)), after))
         })
         .await
     }

@@ -3,7 +3,7 @@
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::engine::{AccessFacts, EffectiveAccess};
+use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::permissions::{PERSONS_MANAGE, PERSONS_VIEW, USERS_MANAGE, USERS_VIEW};
 use crate::model::{
     Action, EMAIL_MAX, PERSON_NAME_MAX, Person, PersonId, QUERY_MAX, TenantId, User, UserId,
@@ -186,7 +186,17 @@ impl Admin {
                 };
                 let later = |at: Option<i64>| at.unwrap_or(i64::MAX);
                 if later(user.expires_at) > later(old.expires_at) {
-                    // A later expiry keeps, or makes, every allow of the user live longer.
+                    // A later expiry keeps, or makes, every allow of the user live longer:
+                    // a grant to them, which nobody makes to themselves.
+                    if actor.is_self(user.id) {
+                        return Err(AdminError::PermissionDenied(Refusal::new(
+                            RefusalReason::SelfElevation,
+                            format!(
+                                "actor `{}` cannot move their own expiry later: keeping oneself active longer raises one's own access; ask another administrator",
+                                user.id
+                            ),
+                        )));
+                    }
                     self.judge(actor, &self.reaches_of_user(&access))?;
                 }
                 write.update_user(&user).await?;
@@ -201,7 +211,7 @@ impl Admin {
     /// Deletes a user with their direct assignments and memberships: as for disabling
     /// them; nobody deletes themselves.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<u64> {
-        if id == actor.id() || Some(id) == actor.impersonator {
+        if actor.is_self(id) {
             return Err(AdminError::FailedPrecondition(
                 "nobody deletes themselves; ask another administrator".into(),
             ));
@@ -229,7 +239,7 @@ impl Admin {
             .map(AccessFacts::compile)
             .ok_or_else(|| AdminError::NotFound(format!("user `{id}` does not exist")))?;
         // Judged as if active: a disabled administrator is still one to be enabled.
-        self.require_not_more_powerful(actor, Some(&access.as_active()))?;
+        self.require_not_more_powerful(actor, &access.as_active())?;
         Ok((user, access))
     }
 

@@ -76,6 +76,7 @@ use pb::rbac::v1::replication_service_server::ReplicationServiceServer;
 use crate::admin::Admin;
 use crate::config::BearerToken;
 use crate::data_plane::Checker;
+use crate::identity::ActorVerifier;
 use crate::telemetry::RpcTelemetryLayer;
 
 /// Who answers AdminService on this replica.
@@ -98,6 +99,11 @@ pub struct Services {
     /// How Envoy's ext_authz requests become checks.
     pub ext_authz: crate::config::ext_authz::RouteMap,
     pub ext_authz_counters: crate::telemetry::ExtAuthzCounters,
+    /// Some: admin calls' actors are proven by a verified JWT.
+    pub actor_tokens: Option<Arc<ActorVerifier>>,
+    /// Every caller must present a service credential (the bearer token, a client
+    /// certificate) before any service but health answers.
+    pub callers_authenticated: bool,
 }
 
 /// Errors while building the gRPC router.
@@ -140,6 +146,11 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
         AdminBackend::Tier(tier) => Some(Arc::clone(tier)),
         AdminBackend::Local(_) => None,
     };
+    // Everyone's access is served only behind the service credential, except by a
+    // database-backed replica in the claimed-actor mode, where it always was open. A
+    // sidecar would answer with the tier's credential.
+    let replication_open =
+        services.callers_authenticated || (tier.is_none() && services.actor_tokens.is_none());
     let data = DataPlane {
         authorization: AuthorizationServer::new(AuthorizationApi::new(
             Arc::clone(&services.checker),
@@ -150,6 +161,7 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
         replication: ReplicationServer::new(ReplicationApi::new(
             Arc::clone(&services.checker),
             services.stopping,
+            replication_open,
         ))
         .max_decoding_message_size(limit),
         ext_authz: ExtAuthzServer::new(ExtAuthzApi::new(
@@ -161,11 +173,13 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
     };
     let admin = match services.admin {
         AdminBackend::Local(admin) => AdminRoute::Local(
-            AdminServer::new(AdminApi::new(admin)).max_decoding_message_size(limit),
+            AdminServer::new(AdminApi::new(admin, services.actor_tokens))
+                .max_decoding_message_size(limit),
         ),
         AdminBackend::Tier(tier) => AdminRoute::Forwarded(AdminForward::new(
             tier,
             Arc::clone(services.checker.cache()),
+            services.callers_authenticated,
         )),
     };
     if admin_apart {

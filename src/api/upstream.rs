@@ -14,6 +14,7 @@ use tonic::server::NamedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
+use super::admin::{ACTOR_OBJECT_ID, ACTOR_TOKEN, ACTOR_USER_ID};
 use super::feed;
 use super::pb::rbac::v1 as pb;
 use super::replication::HEARTBEAT;
@@ -281,17 +282,51 @@ impl Upstream for Tier {
 
 /// AdminService on a sidecar: every call goes to the tier as it came, with the tier's
 /// token in place of the caller's (the sidecar checked the caller's own, which never
-/// leaves it). The answer returns once the feed has brought this sidecar to the newest
-/// revision, so a check right after a write through it sees the write.
+/// leaves it), and the caller's `x-actor-token` untouched for the tier to verify. The
+/// tier's credential is lent only to a caller who presented this sidecar's own, or who
+/// carries an actor token; for the latter the claimed actor headers are dropped, so the
+/// call stands on the token alone. The answer returns once the feed has brought this
+/// sidecar to the newest revision, so a check right after a write through it sees it.
 #[derive(Clone)]
 pub struct AdminForward {
     tier: Arc<Tier>,
     cache: Arc<AccessCache>,
+    /// This sidecar requires a credential (its bearer token, a client certificate) of
+    /// every caller.
+    callers_authenticated: bool,
 }
 
 impl AdminForward {
-    pub fn new(tier: Arc<Tier>, cache: Arc<AccessCache>) -> Self {
-        AdminForward { tier, cache }
+    pub fn new(tier: Arc<Tier>, cache: Arc<AccessCache>, callers_authenticated: bool) -> Self {
+        AdminForward {
+            tier,
+            cache,
+            callers_authenticated,
+        }
+    }
+
+    /// Why this call may not borrow the tier's credential, if it may not; otherwise the
+    /// headers are made what the tier may see.
+    fn refusal(&self, headers: &mut http::HeaderMap) -> Option<Status> {
+        if !self.callers_authenticated {
+            if !headers.contains_key(ACTOR_TOKEN) {
+                return Some(Status::unauthenticated(format!(
+                    "this sidecar forwards AdminService to the database tier only for callers that present its bearer token or a signed-in user's JWT in `{ACTOR_TOKEN}`; a claimed actor header alone is not enough"
+                )));
+            }
+            headers.remove(ACTOR_OBJECT_ID);
+            headers.remove(ACTOR_USER_ID);
+        }
+        headers.remove(http::header::AUTHORIZATION);
+        if let Some(value) = self
+            .tier
+            .authorization
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+        {
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        None
     }
 }
 
@@ -309,15 +344,8 @@ impl tower::Service<http::Request<Body>> for AdminForward {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let headers = request.headers_mut();
-        headers.remove(http::header::AUTHORIZATION);
-        if let Some(value) = self
-            .tier
-            .authorization
-            .as_deref()
-            .and_then(|a| a.parse().ok())
-        {
-            headers.insert(http::header::AUTHORIZATION, value);
+        if let Some(refused) = self.refusal(request.headers_mut()) {
+            return Box::pin(std::future::ready(Ok(refused.into_http())));
         }
         let (tier, cache) = (Arc::clone(&self.tier), Arc::clone(&self.cache));
         Box::pin(async move {

@@ -2,6 +2,7 @@
 //! file, in that order of precedence, over built-in defaults ([`serve`]); the other
 //! commands by flags and environment variables. The command tree is `crate::cli`.
 
+mod actor_jwt;
 mod credentials;
 mod error;
 pub mod ext_authz;

@@ -12,6 +12,9 @@ use std::time::Duration;
 use clap::Args;
 use uuid::Uuid;
 
+use crate::identity::ActorJwtConfig;
+
+use super::actor_jwt::actor_jwt;
 use super::ext_authz::RouteMap;
 use super::{BearerToken, ConfigError, LogFormat, ServeSettings, TlsFiles, UpstreamConfig};
 
@@ -81,6 +84,8 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub otlp_endpoint: Option<String>,
+    /// Some: admin calls' actors are proven by a verified JWT.
+    pub actor_jwt: Option<ActorJwtConfig>,
     /// AdminService may be served unauthenticated on a non-loopback address (a demo).
     pub insecure_admin_without_auth: bool,
 }
@@ -115,6 +120,7 @@ impl ServeConfig {
             log_format: LogFormat::Pretty,
             log_filter: "info".to_owned(),
             otlp_endpoint: None,
+            actor_jwt: None,
             insecure_admin_without_auth: false,
         }
     }
@@ -169,11 +175,15 @@ impl ServeConfig {
                 ));
             }
         }
-        // The actor is plain metadata: only the token or a client certificate says who may
-        // send it, so off the loopback one of them must guard AdminService.
+        // A claimed actor is plain metadata: only the token or a client certificate says
+        // who may send it, so off the loopback one of them (or proven actors) must guard
+        // AdminService.
+        let actor_jwt = actor_jwt(&s)?;
         let insecure_admin_without_auth = s.insecure_admin_without_auth.unwrap_or(false);
         let admin_addr = admin_listen.unwrap_or(listen);
-        let guarded = auth_token.is_some() || tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        let guarded = auth_token.is_some()
+            || tls.as_ref().is_some_and(|t| t.client_ca.is_some())
+            || actor_jwt.is_some();
         if !admin_addr.ip().is_loopback() && !guarded && !insecure_admin_without_auth {
             let key = if admin_listen.is_some() {
                 "admin_listen"
@@ -202,6 +212,7 @@ impl ServeConfig {
                 defaults.database_max_connections,
             )?,
             insecure_admin_without_auth,
+            actor_jwt,
             bootstrap_admin_object_id: s.bootstrap_admin_object_id,
             batch_limit: at_least_one("batch_limit", s.batch_limit, defaults.batch_limit)?,
             min_revision_wait_ms: s
@@ -298,6 +309,11 @@ impl ServeConfig {
             log_format: Some(self.log_format),
             log_filter: Some(self.log_filter.clone()),
             otlp_endpoint: self.otlp_endpoint.clone(),
+            actor_jwks: self.actor_jwt.as_ref().map(|a| a.jwks.clone()),
+            actor_jwks_ca: self.actor_jwt.as_ref().and_then(|a| a.jwks_ca.clone()),
+            actor_jwt_issuer: self.actor_jwt.as_ref().map(|a| a.issuer.clone()),
+            actor_jwt_audience: self.actor_jwt.as_ref().map(|a| a.audience.clone()),
+            actor_jwt_claim: self.actor_jwt.as_ref().map(|a| a.claim.clone()),
             insecure_admin_without_auth: Some(self.insecure_admin_without_auth),
         };
         let mut text = String::new();

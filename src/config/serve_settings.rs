@@ -195,6 +195,48 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
 
+    /// Prove admin callers: the JSON Web Key Set (a file, or an https:// URL such as
+    /// Entra ID's `https://login.microsoftonline.com/TENANT/discovery/v2.0/keys`) that
+    /// verifies the JWT each admin call carries in `x-actor-token`. Claimed actor headers
+    /// alone are then refused [default: off].
+    #[arg(long, env = "RBAC_ACTOR_JWKS", value_name = "FILE_OR_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_jwks: Option<String>,
+
+    /// The CA that signs the JWKS URL's certificate [default: the system's roots].
+    #[arg(long, env = "RBAC_ACTOR_JWKS_CA", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_jwks_ca: Option<PathBuf>,
+
+    /// The `iss` actors' tokens must carry (Entra ID v2.0:
+    /// `https://login.microsoftonline.com/TENANT/v2.0`); required with `actor_jwks`.
+    #[arg(
+        long = "actor-jwt-issuer",
+        env = "RBAC_ACTOR_JWT_ISSUER",
+        value_name = "ISS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_jwt_issuer: Option<String>,
+
+    /// The `aud` actors' tokens must carry (the application's client id, or its
+    /// `api://` URI); required with `actor_jwks`.
+    #[arg(
+        long = "actor-jwt-audience",
+        env = "RBAC_ACTOR_JWT_AUDIENCE",
+        value_name = "AUD"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_jwt_audience: Option<String>,
+
+    /// The claim holding the actor's Azure object id [default: oid].
+    #[arg(
+        long = "actor-jwt-claim",
+        env = "RBAC_ACTOR_JWT_CLAIM",
+        value_name = "NAME"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_jwt_claim: Option<String>,
+
     /// For a demo only: serve AdminService on a non-loopback address with neither the
     /// bearer token nor mutual TLS, where anyone who reaches it can act as any
     /// administrator. Without it, such a start is refused [default: false].
@@ -269,6 +311,11 @@ impl ServeSettings {
             log_format: self.log_format.or(lower.log_format),
             log_filter: self.log_filter.or(lower.log_filter),
             otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
+            actor_jwks: self.actor_jwks.or(lower.actor_jwks),
+            actor_jwks_ca: self.actor_jwks_ca.or(lower.actor_jwks_ca),
+            actor_jwt_issuer: self.actor_jwt_issuer.or(lower.actor_jwt_issuer),
+            actor_jwt_audience: self.actor_jwt_audience.or(lower.actor_jwt_audience),
+            actor_jwt_claim: self.actor_jwt_claim.or(lower.actor_jwt_claim),
             insecure_admin_without_auth: self
                 .insecure_admin_without_auth
                 .or(lower.insecure_admin_without_auth),

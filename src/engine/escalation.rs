@@ -9,7 +9,7 @@ use crate::model::permissions::{
     ASSIGN_CROSS_TENANT_ROLES, ASSIGN_MSP_SCOPE, ASSIGN_OWNER_SCOPE, ASSIGN_TAG_SCOPE,
     ASSIGN_TENANT_SCOPE, Named, USERS_MANAGE,
 };
-use crate::model::{PermissionSet, Scope, TenantId, catalogue};
+use crate::model::{Effect, PermissionSet, Scope, TenantId, catalogue};
 
 use super::containment::{contains, holds_at, resolve_users_tenant};
 use super::{EffectiveAccess, ResourceIndex, TenantIndex, UserFacts};
@@ -246,11 +246,56 @@ pub fn judge_reach(
     }
 }
 
+/// Judges an impersonation (DESIGN.md): the target's effective access must be contained
+/// in the actor's own. Every permission an allow of the target's grants is held by the
+/// actor over that allow's whole scope (User's Tenant as the target's tenant; a system
+/// permission anywhere), so what the actor sees and does as the target, it could see and
+/// do directly. Permissions that cannot reach the target (msp_only outside an MSP) pass.
+pub fn judge_impersonation(
+    actor: &EffectiveAccess,
+    target: &EffectiveAccess,
+    tenants: &TenantIndex,
+    resources: &ResourceIndex,
+    now: i64,
+) -> Result<(), Refusal> {
+    let catalogue = catalogue();
+    let target_in_msp = tenants.get(target.tenant_id()).is_some_and(|t| t.is_msp);
+    for grant in target.grants.iter().filter(|g| g.effect == Effect::Allow) {
+        let scope = resolve_users_tenant(&grant.scope, target.tenant_id());
+        for permission in target.role_of(grant).permissions.iter() {
+            let entry = catalogue.get(permission);
+            if entry.msp_only && !target_in_msp {
+                continue;
+            }
+            if holds_at(actor, permission, &scope, tenants, resources, now) {
+                continue;
+            }
+            let system = catalogue.is_system(permission);
+            let (reason, place): (_, &dyn fmt::Display) = if system {
+                (RefusalReason::SystemPermission, &Scope::Owner)
+            } else {
+                (RefusalReason::MissingPermission, &scope)
+            };
+            return Err(Refusal::new(
+                reason,
+                format!(
+                    "actor `{}` cannot impersonate `{}`, who holds `{}` at {place} where the actor does not: impersonation never shows or does more than the actor could directly",
+                    actor.user_id(),
+                    target.user_id(),
+                    entry.key
+                ),
+            )
+            .at(&entry.key, place));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::fixtures::{user, world};
-    use crate::model::{Effect, UserId};
+    use crate::model::UserId;
     use RefusalReason::{MissingPermission, SelfElevation, SystemPermission};
 
     fn reach(tenant: TenantId, keys: &[&str], scope: Scope, widening: Widening) -> Reach {

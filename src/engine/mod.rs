@@ -15,6 +15,7 @@ pub use effective_access::{
     AccessFacts, AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts,
 };
 pub use escalation::{
-    Reach, Refusal, RefusalReason, Widening, assignable, judge_reach, scope_kind_permission,
+    Reach, Refusal, RefusalReason, Widening, assignable, judge_impersonation, judge_reach,
+    scope_kind_permission,
 };
 pub use tenant_index::{MAX_TENANT_DEPTH, ResourceIndex, TenantIndex, TenantNode};

@@ -245,14 +245,21 @@ impl Write<'_> {
     }
 
     /// Deletes a tenant and its tags; the caller has checked nothing else refers to it.
-    pub async fn delete_tenant(&mut self, id: TenantId) -> Result<(), StoreError> {
+    /// Deletes a tenant with its tags and its access requests (which only ask to join
+    /// it); returns how many access requests went with it.
+    pub async fn delete_tenant(&mut self, id: TenantId) -> Result<u64, StoreError> {
+        let requests = access_request::Entity::delete_many()
+            .filter(access_request::Column::TenantId.eq(id.0))
+            .exec(&self.txn)
+            .await?
+            .rows_affected;
         tenant_tag::Entity::delete_many()
             .filter(tenant_tag::Column::TenantId.eq(id.0))
             .exec(&self.txn)
             .await?;
         tenant::Entity::delete_by_id(id.0).exec(&self.txn).await?;
         self.record(Change::Tenants { ids: vec![id.0] });
-        Ok(())
+        Ok(requests)
     }
 
     pub async fn rename_tag(&mut self, t: &Tag) -> Result<(), StoreError> {

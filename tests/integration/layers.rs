@@ -4,12 +4,13 @@
 use std::path::Path;
 
 /// Lowest first, as docs/ARCHITECTURE.md lists them.
-const LAYERS: [&str; 12] = [
+const LAYERS: [&str; 13] = [
     "model",
     "engine",
     "store",
     "dataset",
     "cache",
+    "identity",
     "config",
     "telemetry",
     "data_plane",

@@ -1,4 +1,5 @@
-//! `rbac.v1.AdminService`: the control plane. Each call's actor comes from metadata;
+//! `rbac.v1.AdminService`: the control plane. Each call's actor comes from metadata (a
+//! verified token, or claimed headers when the server does not verify actors);
 //! with `x-impersonate-user-id` the call runs as that user, when the actor may. Each
 //! call's parsing, use-case and answer live in the file of its theme.
 
@@ -11,6 +12,8 @@ mod roles;
 mod tenants;
 mod users;
 
+pub use actor::{ACTOR_OBJECT_ID, ACTOR_TOKEN, ACTOR_USER_ID};
+
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -19,11 +22,14 @@ use tonic::{Request, Response, Status};
 use super::pb::rbac::v1 as pb;
 use crate::admin::{Actor, Admin};
 use crate::api::convert::invalid;
+use crate::identity::ActorVerifier;
 use crate::model::{Action, shown};
 
 /// The control-plane service over [`Admin`].
 pub struct AdminApi {
     admin: Arc<Admin>,
+    /// Some: actors are proven by a verified JWT, never by claimed headers alone.
+    verifier: Option<Arc<ActorVerifier>>,
 }
 
 /// One admin call, its actor resolved: the themed files' handlers are its methods.
@@ -49,8 +55,8 @@ fn named<T: FromStr>(field: &str, value: &str, expected: &str) -> Reply<Option<T
 }
 
 impl AdminApi {
-    pub fn new(admin: Arc<Admin>) -> Self {
-        AdminApi { admin }
+    pub fn new(admin: Arc<Admin>, verifier: Option<Arc<ActorVerifier>>) -> Self {
+        AdminApi { admin, verifier }
     }
 
     /// The call the request makes: its actor, resolved for `action`.
@@ -84,7 +90,8 @@ macro_rules! routes {
                 &self,
                 request: Request<pb::SubmitAccessRequestRequest>,
             ) -> Reply<Response<pb::AccessRequest>> {
-                users::submit_access_request(&self.admin, request.into_inner())
+                let proven = self.proven(&request).await?;
+                users::submit_access_request(&self.admin, proven, request.into_inner())
                     .await
                     .map(Response::new)
             }

@@ -7,6 +7,7 @@ use super::{Call, Reply, named, optional};
 use crate::admin::{Admin, Expiry, Identity, UserUpdate};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
+use crate::identity::VerifiedActor;
 use crate::model::{AccessRequest, AccessRequestId, AccessRequestStatus, Person, PersonId, User};
 use crate::store::UserFilter;
 
@@ -154,10 +155,26 @@ impl Call<'_> {
     }
 }
 
-/// SubmitAccessRequest has no actor: whoever asks cannot sign in yet.
+/// SubmitAccessRequest has no actor: whoever asks is not a user yet. When the server
+/// verifies actors the requester is the token's subject (names and email from its claims
+/// when it has them), and a request naming another Azure object id is refused; otherwise
+/// the request says who asks.
 pub(super) async fn submit_access_request(
     admin: &Admin,
-    r: pb::SubmitAccessRequestRequest,
+    proven: Option<VerifiedActor>,
+    mut r: pb::SubmitAccessRequestRequest,
 ) -> Result<pb::AccessRequest, Status> {
+    if let Some(proven) = proven {
+        let asked = r.azure_object_id.trim();
+        if !asked.is_empty() && asked.parse() != Ok(proven.object_id) {
+            return Err(Status::invalid_argument(
+                "`azure_object_id` names someone other than the actor token's subject; leave it empty, the token says who asks",
+            ));
+        }
+        r.azure_object_id = proven.object_id.to_string();
+        r.email = proven.email.unwrap_or(r.email);
+        r.first_name = proven.first_name.unwrap_or(r.first_name);
+        r.last_name = proven.last_name.unwrap_or(r.last_name);
+    }
     Ok(admin.submit_access_request(identity!(r)).await?.into())
 }

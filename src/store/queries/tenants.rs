@@ -11,7 +11,7 @@ use super::{Keyed, corrupt, first, rows};
 use crate::model::{ResourceRef, Tag, TagId, Tenant, TenantId};
 use crate::store::StoreError;
 use crate::store::entity::{
-    access_request, group, person, resource, role, role_assignment, tag, tenant, tenant_tag, user,
+    group, person, resource, role, role_assignment, tag, tenant, tenant_tag, user,
 };
 
 /// Tenant rows with their tags: `tags` selects the tag rows of (at least) these tenants.
@@ -146,7 +146,6 @@ pub async fn tenant_usage<C: ConnectionTrait>(
         group.OwnerTenantId => "groups",
         resource.OwnerTenantId => "resources",
         person.TenantId => "persons",
-        access_request.TenantId => "access requests",
     ];
     Ok(counts.into_iter().filter(|(n, _)| *n > 0).collect())
 }

@@ -279,9 +279,10 @@ pub fn judge_impersonation(
             return Err(Refusal::new(
                 reason,
                 format!(
-                    "actor `{}` cannot impersonate `{}`, who holds `{}` at {place} where the actor does not: impersonation never shows or does more than the actor could directly",
+                    "actor `{}` cannot impersonate `{}`, who holds {}`{}` at {place} where the actor does not: impersonation never shows or does more than the actor could directly",
                     actor.user_id(),
                     target.user_id(),
+                    if system { "the system permission " } else { "" },
                     entry.key
                 ),
             )
@@ -488,5 +489,55 @@ mod tests {
             )],
         );
         assert_eq!(judge(&lacking, &billing), Err(SystemPermission));
+    }
+
+    #[test]
+    fn an_impersonation_is_contained_in_the_actor_or_refused() {
+        let w = world();
+        let judge = |actor: &EffectiveAccess, target: &EffectiveAccess| {
+            judge_impersonation(actor, target, &w.tenants, &w.resources, 0).map_err(|r| r.reason)
+        };
+        let allow = |key, scope: Scope| (key, scope, Effect::Allow);
+        let helpdesk = user(
+            w.customer,
+            &[allow("users.impersonate", Scope::Tenant(w.customer))],
+        );
+        let tenant_admin = user(w.customer, &[allow("computers.manage", Scope::UsersTenant)]);
+        assert_eq!(judge(&helpdesk, &tenant_admin), Err(MissingPermission));
+        // The same permission over a containing scope: the MSP holds the customer.
+        let msp_tech = user(w.msp, &[allow("computers.manage", Scope::Msp(w.msp))]);
+        assert_eq!(judge(&msp_tech, &tenant_admin), Ok(()));
+        // User's Tenant is the target's tenant, not the actor's.
+        let elsewhere = user(
+            w.other_msp,
+            &[allow("computers.manage", Scope::UsersTenant)],
+        );
+        assert_eq!(judge(&elsewhere, &tenant_admin), Err(MissingPermission));
+        // A deny reaching into the scope breaks containment.
+        let blocked = user(
+            w.msp,
+            &[
+                allow("computers.manage", Scope::Msp(w.msp)),
+                ("computers.manage", Scope::TenantTag(w.tag), Effect::Deny),
+            ],
+        );
+        assert_eq!(judge(&blocked, &tenant_admin), Err(MissingPermission));
+        // A system permission is held anywhere or not at all.
+        let auditor = user(w.customer, &[allow("audit.view", Scope::UsersTenant)]);
+        assert_eq!(judge(&msp_tech, &auditor), Err(SystemPermission));
+        let owner_auditor = user(w.msp, &[allow("audit.view", Scope::Owner)]);
+        assert_eq!(judge(&owner_auditor, &auditor), Ok(()));
+        // An msp_only permission cannot reach a target outside an MSP; a target's deny
+        // only narrows it.
+        let msp_only = user(
+            w.customer,
+            &[
+                allow("tenants.manage", Scope::UsersTenant),
+                ("computers.manage", Scope::Owner, Effect::Deny),
+            ],
+        );
+        assert_eq!(judge(&helpdesk, &msp_only), Ok(()));
+        let in_msp = user(w.msp, &[allow("tenants.manage", Scope::UsersTenant)]);
+        assert_eq!(judge(&helpdesk, &in_msp), Err(MissingPermission));
     }
 }

@@ -3,6 +3,7 @@
 // Tests fail by panicking; helpers outside `#[test]` functions do so too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod actors;
 mod admin;
 mod admin_plane;
 mod authzen;
@@ -15,6 +16,7 @@ mod escalation_regressions;
 mod ext_authz;
 mod grpcurl;
 mod hostile_input;
+mod impersonation;
 mod invariants;
 mod layers;
 mod legacy_import;

@@ -8,6 +8,7 @@
 pub mod authzen;
 pub mod envoy;
 pub mod reference;
+pub mod tokens;
 pub mod world;
 
 use rbac_sidecar::api::pb::rbac::v1::admin_service_client::AdminServiceClient;

@@ -1,0 +1,284 @@
+//! Proven actors (`--actor-jwks`): an admin call's actor is the `oid` of a JWT verified
+//! against the identity provider's keys, its issuer, audience and lifetime. Each refusal
+//! is UNAUTHENTICATED, says which check failed, and runs nothing; a forged or replayed
+//! claim gets nobody anywhere.
+
+use rbac_sidecar::api::pb::rbac::v1 as pb;
+use serde_json::json;
+use tonic::Code;
+
+use crate::support::tokens::{Issuer, assemble, now, with_token};
+use crate::support::world::assert_status;
+use crate::support::{ADMIN, Backend, TestServer, as_actor};
+
+const OTHER: &str = "0b5ad0a1-0000-4000-8000-0000000000b2";
+
+async fn server(issuer: &Issuer) -> TestServer {
+    let config = issuer.config();
+    TestServer::start_configured(Backend::Sqlite, |c| c.actor_jwt = Some(config))
+        .await
+        .expect("SQLite is always there")
+}
+
+/// GetMyAccess with `request`'s metadata: who the server takes the caller for.
+async fn me(
+    server: &mut TestServer,
+    request: tonic::Request<pb::GetMyAccessRequest>,
+) -> Result<String, tonic::Status> {
+    Ok(server
+        .admin
+        .get_my_access(request)
+        .await?
+        .into_inner()
+        .user_id)
+}
+
+fn call(token: &str) -> tonic::Request<pb::GetMyAccessRequest> {
+    with_token(token, pb::GetMyAccessRequest {})
+}
+
+#[tokio::test]
+async fn a_valid_token_names_the_actor_and_claimed_headers_alone_name_nobody() {
+    let issuer = Issuer::new();
+    let mut server = server(&issuer).await;
+    let admin = me(&mut server, call(&issuer.token(ADMIN))).await.unwrap();
+    assert!(!admin.is_empty());
+
+    let claimed = me(&mut server, as_actor(ADMIN, pb::GetMyAccessRequest {})).await;
+    assert_status(claimed, Code::Unauthenticated, "x-actor-token");
+    let nothing = me(&mut server, tonic::Request::new(pb::GetMyAccessRequest {})).await;
+    assert_status(nothing, Code::Unauthenticated, "x-actor-token");
+
+    // A token and a header may both be sent only when they name the same person.
+    let mut same = call(&issuer.token(ADMIN));
+    same.metadata_mut()
+        .insert("x-actor-object-id", ADMIN.parse().unwrap());
+    assert_eq!(me(&mut server, same).await.unwrap(), admin);
+    let tenant = server
+        .admin
+        .list_tenants(with_token(
+            &issuer.token(ADMIN),
+            pb::ListTenantsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tenants[0]
+        .id
+        .clone();
+    let mut admin_client = server.admin.clone();
+    let mut create = with_token(
+        &issuer.token(ADMIN),
+        pb::CreateUserRequest {
+            tenant_id: tenant,
+            email: "other@example.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            azure_object_id: OTHER.into(),
+        },
+    );
+    create
+        .metadata_mut()
+        .insert("x-actor-object-id", ADMIN.parse().unwrap());
+    admin_client.create_user(create).await.unwrap();
+    let mut mixed = call(&issuer.token(OTHER));
+    mixed
+        .metadata_mut()
+        .insert("x-actor-object-id", ADMIN.parse().unwrap());
+    assert_status(
+        me(&mut server, mixed).await,
+        Code::InvalidArgument,
+        "different users",
+    );
+    let mut mixed = call(&issuer.token(OTHER));
+    mixed
+        .metadata_mut()
+        .insert("x-actor-user-id", admin.parse().unwrap());
+    assert_status(
+        me(&mut server, mixed).await,
+        Code::InvalidArgument,
+        "different users",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_broken_token_is_unauthenticated_and_says_which_check_failed() {
+    let issuer = Issuer::new();
+    let mut server = server(&issuer).await;
+    let claims = issuer.claims(ADMIN);
+    let with = |change: serde_json::Value| {
+        let mut claims = claims.clone();
+        for (key, value) in change.as_object().unwrap() {
+            match value {
+                serde_json::Value::Null => claims.as_object_mut().unwrap().remove(key),
+                value => claims
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(key.clone(), value.clone()),
+            };
+        }
+        issuer.sign("k1", &claims)
+    };
+    let valid = issuer.token(ADMIN);
+    let [header, _, signature]: [&str; 3] =
+        valid.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let forged_payload = {
+        let mut claims = claims.clone();
+        claims["oid"] = json!(OTHER);
+        let forged = assemble(&json!({"alg": "ES256", "kid": "k1"}), &claims, signature);
+        // The header is the real one too, byte for byte.
+        format!("{header}.{}", forged.split_once('.').unwrap().1)
+    };
+    let hmac_with_public_key = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let secret = jsonwebtoken::EncodingKey::from_secret(issuer.public_pem("k1").as_bytes());
+        jsonwebtoken::encode(&header, &claims, &secret).unwrap()
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", with(json!({"exp": now() - 120})), "has expired"),
+        (
+            "not yet valid",
+            with(json!({"nbf": now() + 300})),
+            "not valid yet",
+        ),
+        (
+            "wrong issuer",
+            with(json!({"iss": "https://evil.example/v2.0"})),
+            "not issued by",
+        ),
+        (
+            "wrong audience",
+            with(json!({"aud": "api://someone-else"})),
+            "not meant for",
+        ),
+        (
+            "no exp",
+            with(json!({"exp": null})),
+            "lacks the claim `exp`",
+        ),
+        (
+            "no nbf",
+            with(json!({"nbf": null})),
+            "lacks the claim `nbf`",
+        ),
+        (
+            "no oid",
+            with(json!({"oid": null})),
+            "lacks the claim `oid`",
+        ),
+        (
+            "oid not a uuid",
+            with(json!({"oid": "admin"})),
+            "must be an Azure object id",
+        ),
+        (
+            "alg none",
+            assemble(&json!({"alg": "none", "kid": "k1"}), &claims, ""),
+            "`none`",
+        ),
+        ("HMAC with the public key", hmac_with_public_key, "`HS256`"),
+        (
+            "forged payload",
+            forged_payload,
+            "signature does not verify",
+        ),
+        (
+            "unknown key id",
+            {
+                let mut other = Issuer::new();
+                other.publish("k9");
+                other.sign("k9", &claims)
+            },
+            "key id is not in the key set",
+        ),
+        ("not a JWT", "not-a-token".into(), "not a JWT"),
+    ];
+    for (case, token, needle) in cases {
+        let status = me(&mut server, call(&token)).await.expect_err(case);
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{case}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(needle),
+            "{case}: `{}`",
+            status.message()
+        );
+        assert!(
+            !status.message().contains(&token),
+            "{case}: the token is echoed"
+        );
+    }
+    // Within the leeway a token just past `exp` still counts: clocks differ a little.
+    assert!(
+        me(&mut server, call(&with(json!({"exp": now() - 10}))))
+            .await
+            .is_ok()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_newly_published_key_is_taken_without_a_restart_and_unknown_ids_are_rate_limited() {
+    let mut issuer = Issuer::new();
+    let mut server = server(&issuer).await;
+    issuer.publish("k2");
+    let rotated = issuer.sign("k2", &issuer.claims(ADMIN));
+    me(&mut server, call(&rotated))
+        .await
+        .expect("the new key is read on first sight");
+    // A second new key right after: the set was re-read less than 30 s ago.
+    issuer.publish("k3");
+    let too_soon = issuer.sign("k3", &issuer.claims(ADMIN));
+    assert_status(
+        me(&mut server, call(&too_soon)).await,
+        Code::Unauthenticated,
+        "retry in 30 seconds",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn access_requests_come_from_the_token_subject() {
+    let issuer = Issuer::new();
+    let mut server = server(&issuer).await;
+    let tenant = server
+        .admin
+        .list_tenants(with_token(
+            &issuer.token(ADMIN),
+            pb::ListTenantsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tenants[0]
+        .id
+        .clone();
+    let ask = |object_id: &str| pb::SubmitAccessRequestRequest {
+        tenant_id: tenant.clone(),
+        azure_object_id: object_id.into(),
+        email: "typed@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+    };
+    let anonymous = server.admin.submit_access_request(ask(OTHER)).await;
+    assert_status(anonymous, Code::Unauthenticated, "x-actor-token");
+    let someone_else = server
+        .admin
+        .submit_access_request(with_token(&issuer.token(OTHER), ask(ADMIN)))
+        .await;
+    assert_status(someone_else, Code::InvalidArgument, "someone other than");
+    let request = server
+        .admin
+        .submit_access_request(with_token(&issuer.token(OTHER), ask("")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(request.azure_object_id, OTHER);
+    assert_eq!(request.email, format!("{OTHER}@example.com"));
+    server.stop().await;
+}

@@ -76,16 +76,22 @@ async fn seen_within(
     }
 }
 
+/// With verified actors end to end: the tier proves actors and serves only holders of the
+/// service token; sidecars follow it with that token and forward admin calls that carry
+/// the signed-in user's JWT (`as_actor` sends one).
 #[tokio::test]
 async fn every_sidecar_sees_every_grant_and_revoke_through_the_tier() {
     let _serial = crate::support::SERIAL.lock().await;
     let Some(db) = PostgresDatabase::create().await else {
         return;
     };
-    let tier = vec![Replica::spawn(&db.url).await, Replica::spawn(&db.url).await];
+    let tier = vec![
+        Replica::spawn_proven(&db.url).await,
+        Replica::spawn_proven(&db.url).await,
+    ];
     let mut sidecars = Vec::new();
     for i in 0..10 {
-        sidecars.push(Replica::spawn_fed(&tier[i % tier.len()].address).await);
+        sidecars.push(Replica::spawn_fed_proven(&tier[i % tier.len()].address).await);
     }
     let mut admin = tier[0].admin.clone();
     let world = world(&mut admin).await;
@@ -166,8 +172,84 @@ async fn every_sidecar_sees_every_grant_and_revoke_through_the_tier() {
         .await
         .unwrap();
     assert_eq!(shown.into_inner().assignments.len(), 1);
+    what_a_sidecar_lends_to_nobody(&tier[0], &mut sidecars[0]).await;
     drop((sidecars, tier));
     db.remove().await;
+}
+
+/// A sidecar lends its tier credential to no caller that proves nothing: a claimed actor
+/// header alone is refused, a header beside a stranger's token names nobody, and the
+/// sidecar serves no ReplicationService; the tier serves it only with the service token.
+async fn what_a_sidecar_lends_to_nobody(tier: &Replica, sidecar: &mut Replica) {
+    use crate::support::{ADMIN, PROVEN};
+    let tenant = || pb::CreateTenantRequest {
+        name: "lent".into(),
+        parent_tenant_id: None,
+        is_msp: false,
+    };
+    let mut claimed = tonic::Request::new(tenant());
+    claimed
+        .metadata_mut()
+        .insert("x-actor-object-id", ADMIN.parse().unwrap());
+    let refused = sidecar.admin.create_tenant(claimed).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::Unauthenticated,
+        "{}",
+        refused.message()
+    );
+    let stranger = "5a5a0000-0000-4000-8000-00000000dead";
+    let mut disguised = tonic::Request::new(tenant());
+    let token = PROVEN.get().unwrap().token(stranger);
+    disguised
+        .metadata_mut()
+        .insert("x-actor-token", token.parse().unwrap());
+    disguised
+        .metadata_mut()
+        .insert("x-actor-object-id", ADMIN.parse().unwrap());
+    let refused = sidecar.admin.create_tenant(disguised).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::PermissionDenied,
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains(stranger),
+        "{}",
+        refused.message()
+    );
+
+    let state = |address: &str, bearer: Option<&str>| {
+        let url = format!("http://{address}");
+        let bearer = bearer.map(|b| format!("Bearer {b}"));
+        async move {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = pb::replication_service_client::ReplicationServiceClient::new(channel);
+            let mut request = tonic::Request::new(pb::GetStateRequest::default());
+            if let Some(bearer) = bearer {
+                request
+                    .metadata_mut()
+                    .insert("authorization", bearer.parse().unwrap());
+            }
+            client
+                .get_state(request)
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    };
+    assert_eq!(
+        state(&sidecar.address, None).await,
+        Err(Code::Unauthenticated)
+    );
+    assert_eq!(state(&tier.address, None).await, Err(Code::Unauthenticated));
+    let service = crate::support::SERVICE_TOKEN;
+    assert_eq!(state(&tier.address, Some(service)).await, Ok(()));
 }
 
 #[tokio::test]

@@ -98,6 +98,33 @@ impl TestDb {
     }
 }
 
+/// What every call of a test client carries: the server's bearer token, when it wants one.
+#[derive(Clone, Default)]
+pub struct Credentials(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Credentials {
+    pub fn bearer(token: &str) -> Credentials {
+        Credentials(Some(format!("Bearer {token}").parse().expect("ascii")))
+    }
+}
+
+impl tonic::service::Interceptor for Credentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The transport of the test clients: a channel whose calls carry [`Credentials`].
+pub type Client = tonic::service::interceptor::InterceptedService<Channel, Credentials>;
+
 /// A running server and its clients.
 pub struct TestServer {
     pub url: String,
@@ -105,8 +132,8 @@ pub struct TestServer {
     pub http_address: String,
     /// To the gRPC port, for clients of other services.
     pub channel: Channel,
-    pub authz: AuthorizationServiceClient<Channel>,
-    pub admin: AdminServiceClient<Channel>,
+    pub authz: world::Authz,
+    pub admin: world::Admin,
     store: std::sync::Arc<rbac_sidecar::store::Store>,
     stop: oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<()>,
@@ -170,8 +197,11 @@ impl TestServer {
         TestServer {
             url,
             http_address,
-            authz: AuthorizationServiceClient::new(channel.clone()),
-            admin: AdminServiceClient::new(channel.clone()),
+            authz: AuthorizationServiceClient::with_interceptor(
+                channel.clone(),
+                Credentials::default(),
+            ),
+            admin: AdminServiceClient::with_interceptor(channel.clone(), Credentials::default()),
             channel,
             store,
             stop,
@@ -220,13 +250,24 @@ impl TestServer {
     }
 }
 
-/// A request carrying an actor's Azure object id.
+/// The identity provider of servers that prove their actors ([`Replica::spawn_proven`]):
+/// once it exists, [`as_actor`] sends its token for the actor beside the claimed header.
+pub static PROVEN: std::sync::OnceLock<tokens::Issuer> = std::sync::OnceLock::new();
+/// The service token of those servers, which their followers present.
+pub const SERVICE_TOKEN: &str = "fleet-service-token-for-tests";
+
+/// A request carrying an actor's Azure object id (and, where actors are proven, their
+/// token).
 pub fn as_actor<T>(object_id: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
         "x-actor-object-id",
         object_id.parse().expect("ascii metadata"),
     );
+    if let Some(issuer) = PROVEN.get() {
+        let token = issuer.token(object_id).parse().expect("ascii metadata");
+        request.metadata_mut().insert("x-actor-token", token);
+    }
     request
 }
 
@@ -266,11 +307,41 @@ pub struct Replica {
     child: std::process::Child,
     /// Where it serves, `127.0.0.1:PORT`.
     pub address: String,
-    pub authz: AuthorizationServiceClient<Channel>,
-    pub admin: AdminServiceClient<Channel>,
+    pub authz: world::Authz,
+    pub admin: world::Admin,
 }
 
 impl Replica {
+    /// A database-tier replica that proves its actors against [`PROVEN`]'s keys and serves
+    /// only callers with [`SERVICE_TOKEN`] (its clients send it).
+    pub async fn spawn_proven(database_url: &str) -> Replica {
+        let issuer = PROVEN.get_or_init(tokens::Issuer::new);
+        let token_file = issuer.jwks().with_file_name("service-token");
+        std::fs::write(&token_file, SERVICE_TOKEN).expect("write the token");
+        let mut args = vec![
+            "--bootstrap-admin-object-id".to_owned(),
+            ADMIN.to_owned(),
+            "--auth-token-file".to_owned(),
+            token_file.display().to_string(),
+        ];
+        args.extend(issuer.flags());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [("DATABASE_URL", database_url)];
+        let credentials = Credentials::bearer(SERVICE_TOKEN);
+        Replica::spawn_as(&free_address(), &args, &env, credentials).await
+    }
+
+    /// A sidecar fed by a [`Replica::spawn_proven`] tier, with the service token; it asks
+    /// nothing of its own callers, so it forwards only admin calls carrying actor tokens.
+    pub async fn spawn_fed_proven(upstream: &str) -> Replica {
+        let issuer = PROVEN.get_or_init(tokens::Issuer::new);
+        let token_file = issuer.jwks().with_file_name("service-token");
+        let file = token_file.display().to_string();
+        let url = format!("http://{upstream}");
+        let args = ["--upstream", &url, "--upstream-token-file", &file];
+        Replica::spawn_with(&free_address(), &args, &[]).await
+    }
+
     /// Starts `rbac-sidecar serve` on the database (bootstrapping [`ADMIN`]) and waits
     /// until it reports SERVING.
     pub async fn spawn(database_url: &str) -> Replica {
@@ -297,6 +368,16 @@ impl Replica {
 
     /// `rbac-sidecar serve --listen ADDRESS ARGS` with `env`, once it reports SERVING.
     pub async fn spawn_with(address: &str, args: &[&str], env: &[(&str, &str)]) -> Replica {
+        Replica::spawn_as(address, args, env, Credentials::default()).await
+    }
+
+    /// `spawn_with`, its clients sending `credentials`.
+    pub async fn spawn_as(
+        address: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        credentials: Credentials,
+    ) -> Replica {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
             .args([
                 "serve",
@@ -333,8 +414,11 @@ impl Replica {
         Replica {
             child,
             address: address.to_owned(),
-            authz: AuthorizationServiceClient::new(channel.clone()),
-            admin: AdminServiceClient::new(channel),
+            authz: AuthorizationServiceClient::with_interceptor(
+                channel.clone(),
+                credentials.clone(),
+            ),
+            admin: AdminServiceClient::with_interceptor(channel, credentials),
         }
     }
 

@@ -1,12 +1,11 @@
 //! Small helpers to build a world through AdminService and ask CheckAccess.
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
-use tonic::transport::Channel;
 
 use crate::support::as_admin;
 
-pub type Admin = pb::admin_service_client::AdminServiceClient<Channel>;
-pub type Authz = pb::authorization_service_client::AuthorizationServiceClient<Channel>;
+pub type Admin = pb::admin_service_client::AdminServiceClient<super::Client>;
+pub type Authz = pb::authorization_service_client::AuthorizationServiceClient<super::Client>;
 
 pub async fn tenant(
     admin: &mut Admin,

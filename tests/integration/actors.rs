@@ -4,6 +4,7 @@
 //! claim gets nobody anywhere.
 
 use rbac_sidecar::api::pb::rbac::v1 as pb;
+use rbac_sidecar::identity::ActorJwtConfig;
 use serde_json::json;
 use tonic::Code;
 
@@ -281,4 +282,98 @@ async fn access_requests_come_from_the_token_subject() {
     assert_eq!(request.azure_object_id, OTHER);
     assert_eq!(request.email, format!("{OTHER}@example.com"));
     server.stop().await;
+}
+
+/// Serves `body` as the answer to every request, over TLS with a certificate for
+/// `localhost` from a CA made here; the CA's PEM and the port.
+async fn https_jwks(body: String) -> (String, u16) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(mut stream) = acceptor.accept(stream).await else {
+                continue;
+            };
+            let mut request = Vec::new();
+            let mut buffer = [0; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    (ca.pem(), port)
+}
+
+#[tokio::test]
+async fn the_key_set_comes_from_an_https_url_trusted_through_its_ca() {
+    use rbac_sidecar::identity::ActorVerifier;
+    let issuer = Issuer::new();
+    let (ca, port) = https_jwks(issuer.jwks_json().to_string()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let config = rbac_sidecar::identity::ActorJwtConfig {
+        jwks: format!("https://localhost:{port}/discovery/v2.0/keys"),
+        jwks_ca: Some(ca_file),
+        ..issuer.config()
+    };
+    let verifier = ActorVerifier::start(&config).await.unwrap();
+    let actor = verifier.verify(&issuer.token(ADMIN)).await.unwrap();
+    assert_eq!(actor.object_id.to_string(), ADMIN);
+    assert_eq!(
+        actor.email.as_deref(),
+        Some(&*format!("{ADMIN}@example.com"))
+    );
+
+    // The system's roots do not know the test CA, and plain http is never taken.
+    let untrusted = ActorJwtConfig {
+        jwks_ca: None,
+        ..config.clone()
+    };
+    let err = ActorVerifier::start(&untrusted)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("cannot fetch the actor JWKS"), "{err}");
+    let plain = ActorJwtConfig {
+        jwks: format!("http://localhost:{port}/keys"),
+        ..config
+    };
+    let err = ActorVerifier::start(&plain)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("https://"), "{err}");
 }

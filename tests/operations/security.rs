@@ -244,26 +244,48 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
     let (code, _, err) = run("serve", &args[..4], &[("RBAC_UPSTREAM_TOKEN_FILE", &token)]);
     assert_ne!(code, 0, "{err}");
 
+    // The sidecar's own callers: with no credential of its own, it lends the tier's
+    // token to none of them on a claimed actor header alone.
+    let own = write(dir.path(), "sidecar-token", "sidecar-t0ken\n")
+        .display()
+        .to_string();
     let fed = Sidecar::start(Launch {
         args: ["--upstream-ca", &ca, "--upstream-token-file", &token]
             .map(String::from)
             .into(),
-        upstream: Some(upstream),
+        upstream: Some(upstream.clone()),
         ..Launch::default()
     })
     .await;
     let decision = fed.authz().await.check_access(admin_check()).await.unwrap();
     assert_eq!(decision.into_inner().decision(), pb::Decision::Allowed);
-    // An admin call through the sidecar reaches the tier with the tier's token.
-    let mut admin: Admin = fed.admin().await;
-    let request = pb::CreateTagRequest {
+    let tag = || pb::CreateTagRequest {
         name: "through the sidecar".into(),
     };
-    let tag = admin
-        .create_tag(as_admin(request))
-        .await
-        .unwrap()
-        .into_inner();
+    let claimed = fed.admin().await.create_tag(as_admin(tag())).await;
+    assert_eq!(claimed.unwrap_err().code(), Code::Unauthenticated);
+    // A sidecar that requires its own token forwards what its callers sign with it, to
+    // the tier with the tier's token.
+    let fed = Sidecar::start(Launch {
+        args: [
+            "--upstream-ca",
+            &ca,
+            "--upstream-token-file",
+            &token,
+            "--auth-token-file",
+            &own,
+        ]
+        .map(String::from)
+        .into(),
+        upstream: Some(upstream),
+        ..Launch::default()
+    })
+    .await;
+    let mut admin: Admin = fed.admin().await;
+    let mut request = as_admin(tag());
+    let bearer = "Bearer sidecar-t0ken".parse().unwrap();
+    request.metadata_mut().insert("authorization", bearer);
+    let tag = admin.create_tag(request).await.unwrap().into_inner();
     let mut on_tier: Admin = tier.admin().await;
     let mut request = as_admin(pb::ListTagsRequest {});
     let bearer = "Bearer tier-t0ken".parse().unwrap();

@@ -101,7 +101,12 @@ impl Admin {
     }
 
     /// Checks that a scope names things that exist and fit.
-    async fn validate_scope<C: ConnectionTrait>(&self, db: &C, scope: &Scope) -> Result<()> {
+    async fn validate_scope<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        scope: &Scope,
+    ) -> Result<()> {
         match scope {
             Scope::Msp(tenant) => {
                 let tenant = existing(db, *tenant).await?;
@@ -118,19 +123,10 @@ impl Admin {
             Scope::TenantTag(tag) => {
                 existing(db, *tag).await?;
             }
-            Scope::Resource(resource) => self.existing_resource(resource)?,
+            Scope::Resource(resource) => existing_resource(actor, resource)?,
             Scope::Owner | Scope::UsersTenant => {}
         }
         Ok(())
-    }
-
-    fn existing_resource(&self, resource: &ResourceRef) -> Result<()> {
-        match self.cache.resources().owner(resource) {
-            Some(_) => Ok(()),
-            None => Err(AdminError::NotFound(format!(
-                "resource `{resource}` is not registered; register it with UpsertResource first"
-            ))),
-        }
     }
 
     /// Creates an assignment under the rules of DESIGN.md; returns it with its warnings.
@@ -145,7 +141,7 @@ impl Admin {
             new.role_id,
             async |write, actor| {
                 let role = existing(write.txn(), new.role_id).await?;
-                self.validate_scope(write.txn(), &new.scope).await?;
+                self.validate_scope(write.txn(), actor, &new.scope).await?;
                 let assignment = RoleAssignment {
                     id: AssignmentId::random(),
                     role_id: new.role_id,
@@ -218,5 +214,15 @@ impl Admin {
             write.delete_assignment(assignment).await?;
         }
         Ok(())
+    }
+}
+
+/// NOT_FOUND unless the resource is registered in the state the call is judged on.
+fn existing_resource(actor: &Actor, resource: &ResourceRef) -> Result<()> {
+    match actor.state.resources.owner(resource) {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NotFound(format!(
+            "resource `{resource}` is not registered; register it with UpsertResource first"
+        ))),
     }
 }

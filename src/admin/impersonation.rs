@@ -56,6 +56,7 @@ impl Admin {
         Ok(Actor {
             access: as_target,
             impersonator: Some(actor.access),
+            state: actor.state,
         })
     }
 
@@ -95,8 +96,8 @@ impl Admin {
         judge_impersonation(
             &actor.access,
             &access,
-            &self.cache.tenants(),
-            &self.cache.resources(),
+            &actor.state.tenants,
+            &actor.state.resources,
             unix_now(),
         )
         .map_err(AdminError::PermissionDenied)?;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::cache::AccessCache;
+use crate::cache::{AccessCache, Applied};
 use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Keyed, Store, StoreError, Write};
@@ -54,14 +54,18 @@ pub struct Actor {
     /// The signed-in user behind an impersonated call, with their own access. Every rule
     /// must hold for them too: impersonation does nothing they could not do directly.
     pub impersonator: Option<Arc<EffectiveAccess>>,
+    /// The tenant tree and resource owners the call is judged on: for a write, as of the
+    /// newest revision, read after its lock (the state it commits on).
+    pub state: Arc<Applied>,
 }
 
 impl Actor {
     /// An actor acting as themselves.
-    fn direct(access: Arc<EffectiveAccess>) -> Actor {
+    fn direct(access: Arc<EffectiveAccess>, state: Arc<Applied>) -> Actor {
         Actor {
             access,
             impersonator: None,
+            state,
         }
     }
 
@@ -199,7 +203,9 @@ impl Admin {
             ActorRef::User(id) => self.cache.access(id).await?,
         };
         match access {
-            Some(access) if access.user.is_active(unix_now()) => Ok(Actor::direct(access)),
+            Some(access) if access.user.is_active(unix_now()) => {
+                Ok(Actor::direct(access, self.cache.applied()))
+            }
             _ => {
                 let who = match actor {
                     ActorRef::AzureObject(id) => format!("azure object id `{id}`"),
@@ -217,23 +223,27 @@ impl Admin {
 
     /// Starts a write and what it is judged on (the invariants' linearizability): takes
     /// the write lock, catches this replica up to the newest revision through the write's
-    /// own transaction, and reloads the actor's access there; an impersonation is judged
-    /// again there in full (the preference, `users.impersonate`, containment). Rules
-    /// checked after this see exactly the state the write commits on; no revoke committed
-    /// before is missed.
+    /// own transaction, and reloads the actor's access there, with the tenant tree and
+    /// resource owners of that revision; an impersonation is judged again there in full
+    /// (the preference, `users.impersonate`, containment). Rules judge the returned actor
+    /// once, on exactly the state the write commits on: no revoke committed before is
+    /// missed.
     async fn begin(&self, actor: &Actor) -> Result<(Write<'_>, Actor)> {
         let write = self.store.begin_write().await?;
         self.cache.catch_up_with(write.txn()).await?;
+        // Under the write lock nothing newer can be applied: this is the newest state.
+        let state = self.cache.applied();
         let actor = match actor.impersonator_id() {
-            None => Actor::direct(reloaded(write.txn(), actor.id()).await?),
+            None => Actor::direct(reloaded(write.txn(), actor.id()).await?, state),
             Some(impersonator) => {
-                let impersonator = Actor::direct(reloaded(write.txn(), impersonator).await?);
+                let impersonator = Actor::direct(reloaded(write.txn(), impersonator).await?, state);
                 let (_, access) = self
                     .impersonation_target(write.txn(), &impersonator, actor.id())
                     .await?;
                 Actor {
                     access,
                     impersonator: Some(impersonator.access),
+                    state: impersonator.state,
                 }
             }
         };

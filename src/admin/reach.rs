@@ -80,12 +80,11 @@ impl Admin {
     /// Judges everything a write lets newly reach anyone against the actor's access, and
     /// the impersonator's: what reaches the impersonator is judged as reaching themselves.
     pub(super) fn judge(&self, actor: &Actor, reaches: &[Reach]) -> Result<()> {
-        let tenants = self.cache.tenants();
-        let resources = self.cache.resources();
+        let (tenants, resources) = (&actor.state.tenants, &actor.state.resources);
         let now = unix_now();
         for access in actor.accesses() {
             for reach in reaches {
-                judge_reach(access, reach, &tenants, &resources, now)
+                judge_reach(access, reach, tenants, resources, now)
                     .map_err(AdminError::PermissionDenied)?;
             }
         }

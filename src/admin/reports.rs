@@ -31,8 +31,8 @@ impl Admin {
                         "`target` must name a tenant or a resource to check access at".into(),
                     ));
                 }
-                TargetRef::Tenant(id) => Some(*id).filter(|id| self.cache.tenants().contains(*id)),
-                TargetRef::Resource(resource) => self.cache.resources().owner(resource).flatten(),
+                TargetRef::Tenant(id) => Some(*id).filter(|id| actor.state.tenants.contains(*id)),
+                TargetRef::Resource(resource) => actor.state.resources.owner(resource).flatten(),
             };
             self.require_on_owner(actor, TENANTS_VIEW, tenant)?;
             let requests: Vec<CheckRequest> = catalogue()

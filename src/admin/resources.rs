@@ -2,7 +2,7 @@
 
 use sea_orm::ConnectionTrait;
 
-use crate::engine::{Reach, Target};
+use crate::engine::{Reach, Target, TenantIndex};
 use crate::model::{Action, RESOURCE_ID_MAX, ResourceRef, Scope, TenantId, required_text};
 use crate::store;
 
@@ -29,7 +29,7 @@ impl Admin {
                 }
                 let key = resource.kind.manage_permission();
                 self.require_on_owner(actor, key, owner)?;
-                let registered = self.cache.resources().owner(&resource);
+                let registered = actor.state.resources.owner(&resource);
                 if let Some(previous) = registered {
                     let target = Target::Resource {
                         resource: resource.clone(),
@@ -38,7 +38,13 @@ impl Admin {
                     self.require_on(actor, key.id(), &target, &format!("resource `{resource}`"))?;
                     if previous != owner {
                         let widened = self
-                            .owner_move_reaches(write.txn(), &resource, previous, owner)
+                            .owner_move_reaches(
+                                write.txn(),
+                                &actor.state.tenants,
+                                &resource,
+                                previous,
+                                owner,
+                            )
                             .await?;
                         self.judge(actor, &widened)?;
                     }
@@ -60,13 +66,13 @@ impl Admin {
     async fn owner_move_reaches<C: ConnectionTrait>(
         &self,
         db: &C,
+        tree: &TenantIndex,
         resource: &ResourceRef,
         from: Option<TenantId>,
         to: Option<TenantId>,
     ) -> Result<Vec<Reach>> {
         // The scopes that cover a tenant (Owner covers every resource, global ones too).
         let covering = |owner: Option<TenantId>| -> Vec<Scope> {
-            let tree = self.cache.tenants();
             let Some(node) = owner.and_then(|t| tree.get(t)) else {
                 return Vec::new();
             };

@@ -58,7 +58,7 @@ impl Admin {
         target: &Target,
         place: &str,
     ) -> Result<()> {
-        let tenants = self.cache.tenants();
+        let tenants = &actor.state.tenants;
         for access in actor.accesses() {
             let verdict = engine::decide(
                 Some(access),
@@ -86,7 +86,7 @@ impl Admin {
         scope: &Scope,
     ) -> Result<()> {
         let permission = permission.into();
-        let (tenants, resources) = (self.cache.tenants(), self.cache.resources());
+        let (tenants, resources) = (&actor.state.tenants, &actor.state.resources);
         for access in actor.accesses() {
             if !holds_at(access, permission, scope, &tenants, &resources, unix_now()) {
                 return Err(denied(access.user_id(), permission, scope));
@@ -116,7 +116,7 @@ impl Admin {
         permission: Named,
         only: Option<TenantId>,
     ) -> Option<Vec<TenantId>> {
-        let tenants = self.cache.tenants();
+        let tenants = &actor.state.tenants;
         let permitted = |id: TenantId| self.require_on_tenant(actor, permission, id).is_ok();
         if let Some(id) = only {
             return Some(vec![id].into_iter().filter(|id| permitted(*id)).collect());
@@ -212,8 +212,8 @@ impl Admin {
                 owner,
                 &assignment.scope,
                 principal_tenant,
-                &self.cache.tenants(),
-                &self.cache.resources(),
+                &actor.state.tenants,
+                &actor.state.resources,
             );
             if !fits {
                 return Err(AdminError::PermissionDenied(Refusal::new(
@@ -330,7 +330,7 @@ impl Admin {
         actor: &Actor,
         target: &EffectiveAccess,
     ) -> Result<()> {
-        let tenants = self.cache.tenants();
+        let tenants = &actor.state.tenants;
         let now = unix_now();
         let holds = |access, permission| {
             engine::decide(

@@ -2,7 +2,7 @@
 
 use sea_orm::ConnectionTrait;
 
-use crate::engine::{MAX_TENANT_DEPTH, Reach};
+use crate::engine::{MAX_TENANT_DEPTH, Reach, TenantIndex};
 use crate::model::permissions::{TENANTS_MANAGE, TENANTS_VIEW};
 use crate::model::{Action, NAME_MAX, Scope, Tenant, TenantId, required_text};
 use crate::store;
@@ -122,7 +122,7 @@ impl Admin {
             if let Some(parent) = tenant.parent.filter(|_| tenant.parent != old.parent) {
                 // The tree is this write's (the replica caught up under the lock), so
                 // concurrent moves cannot loop.
-                let tree = self.cache.tenants();
+                let tree = &actor.state.tenants;
                 if parent == id || tree.is_within(parent, id) {
                     return Err(AdminError::FailedPrecondition(format!(
                         "tenant `{id}` cannot move under `{parent}`, which is itself or below it: the tree would loop"
@@ -131,7 +131,9 @@ impl Admin {
                 self.require_depth(parent, tree.height(id))?;
             }
             if tenant.parent != old.parent {
-                let widened = self.move_reaches(write.txn(), &old, tenant.parent).await?;
+                let widened = self
+                    .move_reaches(write.txn(), &actor.state.tenants, &old, tenant.parent)
+                    .await?;
                 self.judge(actor, &widened)?;
             }
             write.update_tenant(&tenant).await?;
@@ -164,10 +166,10 @@ impl Admin {
     async fn move_reaches<C: ConnectionTrait>(
         &self,
         db: &C,
+        tree: &TenantIndex,
         tenant: &Tenant,
         new_parent: Option<TenantId>,
     ) -> Result<Vec<Reach>> {
-        let tree = self.cache.tenants();
         let chain = |parent: Option<TenantId>| -> Vec<TenantId> {
             parent
                 .into_iter()

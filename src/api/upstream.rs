@@ -306,10 +306,12 @@ impl AdminForward {
     }
 
     /// Why this call may not borrow the tier's credential, if it may not; otherwise the
-    /// headers are made what the tier may see.
-    fn refusal(&self, headers: &mut http::HeaderMap) -> Option<Status> {
+    /// headers are made what the tier may see. SubmitAccessRequest names no actor, so it
+    /// goes on as it would to the tier directly.
+    fn refusal(&self, path: &str, headers: &mut http::HeaderMap) -> Option<Status> {
+        const NO_ACTOR: &str = "/rbac.v1.AdminService/SubmitAccessRequest";
         if !self.callers_authenticated {
-            if !headers.contains_key(ACTOR_TOKEN) {
+            if !headers.contains_key(ACTOR_TOKEN) && path != NO_ACTOR {
                 return Some(Status::unauthenticated(format!(
                     "this sidecar forwards AdminService to the database tier only for callers that present its bearer token or a signed-in user's JWT in `{ACTOR_TOKEN}`; a claimed actor header alone is not enough"
                 )));
@@ -344,7 +346,8 @@ impl tower::Service<http::Request<Body>> for AdminForward {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        if let Some(refused) = self.refusal(request.headers_mut()) {
+        let path = request.uri().path().to_owned();
+        if let Some(refused) = self.refusal(&path, request.headers_mut()) {
             return Box::pin(std::future::ready(Ok(refused.into_http())));
         }
         let (tier, cache) = (Arc::clone(&self.tier), Arc::clone(&self.cache));

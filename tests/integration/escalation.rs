@@ -567,9 +567,29 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             user_id: admin_user.clone()
         }))
     );
-    // As the colleague, the boss can do only what the colleague may.
+    // The colleague sees computers where a deny keeps them from the boss: impersonating
+    // them would show more than the boss may see.
+    refused!(
+        server,
+        attempts,
+        "cannot impersonate",
+        a.start_impersonation(boss(pb::StartImpersonationRequest {
+            user_id: colleague.id.clone()
+        }))
+    );
+    // As an intern who holds less than the boss, the boss can do only what the intern may.
+    let intern = world::user(admin, &contoso.id).await;
+    let viewer = owned_role(admin, Some(&contoso.id), &["users.view"]).await;
+    grant(
+        admin,
+        &viewer.id,
+        ToUser(intern.id.clone()),
+        At::UsersTenant(()),
+        pb::Effect::Allow,
+    )
+    .await;
     a.start_impersonation(boss(pb::StartImpersonationRequest {
-        user_id: colleague.id.clone(),
+        user_id: intern.id.clone(),
     }))
     .await
     .unwrap();
@@ -579,7 +599,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`users.manage`",
         a.create_user(impersonating(
             BOSS,
-            &colleague.id,
+            &intern.id,
             pb::CreateUserRequest {
                 tenant_id: contoso.id.clone(),
                 email: "y@example.com".into(),
@@ -603,7 +623,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         .unwrap()
         .into_inner()
         .events;
-    assert_eq!(events[0].actor_user_id, colleague.id);
+    assert_eq!(events[0].actor_user_id, intern.id);
     assert_eq!(events[0].impersonator_user_id, boss_user.id);
 
     // What the boss sees: their own tenant, its users and their assignments.

@@ -220,6 +220,20 @@ async fn what_a_sidecar_lends_to_nobody(tier: &Replica, sidecar: &mut Replica) {
         refused.message()
     );
 
+    // An access request names no actor: it goes on, and the tier asks for the token.
+    let ask = pb::SubmitAccessRequestRequest {
+        tenant_id: uuid::Uuid::new_v4().to_string(),
+        azure_object_id: stranger.into(),
+        email: "asker@example.com".into(),
+        ..Default::default()
+    };
+    let refused = sidecar.admin.submit_access_request(ask).await.unwrap_err();
+    assert!(
+        refused.message().contains("proven actors"),
+        "{}",
+        refused.message()
+    );
+
     let state = |address: &str, bearer: Option<&str>| {
         let url = format!("http://{address}");
         let bearer = bearer.map(|b| format!("Bearer {b}"));

@@ -229,6 +229,7 @@ impl Serving {
             checker: Arc::clone(&checker),
             auth_token: config.auth_token.clone(),
             scheme: if https.is_some() { "https" } else { "http" },
+            public_url: config.public_url.clone(),
             batch_limit: config.batch_limit,
             max_body: config.max_request_bytes,
         };
@@ -314,7 +315,8 @@ impl Serving {
             let Some(listener) = listeners.http else {
                 return Ok(());
             };
-            let router = api::authzen::router(self.authzen.clone());
+            let local = listener.local_addr().map_err(ServeError::Http)?;
+            let router = api::authzen::router(self.authzen.clone(), local);
             let stop = turned_true(draining.clone());
             match self.https.clone() {
                 None => {

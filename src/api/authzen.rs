@@ -12,6 +12,7 @@
 //! user_inactive, or not_found for an unknown target). Malformed input is 400 with a
 //! message, a missing or wrong token 401, a check that cannot be decided 503.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -38,6 +39,9 @@ pub struct AuthzenState {
     pub auth_token: Option<BearerToken>,
     /// `https` when the port serves TLS, for the discovery document.
     pub scheme: &'static str,
+    /// Where callers reach the port (`--public-url`), for the discovery document; None:
+    /// the listener's own address with `scheme`.
+    pub public_url: Option<String>,
     /// Most items of one Access Evaluations request (`--batch-limit`).
     pub batch_limit: usize,
     /// Larger bodies are refused (`--max-request-bytes`).
@@ -46,11 +50,24 @@ pub struct AuthzenState {
 
 const DISCOVERY: &str = "/.well-known/authzen-configuration";
 
-/// The routes of `--http-listen`.
-pub fn router(state: AuthzenState) -> Router {
+/// The routes of `--http-listen`, served on `local`.
+pub fn router(state: AuthzenState, local: SocketAddr) -> Router {
     let max_body = state.max_body;
+    // From the configuration, never from the request: a client's Host header must not
+    // choose where the document sends the next caller.
+    let base = state
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{}://{local}", state.scheme));
+    let document = Arc::new(discovery(&base));
     Router::new()
-        .route(DISCOVERY, get(configuration))
+        .route(
+            DISCOVERY,
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { answer(&document) }
+            }),
+        )
         .route("/access/v1/evaluation", post(evaluation))
         .route("/access/v1/evaluations", post(evaluations))
         .route("/access/v1/search/resource", post(search_resource))
@@ -277,19 +294,14 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Refused> {
         .map_err(|e| bad(format!("the body is not the JSON this endpoint takes: {e}")))
 }
 
-async fn configuration(headers: HeaderMap) -> Response {
-    // The PDP is where the caller reached it.
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    let base = format!("http://{host}");
-    answer(&json!({
+/// The discovery document of the API at `base`.
+fn discovery(base: &str) -> Value {
+    json!({
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
         "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
         "search_resource_endpoint": format!("{base}/access/v1/search/resource"),
-    }))
+    })
 }
 
 async fn evaluation(State(state): State<AuthzenState>, body: Bytes) -> Result<Response, Refused> {

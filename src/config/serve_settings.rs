@@ -38,6 +38,13 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
 
+    /// The URL callers reach the HTTP port at (e.g. https://rbac.example.com, behind a
+    /// proxy), which the AuthZEN discovery document names [default: the --http-listen
+    /// address, with https:// when TLS is on]. Never taken from a request's Host header.
+    #[arg(long, env = "RBAC_PUBLIC_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+
     /// sqlite://FILE?mode=rwc (embedded) or postgres://USER@HOST/DB
     /// [default: sqlite://rbac.db?mode=rwc].
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -234,6 +241,7 @@ impl ServeSettings {
             admin_listen: self.admin_listen.or(lower.admin_listen),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             http_listen: self.http_listen.or(lower.http_listen),
+            public_url: self.public_url.or(lower.public_url),
             database_url: self.database_url.or(lower.database_url),
             database_max_connections: self
                 .database_max_connections

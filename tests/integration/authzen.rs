@@ -330,3 +330,42 @@ async fn bad_input_and_a_missing_token_get_the_statuses_the_specification_names(
     );
     server.stop().await;
 }
+
+/// Sends raw bytes to the HTTP port and reads the whole answer (the server closes after
+/// `Connection: close`).
+async fn raw_http(at: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(at).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The discovery document names the port as configured, never as a client's `Host`
+/// header says: a forged Host cannot point callers at another server.
+#[tokio::test]
+async fn discovery_ignores_the_host_header() {
+    let Some(w) = world(|_| {}).await else {
+        return;
+    };
+    let at = &w.server.http_address;
+    let answer = raw_http(
+        at,
+        "GET /.well-known/authzen-configuration HTTP/1.1\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!answer.contains("evil.example"), "{answer}");
+    assert!(
+        answer.contains(&format!("\"policy_decision_point\":\"http://{at}\"")),
+        "{answer}"
+    );
+    w.server.stop().await;
+}

@@ -231,7 +231,10 @@ impl AuthzenState {
             "tenant" => TargetRef::Tenant(
                 TenantId::parse("resource.id", &resource.id).map_err(|e| bad(e.to_string()))?,
             ),
-            kind => TargetRef::Resource(ResourceRef::new(resource_type(kind)?, &resource.id)),
+            kind => TargetRef::Resource(
+                ResourceRef::named(resource_type(kind)?, &resource.id)
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
         };
         let check = CheckRequest {
             subject: self.subject(subject).await?,

@@ -80,6 +80,7 @@ pub struct Serving {
     authzen: AuthzenState,
     /// Some: the HTTP port serves TLS.
     https: Option<tokio_rustls::TlsAcceptor>,
+    http_limits: api::http_port::HttpLimits,
     transport: Transport,
     metrics: Arc<Metrics>,
     cache: Arc<AccessCache>,
@@ -233,10 +234,16 @@ impl Serving {
             batch_limit: config.batch_limit,
             max_body: config.max_request_bytes,
         };
+        let http_limits = api::http_port::HttpLimits {
+            max_connections: config.max_connections,
+            handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            header_timeout: Duration::from_millis(config.http_header_timeout_ms),
+        };
         let serving = Serving {
             routers,
             authzen,
             https,
+            http_limits,
             transport,
             metrics,
             cache,
@@ -318,21 +325,15 @@ impl Serving {
             let local = listener.local_addr().map_err(ServeError::Http)?;
             let router = api::authzen::router(self.authzen.clone(), local);
             let stop = turned_true(draining.clone());
-            match self.https.clone() {
-                None => {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-                Some(acceptor) => {
-                    let listener = api::https::TlsListener::new(listener, acceptor)
-                        .map_err(ServeError::Http)?;
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-            }
-            .map_err(ServeError::Http)
+            api::http_port::serve(
+                listener,
+                self.https.clone(),
+                router,
+                self.http_limits.clone(),
+                stop,
+            )
+            .await;
+            Ok(())
         };
         let (grpc, endpoint, http) = tokio::join!(grpc, endpoint, http);
         signal.abort();

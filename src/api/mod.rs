@@ -12,6 +12,7 @@ mod convert;
 mod deadline;
 mod ext_authz;
 mod feed;
+pub mod http_port;
 pub mod https;
 mod replication;
 mod status;

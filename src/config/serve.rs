@@ -75,6 +75,8 @@ pub struct ServeConfig {
     pub max_concurrent_streams: u32,
     pub max_inflight_request_mib: u64,
     pub handshake_timeout_ms: u64,
+    /// The HTTP port's header deadline, from a connection's start or previous response.
+    pub http_header_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
     /// Some: both gRPC ports speak TLS only.
@@ -112,6 +114,7 @@ impl ServeConfig {
             max_concurrent_streams: 100,
             max_inflight_request_mib: 64,
             handshake_timeout_ms: 10_000,
+            http_header_timeout_ms: 10_000,
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
             tls: None,
@@ -250,6 +253,11 @@ impl ServeConfig {
                 s.handshake_timeout_ms,
                 defaults.handshake_timeout_ms,
             )?,
+            http_header_timeout_ms: at_least_one(
+                "http_header_timeout_ms",
+                s.http_header_timeout_ms,
+                defaults.http_header_timeout_ms,
+            )?,
             request_timeout_ms: at_least_one(
                 "request_timeout_ms",
                 s.request_timeout_ms,
@@ -295,6 +303,7 @@ impl ServeConfig {
             max_concurrent_streams: Some(self.max_concurrent_streams),
             max_inflight_request_mib: Some(self.max_inflight_request_mib),
             handshake_timeout_ms: Some(self.handshake_timeout_ms),
+            http_header_timeout_ms: Some(self.http_header_timeout_ms),
             request_timeout_ms: Some(self.request_timeout_ms),
             shutdown_grace_ms: Some(self.shutdown_grace_ms),
             tls_cert: self.tls.as_ref().map(|t| t.cert.clone()),
@@ -486,6 +495,7 @@ pub(super) mod tests {
             "max_request_bytes",
             "request_timeout_ms",
             "poll_interval_ms",
+            "http_header_timeout_ms",
         ] {
             let settings = ServeSettings::from_toml(&format!("{key} = 0\n")).unwrap();
             let err = ServeConfig::from_settings(settings)

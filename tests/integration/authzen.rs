@@ -369,3 +369,115 @@ async fn discovery_ignores_the_host_header() {
     );
     w.server.stop().await;
 }
+
+/// How long until the server closes `stream`, reading (and dropping) what it sends; None
+/// when it is still open after `within`.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// The HTTP port closes a connection that says nothing, one that sends its headers a
+/// byte at a time (the deadline is not reset by each byte), and one that stays idle after
+/// its answer, within the default header deadline of 10 s.
+#[tokio::test]
+async fn the_http_port_closes_silent_slow_and_idle_connections() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let Some(server) = TestServer::start(Backend::Sqlite).await else {
+        return;
+    };
+    let at = server.http_address.clone();
+    let bound = Duration::from_secs(13);
+    let silent = async {
+        let mut stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        closed_within(&mut stream, bound).await
+    };
+    let slow = async {
+        let stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let dripping = tokio::spawn(async move {
+            let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: {}", "a".repeat(200));
+            for byte in request.as_bytes() {
+                if write.write_all(&[*byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 1024];
+        let closed = tokio::time::timeout(bound, async {
+            use tokio::io::AsyncReadExt;
+            loop {
+                match read.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return started.elapsed(),
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .ok();
+        dripping.abort();
+        closed
+    };
+    let idle = async {
+        let mut stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        stream
+            .write_all(b"GET /.well-known/authzen-configuration HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        closed_within(&mut stream, bound).await
+    };
+    let (silent, slow, idle) = tokio::join!(silent, slow, idle);
+    for (what, closed) in [("silent", silent), ("slow", slow), ("idle", idle)] {
+        assert!(
+            closed.is_some_and(|after| after >= Duration::from_secs(9)),
+            "the {what} connection: {closed:?}"
+        );
+    }
+    server.stop().await;
+}
+
+/// The HTTP port holds at most --max-connections at once, as each gRPC port does; a
+/// connection past the limit is closed as it arrives, and a freed place serves again.
+#[tokio::test]
+async fn the_http_port_holds_at_most_max_connections() {
+    use std::time::Duration;
+    let limit = |config: &mut rbac_sidecar::config::ServeConfig| config.max_connections = 2;
+    let Some(server) = TestServer::start_configured(Backend::Sqlite, limit).await else {
+        return;
+    };
+    let at = server.http_address.clone();
+    let held = [
+        tokio::net::TcpStream::connect(&at).await.unwrap(),
+        tokio::net::TcpStream::connect(&at).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = tokio::net::TcpStream::connect(&at).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_secs(3))
+            .await
+            .is_some(),
+        "a third connection is served"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = get(&at, "/.well-known/authzen-configuration").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

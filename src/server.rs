@@ -233,6 +233,7 @@ impl Serving {
             public_url: config.public_url.clone(),
             batch_limit: config.batch_limit,
             max_body: config.max_request_bytes,
+            request_timeout: config.request_timeout(),
         };
         let http_limits = api::http_port::HttpLimits {
             max_connections: config.max_connections,

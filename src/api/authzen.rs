@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -46,6 +47,8 @@ pub struct AuthzenState {
     pub batch_limit: usize,
     /// Larger bodies are refused (`--max-request-bytes`).
     pub max_body: usize,
+    /// Longest a request may take, its body read included (`--request-timeout-ms`).
+    pub request_timeout: Duration,
 }
 
 const DISCOVERY: &str = "/.well-known/authzen-configuration";
@@ -77,7 +80,9 @@ pub fn router(state: AuthzenState, local: SocketAddr) -> Router {
 }
 
 /// The bearer token, checked before a body is read (the discovery document is public),
-/// and the caller's `X-Request-ID` echoed on the answer.
+/// the request's deadline, and the caller's `X-Request-ID` echoed on the answer. The
+/// deadline covers reading the body: the port's header deadline ends with the headers,
+/// and a body sent a byte at a time must not hold the connection for ever.
 async fn guard(
     State(state): State<AuthzenState>,
     request: axum::extract::Request,
@@ -86,7 +91,17 @@ async fn guard(
     let request_id = request.headers().get("x-request-id").cloned();
     let mut response = match state.authorize(request.headers()) {
         Err(refused) if request.uri().path() != DISCOVERY => refused.into_response(),
-        _ => next.run(request).await,
+        _ => match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => Refused(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request was not read and answered within {} ms (request_timeout_ms); send the body at once, or retry",
+                    state.request_timeout.as_millis()
+                ),
+            )
+            .into_response(),
+        },
     };
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);

@@ -153,7 +153,8 @@ pub struct ServeSettings {
     pub max_request_bytes: Option<usize>,
 
     /// Longest a call may run, in milliseconds; past it the call fails with
-    /// DEADLINE_EXCEEDED. A shorter grpc-timeout from the caller still applies
+    /// DEADLINE_EXCEEDED. A shorter grpc-timeout from the caller still applies. On the
+    /// HTTP port, the longest a request may take, its body read included (408 past it)
     /// [default: 10000].
     #[arg(long, env = "RBAC_REQUEST_TIMEOUT_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]

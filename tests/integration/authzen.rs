@@ -481,3 +481,51 @@ async fn the_http_port_holds_at_most_max_connections() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// A request whose body drips in a byte at a time is answered 408 once
+/// --request-timeout-ms has passed, as a gRPC call gets DEADLINE_EXCEEDED: the header
+/// deadline ends with the headers, so without this the body could hold the connection
+/// for ever.
+#[tokio::test]
+async fn a_request_body_that_drips_is_cut_off_at_the_request_timeout() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let short = |config: &mut rbac_sidecar::config::ServeConfig| config.request_timeout_ms = 1_000;
+    let Some(server) = TestServer::start_configured(Backend::Sqlite, short).await else {
+        return;
+    };
+    let stream = tokio::net::TcpStream::connect(&server.http_address)
+        .await
+        .unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write
+        .write_all(
+            b"POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let dripping = tokio::spawn(async move {
+        for _ in 0..100 {
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), read.read(&mut answer)).await;
+    dripping.abort();
+    let Ok(Ok(n)) = read else {
+        panic!("no answer within 5 s of a dripping body: {read:?}");
+    };
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout_ms"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

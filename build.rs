@@ -18,6 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 PathBuf::from("proto/rbac/v1/authorization.proto"),
                 PathBuf::from("proto/rbac/v1/admin.proto"),
                 PathBuf::from("proto/rbac/v1/replication.proto"),
+                // Not imported by the contract, but the type of every refusal's detail:
+                // compiled into the descriptor set so that reflection serves it and
+                // grpcurl can print a `google.rpc.ErrorInfo` (copied, as status.proto is,
+                // from the tonic-types crate).
+                PathBuf::from("proto/google/rpc/error_details.proto"),
             ],
             &[PathBuf::from("proto"), include],
         )?;

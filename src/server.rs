@@ -83,6 +83,7 @@ pub struct Serving {
     authzen: AuthzenState,
     /// Some: the HTTP port serves TLS.
     https: Option<tokio_rustls::TlsAcceptor>,
+    http_limits: api::http_port::HttpLimits,
     transport: Transport,
     metrics: Arc<Metrics>,
     cache: Arc<AccessCache>,
@@ -239,13 +240,21 @@ impl Serving {
             checker: Arc::clone(&checker),
             auth_token: config.auth_token.clone(),
             scheme: if https.is_some() { "https" } else { "http" },
+            public_url: config.public_url.clone(),
             batch_limit: config.batch_limit,
             max_body: config.max_request_bytes,
+            request_timeout: config.request_timeout(),
+        };
+        let http_limits = api::http_port::HttpLimits {
+            max_connections: config.max_connections,
+            handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            header_timeout: Duration::from_millis(config.http_header_timeout_ms),
         };
         let serving = Serving {
             routers,
             authzen,
             https,
+            http_limits,
             transport,
             metrics,
             cache,
@@ -324,23 +333,18 @@ impl Serving {
             let Some(listener) = listeners.http else {
                 return Ok(());
             };
-            let router = api::authzen::router(self.authzen.clone());
+            let local = listener.local_addr().map_err(ServeError::Http)?;
+            let router = api::authzen::router(self.authzen.clone(), local);
             let stop = turned_true(draining.clone());
-            match self.https.clone() {
-                None => {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-                Some(acceptor) => {
-                    let listener = api::https::TlsListener::new(listener, acceptor)
-                        .map_err(ServeError::Http)?;
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-            }
-            .map_err(ServeError::Http)
+            api::http_port::serve(
+                listener,
+                self.https.clone(),
+                router,
+                self.http_limits.clone(),
+                stop,
+            )
+            .await;
+            Ok(())
         };
         let (grpc, endpoint, http) = tokio::join!(grpc, endpoint, http);
         signal.abort();

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::model::{
-    Action, AssignmentId, Effect, Preferences, Principal, RoleAssignment, Scope, User, UserId,
-    UserOrigin, catalogue, parse_uuid,
+    Action, AssignmentId, EMAIL_MAX, Effect, PERSON_NAME_MAX, Preferences, Principal,
+    RoleAssignment, Scope, User, UserId, UserOrigin, catalogue, optional_text, parse_uuid,
+    required_text, shown,
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
@@ -73,11 +74,27 @@ pub struct Unmapped {
     pub reason: String,
 }
 
+/// An instance preference the import changes (or would).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreferenceChange {
+    pub name: &'static str,
+    pub from: bool,
+    pub to: bool,
+}
+
+impl fmt::Display for PreferenceChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} -> {}", self.name, self.from, self.to)
+    }
+}
+
 /// The outcome of an import or a dry run.
 #[derive(Clone, Debug)]
 pub struct ImportReport {
     pub planned: Vec<PlannedUser>,
     pub unmapped: Vec<Unmapped>,
+    /// Preferences changed (or, in a dry run, that would be).
+    pub preferences: Vec<PreferenceChange>,
     /// The revision written; None for a dry run, a refused import, or nothing to do.
     pub revision: Option<u64>,
 }
@@ -150,6 +167,7 @@ impl Admin {
         let mut report = ImportReport {
             planned: Vec::new(),
             unmapped: Vec::new(),
+            preferences: Vec::new(),
             revision: None,
         };
         let mut seen = HashSet::new();
@@ -161,20 +179,27 @@ impl Admin {
                 Ok(planned) => report.planned.push(planned),
                 Err(reason) => report.unmapped.push(Unmapped {
                     index,
-                    email: legacy.email.clone(),
+                    email: shown(&legacy.email),
                     reason,
                 }),
             }
         }
-        let preferences = match file.preferences.impersonation_enabled {
-            Some(enabled) => {
-                let current = store::preferences(write.txn()).await?;
-                (current.impersonation_enabled != enabled).then_some(Preferences {
-                    impersonation_enabled: enabled,
-                })
+        let current = store::preferences(write.txn()).await?;
+        if let Some(enabled) = file.preferences.impersonation_enabled {
+            if current.impersonation_enabled != enabled {
+                report.preferences.push(PreferenceChange {
+                    name: "impersonation_enabled",
+                    from: current.impersonation_enabled,
+                    to: enabled,
+                });
             }
-            None => None,
-        };
+        }
+        let preferences = (!report.preferences.is_empty()).then_some(Preferences {
+            impersonation_enabled: file
+                .preferences
+                .impersonation_enabled
+                .unwrap_or(current.impersonation_enabled),
+        });
         let nothing_to_do = preferences.is_none()
             && report
                 .planned
@@ -209,17 +234,32 @@ impl Admin {
             write.save_preferences(preferences).await?;
         }
         let created = report.planned.iter().filter(|p| p.created).count();
+        // Every preference changed is audited, before and after: a file of preferences
+        // alone still changes who may do what.
+        let listed = |side: fn(&PreferenceChange) -> bool| {
+            report
+                .preferences
+                .iter()
+                .map(|p| format!("{}: {}", p.name, side(p)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let before = (!report.preferences.is_empty()).then(|| listed(|p| p.from));
+        let mut after = format!(
+            "{created} users created, {assignments} assignments added, {} users not mapped",
+            report.unmapped.len()
+        );
+        if !report.preferences.is_empty() {
+            after.push_str(&format!(", preferences set: {}", listed(|p| p.to)));
+        }
         let revision = self
             .commit_as(
                 write,
                 None,
                 Action::ImportLegacy,
                 format!("{} legacy users", file.users.len()),
-                None,
-                format!(
-                    "{created} users created, {assignments} assignments added, {} users not mapped",
-                    report.unmapped.len()
-                ),
+                before,
+                after,
             )
             .await?;
         report.revision = Some(revision);
@@ -237,7 +277,7 @@ impl Admin {
         let Some(kind) = UserType::parse(&legacy.user_type) else {
             return Ok(Err(format!(
                 "user_type `{}` is not one of msp_admin, msp_user, tenant_admin, tenant_user",
-                legacy.user_type
+                shown(&legacy.user_type)
             )));
         };
         let (object_id, tenant_id) = match (
@@ -272,23 +312,10 @@ impl Admin {
                 )));
             }
             Some(user) => (user, false),
-            None if !legacy.email.contains('@') => {
-                return Ok(Err(format!("email `{}` is not an address", legacy.email)));
-            }
-            None => (
-                User {
-                    id: UserId::random(),
-                    tenant_id,
-                    azure_object_id: object_id,
-                    email: legacy.email.trim().to_owned(),
-                    first_name: legacy.first_name.trim().to_owned(),
-                    last_name: legacy.last_name.trim().to_owned(),
-                    disabled: false,
-                    expires_at: None,
-                    origin: UserOrigin::LegacyImport,
-                },
-                true,
-            ),
+            None => match new_user(legacy, tenant_id, object_id) {
+                Ok(user) => (user, true),
+                Err(why) => return Ok(Err(why)),
+            },
         };
         let held: Vec<RoleAssignment> = if created {
             Vec::new()
@@ -327,6 +354,35 @@ impl Admin {
     }
 }
 
+/// A user the import creates, its text held to the API's rules (CreateUser's): no NUL or
+/// other control characters, the same limits, an e-mail with an `@`.
+fn new_user(
+    legacy: &LegacyUser,
+    tenant_id: crate::model::TenantId,
+    azure_object_id: Uuid,
+) -> std::result::Result<User, String> {
+    let text = |e: crate::model::TextError| e.to_string();
+    let email = required_text("email", &legacy.email, EMAIL_MAX).map_err(text)?;
+    if !email.contains('@') {
+        return Err(format!(
+            "`email` must be an address such as `name@example.com`, got `{}`",
+            shown(&email)
+        ));
+    }
+    Ok(User {
+        id: UserId::random(),
+        tenant_id,
+        azure_object_id,
+        email,
+        first_name: optional_text("first_name", &legacy.first_name, PERSON_NAME_MAX)
+            .map_err(text)?,
+        last_name: optional_text("last_name", &legacy.last_name, PERSON_NAME_MAX).map_err(text)?,
+        disabled: false,
+        expires_at: None,
+        origin: UserOrigin::LegacyImport,
+    })
+}
+
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for planned in &self.planned {
@@ -343,6 +399,9 @@ impl fmt::Display for ImportReport {
                 writeln!(f, "    assign {role} at {scope}")?;
             }
         }
+        for change in &self.preferences {
+            writeln!(f, "set {change}")?;
+        }
         for unmapped in &self.unmapped {
             writeln!(
                 f,
@@ -352,14 +411,16 @@ impl fmt::Display for ImportReport {
         }
         let created = self.planned.iter().filter(|p| p.created).count();
         let added: usize = self.planned.iter().map(|p| p.added.len()).sum();
+        let preferences = self.preferences.len();
+        let plural = if preferences == 1 { "" } else { "s" };
         match self.revision {
             Some(revision) => write!(
                 f,
-                "imported at revision {revision}: {created} users created, {added} assignments added"
+                "imported at revision {revision}: {created} users created, {added} assignments added, {preferences} preference{plural} changed"
             )?,
             None => write!(
                 f,
-                "nothing written: {created} users and {added} assignments planned"
+                "nothing written: {created} users, {added} assignments and {preferences} preference change{plural} planned"
             )?,
         }
         if !self.unmapped.is_empty() {

@@ -12,7 +12,9 @@
 //! user_inactive, or not_found for an unknown target). Malformed input is 400 with a
 //! message, a missing or wrong token 401, a check that cannot be decided 503.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -38,19 +40,37 @@ pub struct AuthzenState {
     pub auth_token: Option<BearerToken>,
     /// `https` when the port serves TLS, for the discovery document.
     pub scheme: &'static str,
+    /// Where callers reach the port (`--public-url`), for the discovery document; None:
+    /// the listener's own address with `scheme`.
+    pub public_url: Option<String>,
     /// Most items of one Access Evaluations request (`--batch-limit`).
     pub batch_limit: usize,
     /// Larger bodies are refused (`--max-request-bytes`).
     pub max_body: usize,
+    /// Longest a request may take, its body read included (`--request-timeout-ms`).
+    pub request_timeout: Duration,
 }
 
 const DISCOVERY: &str = "/.well-known/authzen-configuration";
 
-/// The routes of `--http-listen`.
-pub fn router(state: AuthzenState) -> Router {
+/// The routes of `--http-listen`, served on `local`.
+pub fn router(state: AuthzenState, local: SocketAddr) -> Router {
     let max_body = state.max_body;
+    // From the configuration, never from the request: a client's Host header must not
+    // choose where the document sends the next caller.
+    let base = state
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{}://{local}", state.scheme));
+    let document = Arc::new(discovery(&base));
     Router::new()
-        .route(DISCOVERY, get(configuration))
+        .route(
+            DISCOVERY,
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { answer(&document) }
+            }),
+        )
         .route("/access/v1/evaluation", post(evaluation))
         .route("/access/v1/evaluations", post(evaluations))
         .route("/access/v1/search/resource", post(search_resource))
@@ -60,7 +80,9 @@ pub fn router(state: AuthzenState) -> Router {
 }
 
 /// The bearer token, checked before a body is read (the discovery document is public),
-/// and the caller's `X-Request-ID` echoed on the answer.
+/// the request's deadline, and the caller's `X-Request-ID` echoed on the answer. The
+/// deadline covers reading the body: the port's header deadline ends with the headers,
+/// and a body sent a byte at a time must not hold the connection for ever.
 async fn guard(
     State(state): State<AuthzenState>,
     request: axum::extract::Request,
@@ -69,7 +91,17 @@ async fn guard(
     let request_id = request.headers().get("x-request-id").cloned();
     let mut response = match state.authorize(request.headers()) {
         Err(refused) if request.uri().path() != DISCOVERY => refused.into_response(),
-        _ => next.run(request).await,
+        _ => match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => Refused(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request was not read and answered within {} ms (request_timeout_ms); send the body at once, or retry",
+                    state.request_timeout.as_millis()
+                ),
+            )
+            .into_response(),
+        },
     };
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);
@@ -214,7 +246,10 @@ impl AuthzenState {
             "tenant" => TargetRef::Tenant(
                 TenantId::parse("resource.id", &resource.id).map_err(|e| bad(e.to_string()))?,
             ),
-            kind => TargetRef::Resource(ResourceRef::new(resource_type(kind)?, &resource.id)),
+            kind => TargetRef::Resource(
+                ResourceRef::named(resource_type(kind)?, &resource.id)
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
         };
         let check = CheckRequest {
             subject: self.subject(subject).await?,
@@ -277,19 +312,14 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Refused> {
         .map_err(|e| bad(format!("the body is not the JSON this endpoint takes: {e}")))
 }
 
-async fn configuration(headers: HeaderMap) -> Response {
-    // The PDP is where the caller reached it.
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    let base = format!("http://{host}");
-    answer(&json!({
+/// The discovery document of the API at `base`.
+fn discovery(base: &str) -> Value {
+    json!({
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
         "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
         "search_resource_endpoint": format!("{base}/access/v1/search/resource"),
-    }))
+    })
 }
 
 async fn evaluation(State(state): State<AuthzenState>, body: Bytes) -> Result<Response, Refused> {

@@ -55,10 +55,7 @@ pub fn resource(r: &pb::ResourceRef) -> Result<ResourceRef, Status> {
         .r#type
         .parse()
         .map_err(|e: crate::model::UnknownResourceType| invalid(e.to_string()))?;
-    if r.id.trim().is_empty() {
-        return Err(invalid("`resource.id` must not be empty"));
-    }
-    Ok(ResourceRef::new(kind, &r.id))
+    ResourceRef::named(kind, &r.id).map_err(|e| invalid(e.to_string()))
 }
 
 pub fn resource_to_pb(r: &ResourceRef) -> pb::ResourceRef {

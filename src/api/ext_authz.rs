@@ -148,7 +148,16 @@ impl ExtAuthzApi {
                     );
                 }
             },
-            RoutedTarget::Resource(kind, id) => TargetRef::Resource(ResourceRef::new(*kind, id)),
+            RoutedTarget::Resource(kind, id) => match ResourceRef::named(*kind, id) {
+                Ok(resource) => TargetRef::Resource(resource),
+                Err(e) => {
+                    return refused(
+                        Code::InvalidArgument,
+                        HttpStatusCode::Forbidden,
+                        format!("{}: {e}", routed.route),
+                    );
+                }
+            },
         };
         let check = Check {
             subject,

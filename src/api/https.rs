@@ -1,26 +1,15 @@
 //! TLS for the HTTP port (AuthZEN), with the gRPC port's certificate, key and client CA:
-//! HTTPS, and with a client CA, mutual TLS. Handshakes run apart from the accept loop,
-//! each bounded in time and in number, so a peer that connects and says nothing holds
-//! one slot for a few seconds, not the port.
+//! HTTPS, and with a client CA, mutual TLS. `http_port.rs` runs each handshake in its
+//! connection's task, bounded in time, and the connections in number.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsFiles;
-
-/// A handshake not done by then is dropped.
-const HANDSHAKE: Duration = Duration::from_secs(10);
-/// Handshakes at once; more connections wait to be accepted.
-const HANDSHAKES: usize = 256;
 
 /// Why the TLS files cannot serve HTTPS.
 #[derive(Debug, thiserror::Error)]
@@ -62,58 +51,4 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, HttpsError> {
         .map_err(|e| failed("certificate and key", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Connections on a listener, handed over once their TLS handshake is done.
-pub struct TlsListener {
-    handshaken: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        let (tx, handshaken) = mpsc::channel(HANDSHAKES);
-        let slots = Arc::new(Semaphore::new(HANDSHAKES));
-        tokio::spawn(async move {
-            loop {
-                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-                    return;
-                };
-                let Ok((tcp, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = tcp.set_nodelay(true);
-                if tx.is_closed() {
-                    return; // the listener was dropped
-                }
-                let (acceptor, handoff) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp));
-                    if let Ok(Ok(tls)) = handshake.await {
-                        let _ = handoff.send((tls, peer)).await;
-                    }
-                    drop(slot);
-                });
-            }
-        });
-        Ok(TlsListener { handshaken, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.handshaken.recv().await {
-            Some(connection) => connection,
-            // The accept loop ends only when this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }

@@ -12,6 +12,7 @@ mod convert;
 mod deadline;
 mod ext_authz;
 mod feed;
+pub mod http_port;
 pub mod https;
 mod replication;
 mod status;
@@ -56,7 +57,8 @@ pub mod pb {
         }
     }
 
-    /// Every descriptor of the contract, for server reflection.
+    /// Every descriptor of the contract, and `google/rpc/error_details.proto` (the
+    /// `google.rpc.ErrorInfo` of a refusal), for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("rbac_descriptor");
 
     /// The descriptors of every service a port serves: the contract, health, reflection.

@@ -13,7 +13,8 @@ use tonic::{Request, Response, Status};
 use super::pb::rbac::v1 as pb;
 use super::status::from_check;
 use super::{convert, feed};
-use crate::data_plane::Checker;
+use crate::cache::RevisionNotReached;
+use crate::data_plane::{CheckError, Checker};
 
 /// How often a quiet feed says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -72,6 +73,23 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
             None => *applied.borrow(),
             Some(after) => after,
         };
+        // A revision no write has made would come back as the feed's revision, and a
+        // follower would take it as applied: refused, as CheckAccess refuses it.
+        if after > cache.applied_revision() {
+            let newest = cache.newest_revision().await.map_err(|e| {
+                tracing::warn!(error = %e, "cannot read the newest revision for a feed");
+                Status::unavailable(format!(
+                    "cannot tell whether revision {after} has been written; retry, or follow another replica"
+                ))
+            })?;
+            if after > newest {
+                let unwritten = RevisionNotReached::Unwritten {
+                    wanted: after,
+                    newest,
+                };
+                return Err(from_check(&CheckError::RevisionNotReached(unwritten)));
+            }
+        }
         let mut stopping = self.stopping.clone();
         let (tx, rx) = mpsc::channel(8);
         tokio::spawn(async move {

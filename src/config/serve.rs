@@ -70,11 +70,16 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// AuthZEN over HTTP.
     pub http_listen: Option<SocketAddr>,
+    /// Where callers reach the HTTP port, for the discovery document; None: the
+    /// listener's own address and scheme.
+    pub public_url: Option<String>,
     pub max_request_bytes: usize,
     pub max_connections: usize,
     pub max_concurrent_streams: u32,
     pub max_inflight_request_mib: u64,
     pub handshake_timeout_ms: u64,
+    /// The HTTP port's header deadline, from a connection's start or previous response.
+    pub http_header_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
     /// Some: both gRPC ports speak TLS only.
@@ -108,11 +113,13 @@ impl ServeConfig {
             admin_listen: None,
             metrics_listen: None,
             http_listen: None,
+            public_url: None,
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_concurrent_streams: 100,
             max_inflight_request_mib: 64,
             handshake_timeout_ms: 10_000,
+            http_header_timeout_ms: 10_000,
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
             tls: None,
@@ -167,6 +174,7 @@ impl ServeConfig {
                 ));
             }
         }
+        let public_url = s.public_url.as_deref().map(public_url).transpose()?;
         if let Some(endpoint) = &s.otlp_endpoint {
             if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
                 return Err(ConfigError::invalid(
@@ -230,6 +238,7 @@ impl ServeConfig {
             admin_listen,
             metrics_listen,
             http_listen,
+            public_url,
             max_request_bytes: at_least_one(
                 "max_request_bytes",
                 s.max_request_bytes,
@@ -255,6 +264,11 @@ impl ServeConfig {
                 s.handshake_timeout_ms,
                 defaults.handshake_timeout_ms,
             )?,
+            http_header_timeout_ms: at_least_one(
+                "http_header_timeout_ms",
+                s.http_header_timeout_ms,
+                defaults.http_header_timeout_ms,
+            )?,
             request_timeout_ms: at_least_one(
                 "request_timeout_ms",
                 s.request_timeout_ms,
@@ -279,6 +293,7 @@ impl ServeConfig {
             admin_listen: self.admin_listen,
             metrics_listen: self.metrics_listen,
             http_listen: self.http_listen,
+            public_url: self.public_url.clone(),
             database_url: match self.upstream {
                 None => Some(mask_password(&self.database_url)),
                 Some(_) => None,
@@ -299,6 +314,7 @@ impl ServeConfig {
             max_concurrent_streams: Some(self.max_concurrent_streams),
             max_inflight_request_mib: Some(self.max_inflight_request_mib),
             handshake_timeout_ms: Some(self.handshake_timeout_ms),
+            http_header_timeout_ms: Some(self.http_header_timeout_ms),
             request_timeout_ms: Some(self.request_timeout_ms),
             shutdown_grace_ms: Some(self.shutdown_grace_ms),
             tls_cert: self.tls.as_ref().map(|t| t.cert.clone()),
@@ -367,6 +383,30 @@ fn at_least_one<T: PartialOrd + From<u8> + fmt::Display>(
         Some(v) => Ok(v),
         None => Ok(default),
     }
+}
+
+/// An http:// or https:// URL with a host and no query, without its trailing `/`.
+fn public_url(value: &str) -> Result<String, ConfigError> {
+    let refused = |why: &str| {
+        ConfigError::invalid(
+            "public_url",
+            format!(
+                "{why}, got `{}`; give the URL callers reach the HTTP port at, e.g. https://rbac.example.com",
+                crate::model::shown(value)
+            ),
+        )
+    };
+    let uri: http::Uri = value.parse().map_err(|_| refused("is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(refused("must start with http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(refused("names no host"));
+    }
+    if uri.query().is_some() {
+        return Err(refused("must have no query"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
 }
 
 /// `postgres://user:secret@host/db` becomes `postgres://user:****@host/db`.
@@ -471,6 +511,7 @@ pub(super) mod tests {
             "max_request_bytes",
             "request_timeout_ms",
             "poll_interval_ms",
+            "http_header_timeout_ms",
         ] {
             let settings = ServeSettings::from_toml(&format!("{key} = 0\n")).unwrap();
             let err = ServeConfig::from_settings(settings)
@@ -486,6 +527,30 @@ pub(super) mod tests {
         for flag in ["--admin-listen", "--metrics-listen"] {
             let err = refusal(&[flag, "127.0.0.1:50051"]);
             assert!(err.contains("127.0.0.1:50051"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_public_url_is_an_http_url() {
+        let config = ServeConfig::from_settings(
+            serve_args(&["--public-url", "https://rbac.example.com/authz/"]).settings,
+        )
+        .unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://rbac.example.com/authz")
+        );
+        for bad in [
+            "rbac.example.com",
+            "ftp://rbac.example.com",
+            "https://h/?x=1",
+            "http://",
+        ] {
+            let err = refusal(&["--public-url", bad]);
+            assert!(
+                err.starts_with("`public_url` (--public-url)"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -38,6 +38,13 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
 
+    /// The URL callers reach the HTTP port at (e.g. https://rbac.example.com, behind a
+    /// proxy), which the AuthZEN discovery document names [default: the --http-listen
+    /// address, with https:// when TLS is on]. Never taken from a request's Host header.
+    #[arg(long, env = "RBAC_PUBLIC_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+
     /// sqlite://FILE?mode=rwc (embedded) or postgres://USER@HOST/DB
     /// [default: sqlite://rbac.db?mode=rwc].
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -106,8 +113,8 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_max_mib: Option<u64>,
 
-    /// Connections each gRPC port holds at once; more are closed as they arrive
-    /// [default: 10000].
+    /// Connections each port (gRPC and HTTP) holds at once; more are closed as they
+    /// arrive [default: 10000].
     #[arg(long, env = "RBAC_MAX_CONNECTIONS", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
@@ -126,10 +133,18 @@ pub struct ServeSettings {
     pub max_inflight_request_mib: Option<u64>,
 
     /// A connection that sends nothing (no HTTP/2 preface, no TLS hello) within this many
-    /// milliseconds of being accepted is closed [default: 10000].
+    /// milliseconds of being accepted is closed; on the HTTP port, a TLS handshake not
+    /// done by then [default: 10000].
     #[arg(long, env = "RBAC_HANDSHAKE_TIMEOUT_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_timeout_ms: Option<u64>,
+
+    /// On the HTTP port, a connection whose request headers are not all in within this
+    /// many milliseconds of its start, or of its previous response, is closed: silent,
+    /// slow and idle connections alike. Each byte does not restart it [default: 10000].
+    #[arg(long, env = "RBAC_HTTP_HEADER_TIMEOUT_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout_ms: Option<u64>,
 
     /// Largest request message accepted, in bytes; larger ones fail with OUT_OF_RANGE
     /// [default: 4194304].
@@ -138,7 +153,8 @@ pub struct ServeSettings {
     pub max_request_bytes: Option<usize>,
 
     /// Longest a call may run, in milliseconds; past it the call fails with
-    /// DEADLINE_EXCEEDED. A shorter grpc-timeout from the caller still applies
+    /// DEADLINE_EXCEEDED. A shorter grpc-timeout from the caller still applies. On the
+    /// HTTP port, the longest a request may take, its body read included (408 past it)
     /// [default: 10000].
     #[arg(long, env = "RBAC_REQUEST_TIMEOUT_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -276,6 +292,7 @@ impl ServeSettings {
             admin_listen: self.admin_listen.or(lower.admin_listen),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             http_listen: self.http_listen.or(lower.http_listen),
+            public_url: self.public_url.or(lower.public_url),
             database_url: self.database_url.or(lower.database_url),
             database_max_connections: self
                 .database_max_connections
@@ -301,6 +318,7 @@ impl ServeSettings {
                 .max_inflight_request_mib
                 .or(lower.max_inflight_request_mib),
             handshake_timeout_ms: self.handshake_timeout_ms.or(lower.handshake_timeout_ms),
+            http_header_timeout_ms: self.http_header_timeout_ms.or(lower.http_header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             shutdown_grace_ms: self.shutdown_grace_ms.or(lower.shutdown_grace_ms),
             tls_cert: self.tls_cert.or(lower.tls_cert),

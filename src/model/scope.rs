@@ -84,11 +84,19 @@ impl ResourceRef {
             id: Arc::from(id),
         }
     }
+
+    /// A resource a caller names: its id within the limit a registered id has, so that
+    /// an id no registration could hold is bad input rather than an unknown resource.
+    pub fn named(kind: ResourceType, id: &str) -> Result<Self, super::TextError> {
+        super::required_text("resource.id", id, super::RESOURCE_ID_MAX)?;
+        Ok(Self::new(kind, id))
+    }
 }
 
+/// For people: the id cut short as every echoed value is (`shown`).
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.kind.as_str(), self.id)
+        write!(f, "{}/{}", self.kind.as_str(), super::shown(&self.id))
     }
 }
 

@@ -330,3 +330,202 @@ async fn bad_input_and_a_missing_token_get_the_statuses_the_specification_names(
     );
     server.stop().await;
 }
+
+/// Sends raw bytes to the HTTP port and reads the whole answer (the server closes after
+/// `Connection: close`).
+async fn raw_http(at: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(at).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The discovery document names the port as configured, never as a client's `Host`
+/// header says: a forged Host cannot point callers at another server.
+#[tokio::test]
+async fn discovery_ignores_the_host_header() {
+    let Some(w) = world(|_| {}).await else {
+        return;
+    };
+    let at = &w.server.http_address;
+    let answer = raw_http(
+        at,
+        "GET /.well-known/authzen-configuration HTTP/1.1\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!answer.contains("evil.example"), "{answer}");
+    assert!(
+        answer.contains(&format!("\"policy_decision_point\":\"http://{at}\"")),
+        "{answer}"
+    );
+    w.server.stop().await;
+}
+
+/// How long until the server closes `stream`, reading (and dropping) what it sends; None
+/// when it is still open after `within`.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// The HTTP port closes a connection that says nothing, one that sends its headers a
+/// byte at a time (the deadline is not reset by each byte), and one that stays idle after
+/// its answer, within the default header deadline of 10 s.
+#[tokio::test]
+async fn the_http_port_closes_silent_slow_and_idle_connections() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let Some(server) = TestServer::start(Backend::Sqlite).await else {
+        return;
+    };
+    let at = server.http_address.clone();
+    let bound = Duration::from_secs(13);
+    let silent = async {
+        let mut stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        closed_within(&mut stream, bound).await
+    };
+    let slow = async {
+        let stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let dripping = tokio::spawn(async move {
+            let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: {}", "a".repeat(200));
+            for byte in request.as_bytes() {
+                if write.write_all(&[*byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 1024];
+        let closed = tokio::time::timeout(bound, async {
+            use tokio::io::AsyncReadExt;
+            loop {
+                match read.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return started.elapsed(),
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .ok();
+        dripping.abort();
+        closed
+    };
+    let idle = async {
+        let mut stream = tokio::net::TcpStream::connect(&at).await.unwrap();
+        stream
+            .write_all(b"GET /.well-known/authzen-configuration HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        closed_within(&mut stream, bound).await
+    };
+    let (silent, slow, idle) = tokio::join!(silent, slow, idle);
+    for (what, closed) in [("silent", silent), ("slow", slow), ("idle", idle)] {
+        assert!(
+            closed.is_some_and(|after| after >= Duration::from_secs(9)),
+            "the {what} connection: {closed:?}"
+        );
+    }
+    server.stop().await;
+}
+
+/// The HTTP port holds at most --max-connections at once, as each gRPC port does; a
+/// connection past the limit is closed as it arrives, and a freed place serves again.
+#[tokio::test]
+async fn the_http_port_holds_at_most_max_connections() {
+    use std::time::Duration;
+    let limit = |config: &mut rbac_sidecar::config::ServeConfig| config.max_connections = 2;
+    let Some(server) = TestServer::start_configured(Backend::Sqlite, limit).await else {
+        return;
+    };
+    let at = server.http_address.clone();
+    let held = [
+        tokio::net::TcpStream::connect(&at).await.unwrap(),
+        tokio::net::TcpStream::connect(&at).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = tokio::net::TcpStream::connect(&at).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_secs(3))
+            .await
+            .is_some(),
+        "a third connection is served"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = get(&at, "/.well-known/authzen-configuration").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// A request whose body drips in a byte at a time is answered 408 once
+/// --request-timeout-ms has passed, as a gRPC call gets DEADLINE_EXCEEDED: the header
+/// deadline ends with the headers, so without this the body could hold the connection
+/// for ever.
+#[tokio::test]
+async fn a_request_body_that_drips_is_cut_off_at_the_request_timeout() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let short = |config: &mut rbac_sidecar::config::ServeConfig| config.request_timeout_ms = 1_000;
+    let Some(server) = TestServer::start_configured(Backend::Sqlite, short).await else {
+        return;
+    };
+    let stream = tokio::net::TcpStream::connect(&server.http_address)
+        .await
+        .unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write
+        .write_all(
+            b"POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let dripping = tokio::spawn(async move {
+        for _ in 0..100 {
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), read.read(&mut answer)).await;
+    dripping.abort();
+    let Ok(Ok(n)) = read else {
+        panic!("no answer within 5 s of a dripping body: {read:?}");
+    };
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout_ms"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

@@ -315,3 +315,85 @@ async fn with_unmatched_allowed_an_odd_path_is_still_refused() {
     }
     server.stop().await;
 }
+
+/// Issue 27's spellings of protected paths: read as the application behind reads them,
+/// so each gets the canonical path's answer, never "unmatched", whatever `unmatched` says.
+async fn spellings_of_a_protected_path(unmatched: &str) {
+    let spelled = move |config: &mut ServeConfig| {
+        let text = format!(
+            r#"
+            unmatched = "{unmatched}"
+            subject_metadata = ["envoy.filters.http.jwt_authn", "jwt_payload", "oid"]
+            [[routes]]
+            path = "/admin/**"
+            permission = "billing.manage"
+            [[routes]]
+            method = "DELETE"
+            path = "/api/tenants/{{tenant_id}}"
+            permission = "tenants.manage"
+            tenant = "{{tenant_id}}"
+            "#
+        );
+        let settings: ExtAuthzSettings = toml::from_str(&text).unwrap();
+        config.ext_authz = Some(RouteMap::compile(&settings).unwrap());
+    };
+    let Some(mut server) = TestServer::start_configured(Backend::Sqlite, spelled).await else {
+        return;
+    };
+    let tenant = world::tenant(&mut server.admin, "msp", None, true).await.id;
+    let oid = uuid::Uuid::new_v4().to_string();
+    world::user_with_object_id(&mut server.admin, &tenant, &oid).await;
+    let mut envoy = Envoy::new(server.channel.clone());
+    let mut ask = async |method: &str, path: &str| {
+        envoy::ask(&mut envoy, envoy::request(method, path, &[], Some(&oid))).await
+    };
+    let admin = ask("GET", "/admin/x").await;
+    let delete = ask("DELETE", &format!("/api/tenants/{tenant}")).await;
+    for answer in [&admin, &delete] {
+        assert_eq!((answer.code, answer.http_status), (7, 403), "{answer:?}");
+    }
+    for (method, path, canonical) in [
+        ("GET", "/%61dmin/x".to_owned(), &admin),
+        ("GET", "/a%64min/x".to_owned(), &admin),
+        ("GET", "/%41DMIN/x".to_owned(), &admin),
+        ("DELETE", format!("/api/%74enants/{tenant}"), &delete),
+        ("DELETE", format!("/ap%69/tenants/{tenant}"), &delete),
+    ] {
+        let answer = ask(method, &path).await;
+        assert_eq!(
+            (answer.code, answer.http_status, &answer.body),
+            (canonical.code, canonical.http_status, &canonical.body),
+            "{method} {path}: {answer:?}"
+        );
+    }
+    for (method, path) in [
+        ("GET", "/admin./x".to_owned()),
+        ("GET", "/ADMIN./x".to_owned()),
+        ("GET", "/admin%09/x".to_owned()),
+        ("GET", "/admin%20/x".to_owned()),
+        ("DELETE", format!("/api/tenants./{tenant}")),
+        ("DELETE", format!("/api/tenants/{tenant}.")),
+    ] {
+        let answer = ask(method, &path).await;
+        assert_eq!(
+            (answer.code, answer.http_status, &answer.body),
+            (
+                3,
+                403,
+                &serde_json::json!({ "decision": "refused", "reason": "bad_request" })
+            ),
+            "{method} {path}: {answer:?}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn spellings_of_a_protected_path_are_checked_with_unmatched_allowed() {
+    spellings_of_a_protected_path("allow").await;
+}
+
+#[tokio::test]
+async fn spellings_of_a_protected_path_are_checked_with_unmatched_denied() {
+    spellings_of_a_protected_path("deny").await;
+}

@@ -105,3 +105,49 @@ async fn grpcurl_lists_the_services_and_checks_access_by_json() {
     assert!(ok, "{access}");
     assert_eq!(access.matches("\"assignmentId\"").count(), 1, "{access}");
 }
+
+/// A refusal's `google.rpc.ErrorInfo` is served by reflection, so grpcurl prints its
+/// reason, domain and metadata instead of "google.rpc.ErrorInfo is not recognized".
+#[tokio::test]
+async fn grpcurl_prints_the_details_of_a_refusal() {
+    let Some(grpcurl) = grpcurl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
+    let mut sidecar = Replica::spawn(&url).await;
+    let address = sidecar.address.clone();
+    // A user with no role: a write of theirs is refused with an ErrorInfo.
+    let tenant = crate::support::world::tenant(&mut sidecar.admin, "msp", None, true)
+        .await
+        .id;
+    let oid = uuid::Uuid::new_v4().to_string();
+    crate::support::world::user_with_object_id(&mut sidecar.admin, &tenant, &oid).await;
+    let actor = format!("x-actor-object-id: {oid}");
+    let (ok, refused) = run(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-H",
+            &actor,
+            "-d",
+            r#"{"name":"not mine"}"#,
+            &address,
+            "rbac.v1.AdminService/CreateTag",
+        ],
+    );
+    assert!(!ok && refused.contains("PermissionDenied"), "{refused}");
+    assert!(!refused.contains("not recognized"), "{refused}");
+    let compact: String = refused.chars().filter(|c| !c.is_whitespace()).collect();
+    for shown in [
+        "\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\"",
+        "\"reason\":\"MISSING_PERMISSION\"",
+        "\"domain\":\"rbac.v1\"",
+        "\"permission\":\"tags.manage\"",
+    ] {
+        assert!(
+            compact.contains(shown),
+            "grpcurl does not show {shown}: {refused}"
+        );
+    }
+}

@@ -205,4 +205,262 @@ on_both_backends!(
     the_tenant_tree_has_a_depth_limit,
     hostile_text_is_refused_with_a_short_message,
     unauthenticated_access_requests_cannot_fill_the_disk,
+    no_error_echoes_a_long_value,
 );
+
+/// A codec that sends and receives messages as the bytes they are, so that any method of
+/// the contract can be called with a message built from its descriptor.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
+    }
+}
+
+/// Builds requests of any message of the contract from its descriptor: every text field
+/// (nested messages included, three levels deep) holds a plausible value, so that a call
+/// gets past its first checks, and one field, the target, holds the hostile value.
+struct Messages {
+    types: std::collections::HashMap<String, prost_types::DescriptorProto>,
+    /// Plausible values by field name.
+    plausible: Vec<(&'static str, String)>,
+}
+
+const DEPTH: usize = 3;
+
+impl Messages {
+    fn new(plausible: Vec<(&'static str, String)>) -> Messages {
+        use prost::Message;
+        let set =
+            prost_types::FileDescriptorSet::decode(rbac_sidecar::api::pb::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let mut types = std::collections::HashMap::new();
+        fn add(
+            types: &mut std::collections::HashMap<String, prost_types::DescriptorProto>,
+            prefix: &str,
+            message: &prost_types::DescriptorProto,
+        ) {
+            let name = format!("{prefix}.{}", message.name());
+            for nested in &message.nested_type {
+                add(types, &name, nested);
+            }
+            types.insert(name, message.clone());
+        }
+        for file in &set.file {
+            for message in &file.message_type {
+                add(&mut types, &format!(".{}", file.package()), message);
+            }
+        }
+        Messages { types, plausible }
+    }
+
+    fn plausible(&self, field: &str) -> &str {
+        self.plausible
+            .iter()
+            .find(|(suffix, _)| field.ends_with(suffix))
+            .map_or("x", |(_, value)| value.as_str())
+    }
+
+    /// The paths (field numbers, outermost first) of every text field of `message`.
+    fn text_fields(&self, message: &str, depth: usize) -> Vec<(Vec<i32>, String)> {
+        use prost_types::field_descriptor_proto::Type;
+        let mut paths = Vec::new();
+        let Some(descriptor) = self.types.get(message) else {
+            return paths;
+        };
+        for field in &descriptor.field {
+            match field.r#type() {
+                Type::String => paths.push((vec![field.number()], field.name().to_owned())),
+                Type::Message if depth < DEPTH => {
+                    for (mut path, name) in self.text_fields(field.type_name(), depth + 1) {
+                        path.insert(0, field.number());
+                        paths.push((path, format!("{}.{name}", field.name())));
+                    }
+                }
+                _ => {}
+            }
+        }
+        paths
+    }
+
+    /// `message` with plausible text, and `hostile` at `path` (appended last: for a text
+    /// field the last value wins, and a message field merges into the one before).
+    fn encode(&self, message: &str, path: &[i32], hostile: &str, depth: usize) -> Vec<u8> {
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        use prost_types::field_descriptor_proto::Type;
+        let mut out = Vec::new();
+        let Some(descriptor) = self.types.get(message) else {
+            return out;
+        };
+        let bytes = |out: &mut Vec<u8>, number: i32, value: &[u8]| {
+            encode_key(number as u32, WireType::LengthDelimited, out);
+            encode_varint(value.len() as u64, out);
+            out.extend_from_slice(value);
+        };
+        for field in &descriptor.field {
+            match field.r#type() {
+                Type::String => bytes(
+                    &mut out,
+                    field.number(),
+                    self.plausible(field.name()).as_bytes(),
+                ),
+                Type::Message if depth < DEPTH => {
+                    let inner = self.encode(field.type_name(), &[], hostile, depth + 1);
+                    bytes(&mut out, field.number(), &inner);
+                }
+                _ => {}
+            }
+        }
+        if let Some((first, rest)) = path.split_first() {
+            let field = descriptor
+                .field
+                .iter()
+                .find(|f| f.number() == *first)
+                .unwrap();
+            if rest.is_empty() {
+                bytes(&mut out, *first, hostile.as_bytes());
+            } else {
+                let inner = self.encode(field.type_name(), rest, hostile, depth + 1);
+                bytes(&mut out, *first, &inner);
+            }
+        }
+        out
+    }
+}
+
+/// Every text field of every AuthorizationService and AdminService call, given a value
+/// far over any limit: no error message repeats more than 64 characters of it, and none
+/// is long enough to trouble a client's metadata limits.
+async fn no_error_echoes_a_long_value(backend: Backend) {
+    use prost::Message;
+    let Some(mut server) = TestServer::start(backend).await else {
+        return;
+    };
+    let admin = &mut server.admin;
+    let tenant = world::tenant(admin, "t", None, true).await.id;
+    let user = world::user_with_object_id(admin, &tenant, &uuid::Uuid::new_v4().to_string())
+        .await
+        .id;
+    let role = world::role(admin, &["computers.view"]).await.id;
+    let messages = Messages::new(vec![
+        ("tenant_id", tenant.clone()),
+        ("user_id", user.clone()),
+        ("role_id", role),
+        ("object_id", crate::support::ADMIN.to_owned()),
+        ("permission", "computers.view".to_owned()),
+        ("permissions", "computers.view".to_owned()),
+        ("type", "computer".to_owned()),
+        ("email", "someone@example.com".to_owned()),
+        ("id", uuid::Uuid::new_v4().to_string()),
+    ]);
+    let set =
+        prost_types::FileDescriptorSet::decode(rbac_sidecar::api::pb::FILE_DESCRIPTOR_SET).unwrap();
+    let services: Vec<_> = set
+        .file
+        .iter()
+        .flat_map(|f| f.service.iter().map(move |s| (f.package(), s)))
+        .filter(|(_, s)| matches!(s.name(), "AuthorizationService" | "AdminService"))
+        .collect();
+    assert_eq!(services.len(), 2, "both services are in the descriptors");
+    let mut grpc = tonic::client::Grpc::new(server.channel.clone());
+    let mut calls = 0;
+    for (package, service) in services {
+        for method in &service.method {
+            if method.client_streaming() || method.server_streaming() {
+                continue;
+            }
+            let fields = messages.text_fields(method.input_type(), 0);
+            for (path, field) in fields {
+                for length in [5_000, 100_000] {
+                    let hostile = "q".repeat(length);
+                    let body = messages.encode(method.input_type(), &path, &hostile, 0);
+                    let route = format!("/{package}.{}/{}", service.name(), method.name());
+                    grpc.ready().await.unwrap();
+                    let answer = grpc
+                        .unary(
+                            crate::support::as_admin(body),
+                            http::uri::PathAndQuery::from_maybe_shared(route.clone()).unwrap(),
+                            RawCodec,
+                        )
+                        .await;
+                    calls += 1;
+                    let Err(status) = answer else {
+                        continue;
+                    };
+                    let message = status.message();
+                    assert!(
+                        !message.contains(&"q".repeat(65)) && message.len() < 1_000,
+                        "{route} with {length} characters in `{field}`: {:?} `{}`",
+                        status.code(),
+                        message.chars().take(300).collect::<String>()
+                    );
+                    assert_ne!(
+                        status.code(),
+                        Code::ResourceExhausted,
+                        "{route} `{field}`: {message}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(calls > 100, "{calls} calls");
+    // The issue's case: a resource id over its limit is bad input, not an unknown resource.
+    for length in [5_000, 100_000] {
+        let check = pb::CheckAccessRequest {
+            subject: Some(pb::check_access_request::Subject::UserId(user.clone())),
+            permission: "computers.view".into(),
+            target: Some(pb::Target {
+                kind: Some(pb::target::Kind::Resource(pb::ResourceRef {
+                    r#type: "computer".into(),
+                    id: "r".repeat(length),
+                })),
+            }),
+            explain: false,
+            min_revision: 0,
+        };
+        assert_status(
+            server.authz.check_access(check).await,
+            Code::InvalidArgument,
+            "`resource.id` must be at most 512 characters",
+        );
+    }
+    server.stop().await;
+}

@@ -231,3 +231,125 @@ async fn legacy_users_become_built_in_role_assignments() {
     assert_eq!(revision().await, before + 1);
     server.stop().await;
 }
+
+/// A file of preferences alone changes the instance: the plan, the report and the audit
+/// row say so, instead of "0 users created, 0 assignments added".
+#[tokio::test]
+async fn a_preference_the_import_changes_is_reported_and_audited() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let admin: &mut Admin = &mut server.admin.clone();
+    let impersonation = async |admin: &mut Admin| {
+        admin
+            .get_preferences(as_admin(pb::GetPreferencesRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .impersonation_enabled
+    };
+    assert!(!impersonation(admin).await);
+    let file = json!({ "preferences": { "impersonation_enabled": true }, "users": [] });
+    let dry = import(&server.url, &file, &["--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan = stdout(&dry);
+    assert!(
+        plan.contains("set impersonation_enabled: false -> true"),
+        "{plan}"
+    );
+    assert!(plan.contains("1 preference change planned"), "{plan}");
+    assert!(!impersonation(admin).await, "a dry run writes nothing");
+
+    let done = import(&server.url, &file, &[]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let report = stdout(&done);
+    assert!(
+        report.contains("set impersonation_enabled: false -> true"),
+        "{report}"
+    );
+    assert!(report.contains("1 preference changed"), "{report}");
+    assert!(impersonation(admin).await);
+    let events = admin
+        .list_audit_events(as_admin(pb::ListAuditEventsRequest {
+            action: "ImportLegacy".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let event = events.first().expect("the import is audited");
+    assert!(
+        event.before.contains("impersonation_enabled: false")
+            && event.after.contains("impersonation_enabled: true"),
+        "{event:?}"
+    );
+    // Nothing left to change: nothing written, nothing reported as changed.
+    let again = import(&server.url, &file, &[]);
+    assert!(
+        !stdout(&again).contains("set impersonation_enabled"),
+        "{}",
+        stdout(&again)
+    );
+    server.stop().await;
+}
+
+/// The import applies the API's text rules: no NUL or terminal escapes stored, no
+/// e-mail over its limit, and a hostile value is never repeated in full.
+#[tokio::test]
+async fn legacy_text_follows_the_api_rules() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let admin: &mut Admin = &mut server.admin.clone();
+    let msp = world::tenant(admin, "msp", None, true).await;
+    let acme = world::tenant(admin, "acme", Some(&msp.id), false).await;
+    let long = format!("{}@example.com", "e".repeat(5_000));
+    let user = |n: u32, email: &str, first_name: &str| {
+        json!({
+            "azure_object_id": format!("1e9ac100-0000-4000-8000-00000000010{n}"),
+            "tenant_id": acme.id,
+            "email": email,
+            "first_name": first_name,
+            "user_type": "tenant_user",
+        })
+    };
+    let file = json!({
+        "users": [
+            user(0, "nul\u{0}@example.com", ""),
+            user(1, "\u{1b}[31mred@example.com", ""),
+            user(2, &long, ""),
+            user(3, "bell@example.com", "ring\u{7}"),
+            user(4, "fine@example.com", "Fine"),
+        ],
+    });
+    let refused = import(&server.url, &file, &["--dry-run"]);
+    let report = stdout(&refused);
+    for (index, why) in [
+        (0, "`email` must not contain NUL"),
+        (
+            1,
+            "`email` must not contain NUL or other control characters",
+        ),
+        (2, "`email` must be at most 320 characters"),
+        (3, "`first_name` must not contain NUL"),
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("NOT MAPPED: user #{index} ")))
+            .unwrap_or_else(|| panic!("user #{index} is not refused: {report}"));
+        assert!(line.contains(why), "{line}");
+    }
+    assert!(report.contains("create user fine@example.com"), "{report}");
+    let everything = format!("{report}{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(!everything.contains(&"e".repeat(65)), "{everything}");
+    assert!(
+        !everything.contains(['\u{0}', '\u{1b}', '\u{7}']),
+        "{everything:?}"
+    );
+    server.stop().await;
+}

@@ -628,3 +628,42 @@ async fn tagging_a_tenant_needs_the_tag_scope_permission() {
         .unwrap();
     server.stop().await;
 }
+
+/// A feed resumed after a revision nobody wrote would answer with that revision, and a
+/// follower would take it as applied: FAILED_PRECONDITION, as CheckAccess answers.
+#[tokio::test]
+async fn the_feed_refuses_to_resume_after_an_unwritten_revision() {
+    use pb::replication_service_client::ReplicationServiceClient;
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let mut feed = ReplicationServiceClient::new(server.channel.clone());
+    for after in [1 << 63, 1_000_000] {
+        let answer = feed
+            .watch_changes(pb::WatchChangesRequest {
+                after_revision: Some(after),
+            })
+            .await;
+        assert_status(
+            answer.map(|_| ()),
+            Code::FailedPrecondition,
+            &format!("revision {after} has not been written"),
+        );
+    }
+    // The newest revision is a place to resume from: the feed answers at it.
+    let mut stream = feed
+        .watch_changes(pb::WatchChangesRequest {
+            after_revision: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let newest = stream.message().await.unwrap().unwrap().revision;
+    let mut stream = feed
+        .watch_changes(pb::WatchChangesRequest {
+            after_revision: Some(newest),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stream.message().await.unwrap().unwrap().revision, newest);
+    server.stop().await;
+}

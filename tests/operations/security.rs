@@ -311,6 +311,16 @@ async fn authzen_is_served_over_tls_by_the_binary() {
         (200, &serde_json::json!(true)),
         "{answer}"
     );
+    // The discovery document says https://, the port's own scheme.
+    let (status, document) =
+        crate::support::authzen::get_tls(&http, &pki.ca, "/.well-known/authzen-configuration")
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        document["policy_decision_point"],
+        format!("https://{http}"),
+        "{document}"
+    );
     // Plain HTTP gets no answer from a TLS port.
     let plain = tokio::time::timeout(
         std::time::Duration::from_secs(5),

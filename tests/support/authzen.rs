@@ -47,6 +47,28 @@ pub async fn post_tls(
     path: &str,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
+    let request = http::Request::post(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .unwrap();
+    send_tls(address, ca_pem, request).await
+}
+
+/// GETs over HTTPS, as [`post_tls`].
+pub async fn get_tls(address: &str, ca_pem: &str, path: &str) -> (u16, serde_json::Value) {
+    let request = http::Request::get(path)
+        .header("host", "localhost")
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    send_tls(address, ca_pem, request).await
+}
+
+async fn send_tls(
+    address: &str,
+    ca_pem: &str,
+    request: http::Request<Full<bytes::Bytes>>,
+) -> (u16, serde_json::Value) {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -67,11 +89,6 @@ pub async fn post_tls(
             .await
             .unwrap();
     tokio::spawn(connection);
-    let request = http::Request::post(path)
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body.to_string())))
-        .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();

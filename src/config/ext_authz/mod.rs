@@ -8,8 +8,11 @@
 //! one, and the tests below use one.
 //!
 //! In a path, `{name}` matches one segment, `*` any one segment, and a final `**` whatever
-//! is left (nothing included). The query string is not part of the path. A path an
-//! application could read otherwise (see [`RouteError::OddPath`]) is refused.
+//! is left (nothing included). The query string is not part of the path. A request's path
+//! is matched as the most lenient application behind would read it: percent-encoded
+//! unreserved characters (RFC 3986, section 2.3) decoded first, so `/%61dmin` is `/admin`.
+//! A path an application could still read otherwise (see [`RouteError::OddPath`]) is
+//! refused.
 
 mod settings;
 
@@ -94,23 +97,62 @@ pub struct Routed<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     /// A path an application could read otherwise than the route map: refused in every
-    /// mode, `unmatched = "allow"` included.
-    #[error(
-        "the path has an empty, `.` or `..` segment, a `\\` or `;`, or an encoded `/`, `\\`, `.` or `;`"
-    )]
-    OddPath,
+    /// mode, `unmatched = "allow"` included. `why` names the shape.
+    #[error("the path has {why}, which an application could read otherwise")]
+    OddPath { why: &'static str },
     #[error("route `{route}` takes its target from header `{header}`, which the request lacks")]
     MissingHeader { route: String, header: String },
 }
 
-/// Whether a path segment could be read otherwise by the application behind Envoy.
-fn odd(segment: &str) -> bool {
+/// A segment as the most lenient application behind would read it: percent-encoded
+/// unreserved characters (`A-Z a-z 0-9 - . _ ~`, RFC 3986 section 2.3) decoded, other
+/// escapes kept. Refused when the segment stays ambiguous: applications differ on what it
+/// names, so no reading of it is safe to match (or to let through unmatched).
+fn normalised(segment: &str) -> Result<String, RouteError> {
+    let odd = |why| Err(RouteError::OddPath { why });
+    if matches!(segment, "" | "." | "..") {
+        return odd("an empty, `.` or `..` segment");
+    }
+    if segment.contains(['\\', ';']) {
+        return odd("a `\\` or `;`");
+    }
     let lower = segment.to_ascii_lowercase();
-    matches!(segment, "" | "." | "..")
-        || segment.contains(['\\', ';'])
-        || ["%2f", "%5c", "%2e", "%3b"]
-            .iter()
-            .any(|e| lower.contains(e))
+    if ["%2f", "%5c", "%2e", "%3b"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return odd("an encoded `/`, `\\`, `.` or `;`");
+    }
+    // Every escape decoded, as the application finally reads the segment.
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    if decoded.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return odd("a control or whitespace character, encoded or not");
+    }
+    let mut out = String::with_capacity(segment.len());
+    let mut rest = segment;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest
+            .get(at + 1..at + 3)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let Some(hex) = escape else {
+            return odd("a `%` that does not start an escape `%XX`");
+        };
+        match u8::from_str_radix(hex, 16) {
+            Ok(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => out.push(char::from(b)),
+            _ => {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+        }
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    // Many servers drop a trailing dot (`admin.` is `admin` to them, a file name to others).
+    if out.ends_with('.') {
+        return odd("a segment ending in `.`");
+    }
+    Ok(out)
 }
 
 impl Default for RouteMap {
@@ -168,8 +210,8 @@ impl RouteMap {
     }
 
     /// The first route that matches; its target read from the path or a header. Matching
-    /// is at least as broad as the applications behind: literals in any case, one trailing
-    /// slash ignored, HEAD taken as GET.
+    /// is at least as broad as the applications behind: unreserved characters decoded,
+    /// literals in any case, one trailing slash ignored, HEAD taken as GET.
     pub fn route<'h>(
         &self,
         method: &str,
@@ -178,17 +220,16 @@ impl RouteMap {
     ) -> Result<Option<Routed<'_>>, RouteError> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let Some(rest) = path.strip_prefix('/') else {
-            return Err(RouteError::OddPath);
+            return Err(RouteError::OddPath {
+                why: "no leading `/`",
+            });
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let segments: Vec<&str> = if rest.is_empty() {
+        let segments: Vec<String> = if rest.is_empty() {
             Vec::new()
         } else {
-            rest.split('/').collect()
+            rest.split('/').map(normalised).collect::<Result<_, _>>()?
         };
-        if segments.iter().any(|s| odd(s)) {
-            return Err(RouteError::OddPath);
-        }
         let method = if method.eq_ignore_ascii_case("HEAD") {
             "GET"
         } else {
@@ -240,7 +281,7 @@ impl RouteMap {
 
 impl Route {
     /// The path parameters, when the path matches.
-    fn bind<'p>(&self, path: &[&'p str]) -> Option<Vec<(String, &'p str)>> {
+    fn bind<'p>(&self, path: &'p [String]) -> Option<Vec<(String, &'p str)>> {
         if path.len() < self.segments.len() || (!self.rest && path.len() != self.segments.len()) {
             return None;
         }
@@ -249,7 +290,7 @@ impl Route {
             match segment {
                 Segment::Literal(literal) if literal.eq_ignore_ascii_case(part) => {}
                 Segment::Literal(_) => return None,
-                Segment::Param(name) => params.push((name.clone(), *part)),
+                Segment::Param(name) => params.push((name.clone(), part.as_str())),
                 Segment::Any => {}
             }
         }
@@ -425,9 +466,11 @@ mod tests {
             "/api/computers/c9;x/reboot",
             "/api/computers/c9\\..\\reboot",
         ] {
-            assert_eq!(
-                map.route("GET", path, none),
-                Err(RouteError::OddPath),
+            assert!(
+                matches!(
+                    map.route("GET", path, none),
+                    Err(RouteError::OddPath { .. })
+                ),
                 "{path}"
             );
         }
@@ -448,6 +491,56 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    /// The spellings of issue 27: each reads as a protected path to a lenient application.
+    #[test]
+    fn a_path_is_matched_as_the_application_reads_it() {
+        let map = map(r#"
+            subject_header = "x"
+            [[routes]]
+            path = "/admin/**"
+            permission = "billing.manage"
+            [[routes]]
+            method = "DELETE"
+            path = "/api/tenants/{tenant_id}"
+            permission = "tenants.manage"
+            tenant = "{tenant_id}"
+        "#)
+        .unwrap();
+        let none = |_: &str| None;
+        for path in ["/%61dmin/x", "/a%64min/x", "/%41DMIN/x", "/%61%64%6D%69%6E"] {
+            let routed = map.route("GET", path, none).unwrap();
+            assert_eq!(routed.map(|r| r.route), Some("* /admin/**"), "{path}");
+        }
+        for path in ["/api/%74enants/T", "/ap%69/tenants/T", "/api/tenants/%54"] {
+            let routed = map.route("DELETE", path, none).unwrap().unwrap();
+            assert_eq!(routed.target, RoutedTarget::Tenant("T".into()), "{path}");
+        }
+        // Other escapes are kept as they are: `%40` is not `@` to the route map.
+        let routed = map.route("DELETE", "/api/tenants/a%40b", none).unwrap();
+        assert_eq!(routed.unwrap().target, RoutedTarget::Tenant("a%40b".into()));
+        for (path, why) in [
+            ("/admin./x", "ending in `.`"),
+            ("/ADMIN./x", "ending in `.`"),
+            ("/api/tenants./T", "ending in `.`"),
+            ("/api/tenants/T.", "ending in `.`"),
+            ("/admin%09/x", "control or whitespace"),
+            ("/admin%20/x", "control or whitespace"),
+            ("/admin\t/x", "control or whitespace"),
+            ("/admin%00/x", "control or whitespace"),
+            ("/admin%C2%A0/x", "control or whitespace"),
+            ("/admin%7F/x", "control or whitespace"),
+            ("/admin%/x", "escape"),
+            ("/admin%6/x", "escape"),
+            ("/admin%zz/x", "escape"),
+        ] {
+            let refused = map.route("GET", path, none);
+            assert!(
+                matches!(&refused, Err(e) if e.to_string().contains(why)),
+                "{path}: {refused:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,9 +10,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::model::{
-    Action, AssignmentId, EMAIL_MAX, Effect, PERSON_NAME_MAX, Preferences, Principal,
-    RoleAssignment, Scope, User, UserId, UserOrigin, catalogue, optional_text, parse_uuid,
-    required_text, shown,
+    Action, AssignmentId, Effect, PERSON_NAME_MAX, Preferences, Principal, RoleAssignment, Scope,
+    User, UserId, UserOrigin, catalogue, optional_text, parse_uuid, shown,
 };
 use crate::store::{self, AssignmentFilter, StoredAssignment};
 
@@ -362,13 +361,7 @@ fn new_user(
     azure_object_id: Uuid,
 ) -> std::result::Result<User, String> {
     let text = |e: crate::model::TextError| e.to_string();
-    let email = required_text("email", &legacy.email, EMAIL_MAX).map_err(text)?;
-    if !email.contains('@') {
-        return Err(format!(
-            "`email` must be an address such as `name@example.com`, got `{}`",
-            shown(&email)
-        ));
-    }
+    let email = super::users::email(&legacy.email).map_err(|e| e.to_string())?;
     Ok(User {
         id: UserId::random(),
         tenant_id,

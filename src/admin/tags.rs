@@ -1,7 +1,7 @@
 //! Tenant tags, and tagging tenants.
 
 use crate::model::permissions::{ASSIGN_TAG_SCOPE, TAGS_MANAGE, TENANTS_MANAGE};
-use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text};
+use crate::model::{Action, NAME_MAX, Scope, Tag, TagId, TenantId, required_text, shown};
 use crate::store;
 
 use super::reach::reaches_at;
@@ -24,7 +24,8 @@ impl Admin {
                 .is_some_and(|other| other.id != id)
             {
                 return Err(AdminError::AlreadyExists(format!(
-                    "a tag named `{name}` already exists"
+                    "a tag named `{}` already exists",
+                    shown(&name)
                 )));
             }
             let tag = Tag { id, name };
@@ -65,7 +66,10 @@ impl Admin {
                 name,
             };
             let named = store::find_tag_by_name(write.txn(), &tag.name).await?;
-            absent(named, format!("a tag named `{}` already exists", tag.name))?;
+            absent(
+                named,
+                format!("a tag named `{}` already exists", shown(&tag.name)),
+            )?;
             write.insert_tag(&tag).await?;
             let changed = Changed::new(tag.id, None, tag.name.clone());
             Ok((tag, changed))

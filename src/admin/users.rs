@@ -7,7 +7,7 @@ use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::permissions::{PERSONS_MANAGE, PERSONS_VIEW, USERS_MANAGE, USERS_VIEW};
 use crate::model::{
     Action, EMAIL_MAX, PERSON_NAME_MAX, Person, PersonId, QUERY_MAX, TenantId, User, UserId,
-    UserOrigin, optional_text, parse_uuid, required_text,
+    UserOrigin, optional_text, parse_uuid, required_text, shown,
 };
 use crate::store::{self, UserFilter};
 
@@ -44,7 +44,8 @@ pub(super) fn email(value: &str) -> Result<String> {
     let email = required_text("email", value, EMAIL_MAX)?;
     if !email.contains('@') {
         return Err(AdminError::InvalidArgument(format!(
-            "`email` must be an address such as `name@example.com`, got `{email}`"
+            "`email` must be an address such as `name@example.com`, got `{}`",
+            shown(&email)
         )));
     }
     Ok(email)

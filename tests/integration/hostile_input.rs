@@ -201,7 +201,40 @@ async fn the_tenant_tree_has_a_depth_limit(backend: Backend) {
     server.stop().await;
 }
 
+/// Values within their limits are not echoed whole either: a duplicate tag name of 200
+/// characters, an e-mail of 320 without an `@`.
+async fn a_refusal_repeats_at_most_64_characters_of_a_valid_length_value(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let mut admin = server.admin.clone();
+    let name = "t".repeat(200);
+    let tag = || as_admin(pb::CreateTagRequest { name: name.clone() });
+    admin.create_tag(tag()).await.unwrap();
+    let taken = admin.create_tag(tag()).await.unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    let tenant = world::tenant(&mut admin, "t", None, true).await;
+    let user = pb::CreateUserRequest {
+        tenant_id: tenant.id,
+        email: "e".repeat(320),
+        azure_object_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+    let refused = admin.create_user(as_admin(user)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    for status in [taken, refused] {
+        assert!(
+            !status.message().contains(&"t".repeat(65))
+                && !status.message().contains(&"e".repeat(65)),
+            "{}",
+            status.message()
+        );
+    }
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_refusal_repeats_at_most_64_characters_of_a_valid_length_value,
     the_tenant_tree_has_a_depth_limit,
     hostile_text_is_refused_with_a_short_message,
     unauthenticated_access_requests_cannot_fill_the_disk,

@@ -161,7 +161,7 @@ fn targets(m: &Reference) -> Vec<(Target, RefTarget)> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("RBAC_ENGINE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+        cases: std::env::var("RBAC_ENGINE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000),
         ..ProptestConfig::default()
     })]
 

@@ -60,15 +60,9 @@ impl Admin {
     ) -> Result<()> {
         let tenants = &actor.state.tenants;
         for access in actor.accesses() {
-            let verdict = engine::decide(
-                Some(access),
-                permission,
-                target,
-                &tenants,
-                unix_now(),
-                false,
-            )
-            .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
+            let verdict =
+                engine::decide(Some(access), permission, target, tenants, unix_now(), false)
+                    .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
             if verdict.decision != Decision::Allowed {
                 return Err(denied(access.user_id(), permission, place));
             }
@@ -88,7 +82,7 @@ impl Admin {
         let permission = permission.into();
         let (tenants, resources) = (&actor.state.tenants, &actor.state.resources);
         for access in actor.accesses() {
-            if !holds_at(access, permission, scope, &tenants, &resources, unix_now()) {
+            if !holds_at(access, permission, scope, tenants, resources, unix_now()) {
                 return Err(denied(access.user_id(), permission, scope));
             }
         }
@@ -333,15 +327,8 @@ impl Admin {
         let tenants = &actor.state.tenants;
         let now = unix_now();
         let holds = |access, permission| {
-            engine::decide(
-                Some(access),
-                permission,
-                &Target::None,
-                &tenants,
-                now,
-                false,
-            )
-            .is_ok_and(|v| v.decision == Decision::Allowed)
+            engine::decide(Some(access), permission, &Target::None, tenants, now, false)
+                .is_ok_and(|v| v.decision == Decision::Allowed)
         };
         for access in actor.accesses() {
             for permission in catalogue().system().iter() {

@@ -34,6 +34,22 @@ fn denied(who: UserId, permission: PermissionId, place: impl std::fmt::Display) 
     )
 }
 
+/// Refused, naming who lacks it, unless `holds` says yes for the actor and for the
+/// impersonator behind them.
+fn require_each(
+    actor: &Actor,
+    permission: PermissionId,
+    place: impl std::fmt::Display,
+    holds: impl Fn(&EffectiveAccess) -> Result<bool>,
+) -> Result<()> {
+    for access in actor.accesses() {
+        if !holds(access)? {
+            return Err(denied(access.user_id(), permission, &place));
+        }
+    }
+    Ok(())
+}
+
 impl Admin {
     /// The actor holds `key` on the tenant (an ordinary check).
     pub(super) fn require_on_tenant(
@@ -58,16 +74,13 @@ impl Admin {
         target: &Target,
         place: &str,
     ) -> Result<()> {
-        let tenants = &actor.state.tenants;
-        for access in actor.accesses() {
+        require_each(actor, permission, place, |access| {
+            let tenants = &actor.state.tenants;
             let verdict =
                 engine::decide(Some(access), permission, target, tenants, unix_now(), false)
                     .map_err(|e| AdminError::InvalidArgument(e.to_string()))?;
-            if verdict.decision != Decision::Allowed {
-                return Err(denied(access.user_id(), permission, place));
-            }
-        }
-        Ok(())
+            Ok(verdict.decision == Decision::Allowed)
+        })
     }
 
     /// The actor (and the impersonator behind them) holds `key` over the whole scope: an
@@ -81,12 +94,16 @@ impl Admin {
     ) -> Result<()> {
         let permission = permission.into();
         let (tenants, resources) = (&actor.state.tenants, &actor.state.resources);
-        for access in actor.accesses() {
-            if !holds_at(access, permission, scope, tenants, resources, unix_now()) {
-                return Err(denied(access.user_id(), permission, scope));
-            }
-        }
-        Ok(())
+        require_each(actor, permission, scope, |access| {
+            Ok(holds_at(
+                access,
+                permission,
+                scope,
+                tenants,
+                resources,
+                unix_now(),
+            ))
+        })
     }
 
     /// `key` on an owner tenant, or at Owner scope for what no tenant owns.

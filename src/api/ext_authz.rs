@@ -136,27 +136,19 @@ impl ExtAuthzApi {
             Ok(subject) => subject,
             Err(why) => return refused(Code::Unauthenticated, HttpStatusCode::Unauthorized, why),
         };
+        let invalid = |e: &dyn std::fmt::Display| {
+            let message = format!("{}: {e}", routed.route);
+            refused(Code::InvalidArgument, HttpStatusCode::Forbidden, message)
+        };
         let target = match &routed.target {
             RoutedTarget::None => TargetRef::None,
             RoutedTarget::Tenant(id) => match TenantId::parse("tenant", id) {
                 Ok(id) => TargetRef::Tenant(id),
-                Err(e) => {
-                    return refused(
-                        Code::InvalidArgument,
-                        HttpStatusCode::Forbidden,
-                        format!("{}: {e}", routed.route),
-                    );
-                }
+                Err(e) => return invalid(&e),
             },
             RoutedTarget::Resource(kind, id) => match ResourceRef::named(*kind, id) {
                 Ok(resource) => TargetRef::Resource(resource),
-                Err(e) => {
-                    return refused(
-                        Code::InvalidArgument,
-                        HttpStatusCode::Forbidden,
-                        format!("{}: {e}", routed.route),
-                    );
-                }
+                Err(e) => return invalid(&e),
             },
         };
         let check = Check {

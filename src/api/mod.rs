@@ -38,7 +38,7 @@ pub use connection::ConnectionLimits;
 use connection::{ConnectionGate, GuardedStream};
 use deadline::deadline;
 pub use ext_authz::ExtAuthzApi;
-pub use replication::ReplicationApi;
+pub use replication::{ReplicationApi, ReplicationGate};
 pub use upstream::{AdminForward, Tier, UpstreamError};
 
 /// Generated code of the public contract.
@@ -123,7 +123,10 @@ pub struct Routers {
 }
 
 type AuthorizationServer = AuthorizationServiceServer<AuthorizationApi>;
-type ReplicationServer = ReplicationServiceServer<ReplicationApi>;
+type ReplicationServer = tonic::service::interceptor::InterceptedService<
+    ReplicationServiceServer<ReplicationApi>,
+    ReplicationGate,
+>;
 type AdminServer = AdminServiceServer<AdminApi>;
 type ExtAuthzServer = EnvoyAuthorizationServer<ExtAuthzApi>;
 
@@ -160,12 +163,16 @@ pub async fn routers(services: Services, admin_apart: bool) -> Result<Routers, R
             tier,
         ))
         .max_decoding_message_size(limit),
-        replication: ReplicationServer::new(ReplicationApi::new(
-            Arc::clone(&services.checker),
-            services.stopping,
-            replication_open,
-        ))
-        .max_decoding_message_size(limit),
+        replication: ReplicationServer::new(
+            ReplicationServiceServer::new(ReplicationApi::new(
+                Arc::clone(&services.checker),
+                services.stopping,
+            ))
+            .max_decoding_message_size(limit),
+            ReplicationGate {
+                open: replication_open,
+            },
+        ),
         ext_authz: ExtAuthzServer::new(ExtAuthzApi::new(
             Arc::clone(&services.checker),
             services.ext_authz,

@@ -33,23 +33,27 @@ fn streamed<T: Send + 'static>(rx: mpsc::Receiver<Result<T, Status>>) -> Respons
 pub struct ReplicationApi {
     checker: Arc<Checker>,
     stopping: watch::Receiver<bool>,
-    /// False: the data is everyone's access, and nothing says who the caller is, so every
-    /// call is refused (a sidecar, or proven actors, with no service credential).
-    open: bool,
 }
 
 impl ReplicationApi {
-    pub fn new(checker: Arc<Checker>, stopping: watch::Receiver<bool>, open: bool) -> Self {
-        ReplicationApi {
-            checker,
-            stopping,
-            open,
-        }
+    pub fn new(checker: Arc<Checker>, stopping: watch::Receiver<bool>) -> Self {
+        ReplicationApi { checker, stopping }
     }
+}
 
-    fn require_credential(&self) -> Result<(), Status> {
+/// Who may call ReplicationService at all: its data is everyone's access. Closed (every
+/// call refused) where nothing says who the caller is and it must not be open: a sidecar,
+/// which would answer with its tier's credential, or a server proving its actors, with no
+/// service credential configured. Where one is, the bearer layer or mutual TLS checked it.
+#[derive(Clone, Copy)]
+pub struct ReplicationGate {
+    pub open: bool,
+}
+
+impl tonic::service::Interceptor for ReplicationGate {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         if self.open {
-            return Ok(());
+            return Ok(request);
         }
         Err(Status::unauthenticated(
             "ReplicationService is served only to holders of this server's service credential, and none is configured: set --auth-token-file (or --tls-client-ca) here and give the same token to its followers (--upstream-token-file)",
@@ -66,7 +70,6 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
-        self.require_credential()?;
         let cache = Arc::clone(self.checker.cache());
         let mut applied = cache.subscribe();
         let mut after = match request.into_inner().after_revision {
@@ -130,7 +133,6 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
         &self,
         _request: Request<pb::GetStateRequest>,
     ) -> Result<Response<Self::GetStateStream>, Status> {
-        self.require_credential()?;
         // Pages are made as the caller reads them, from one snapshot: many followers
         // reloading at once hold a page each, not the whole state each.
         let state = self.checker.cache().applied();
@@ -163,7 +165,6 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
         &self,
         request: Request<pb::LoadAccessRequest>,
     ) -> Result<Response<pb::LoadAccessResponse>, Status> {
-        self.require_credential()?;
         let pb::LoadAccessRequest {
             subject,
             min_revision,

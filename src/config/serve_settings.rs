@@ -226,30 +226,18 @@ pub struct ServeSettings {
 
     /// The `iss` actors' tokens must carry (Entra ID v2.0:
     /// `https://login.microsoftonline.com/TENANT/v2.0`); required with `actor_jwks`.
-    #[arg(
-        long = "actor-jwt-issuer",
-        env = "RBAC_ACTOR_JWT_ISSUER",
-        value_name = "ISS"
-    )]
+    #[arg(long, env = "RBAC_ACTOR_JWT_ISSUER", value_name = "ISS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_jwt_issuer: Option<String>,
 
     /// The `aud` actors' tokens must carry (the application's client id, or its
     /// `api://` URI); required with `actor_jwks`.
-    #[arg(
-        long = "actor-jwt-audience",
-        env = "RBAC_ACTOR_JWT_AUDIENCE",
-        value_name = "AUD"
-    )]
+    #[arg(long, env = "RBAC_ACTOR_JWT_AUDIENCE", value_name = "AUD")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_jwt_audience: Option<String>,
 
     /// The claim holding the actor's Azure object id [default: oid].
-    #[arg(
-        long = "actor-jwt-claim",
-        env = "RBAC_ACTOR_JWT_CLAIM",
-        value_name = "NAME"
-    )]
+    #[arg(long, env = "RBAC_ACTOR_JWT_CLAIM", value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_jwt_claim: Option<String>,
 

@@ -494,10 +494,10 @@ mod tests {
     #[test]
     fn an_impersonation_is_contained_in_the_actor_or_refused() {
         let w = world();
+        let allow = |key, scope: Scope| (key, scope, Effect::Allow);
         let judge = |actor: &EffectiveAccess, target: &EffectiveAccess| {
             judge_impersonation(actor, target, &w.tenants, &w.resources, 0).map_err(|r| r.reason)
         };
-        let allow = |key, scope: Scope| (key, scope, Effect::Allow);
         let helpdesk = user(
             w.customer,
             &[allow("users.impersonate", Scope::Tenant(w.customer))],

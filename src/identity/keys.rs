@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use tokio::sync::Mutex;
 
 /// How often the key set is re-read.
@@ -31,7 +31,7 @@ pub enum KeySetError {
         "the actor JWKS from {source_name} is not a JSON Web Key Set (`{{\"keys\": [...]}}`): {reason}"
     )]
     Parse { source_name: String, reason: String },
-    #[error("the actor JWKS from {0} holds no keys")]
+    #[error("the actor JWKS from {0} holds no key this server can verify signatures with")]
     Empty(String),
     #[error("cannot read the actor JWKS CA `{path}`: {reason}")]
     Ca { path: String, reason: String },
@@ -188,12 +188,24 @@ impl Source {
         if bytes.len() > MAX_BYTES {
             return Err(self.parse_error(format!("larger than {MAX_BYTES} bytes")));
         }
-        let set: JwkSet =
+        // Each key on its own: one this server cannot use (an algorithm it does not know,
+        // an encryption key) is left out rather than failing the whole set.
+        #[derive(serde::Deserialize)]
+        struct Published {
+            keys: Vec<serde_json::Value>,
+        }
+        let published: Published =
             serde_json::from_slice(&bytes).map_err(|e| self.parse_error(e.to_string()))?;
-        if set.keys.is_empty() {
+        let keys: Vec<Jwk> = published
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .filter(|key| key.common.public_key_use != Some(PublicKeyUse::Encryption))
+            .collect();
+        if keys.is_empty() {
             return Err(KeySetError::Empty(self.name()));
         }
-        Ok(set)
+        Ok(JwkSet { keys })
     }
 
     fn parse_error(&self, reason: String) -> KeySetError {
@@ -209,7 +221,7 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, KeySetErr
         url: url.to_owned(),
         reason,
     };
-    let response = client
+    let mut response = client
         .get(url)
         .send()
         .await
@@ -217,6 +229,13 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, KeySetErr
     if !response.status().is_success() {
         return Err(failed(format!("it answered {}", response.status())));
     }
-    let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
-    Ok(bytes.to_vec())
+    // Read at most one byte past the bound, whatever the server says it sends.
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_BYTES {
+            break;
+        }
+    }
+    Ok(bytes)
 }

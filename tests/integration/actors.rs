@@ -377,3 +377,26 @@ async fn the_key_set_comes_from_an_https_url_trusted_through_its_ca() {
         .to_string();
     assert!(err.contains("https://"), "{err}");
 }
+
+#[tokio::test]
+async fn a_key_the_server_cannot_use_is_left_out_and_encryption_keys_never_verify() {
+    use rbac_sidecar::identity::ActorVerifier;
+    let issuer = Issuer::new();
+    let good = issuer.jwks_json()["keys"][0].clone();
+    let mut encryption = good.clone();
+    encryption["use"] = json!("enc");
+    let unknown = json!({"kty": "XYZ", "kid": "odd", "alg": "ES512"});
+    let write = |keys: Vec<serde_json::Value>| {
+        std::fs::write(issuer.jwks(), json!({ "keys": keys }).to_string()).unwrap();
+    };
+    write(vec![unknown.clone(), good]);
+    let verifier = ActorVerifier::start(&issuer.config()).await.unwrap();
+    assert!(verifier.verify(&issuer.token(ADMIN)).await.is_ok());
+    write(vec![unknown, encryption]);
+    let err = ActorVerifier::start(&issuer.config())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("holds no key"), "{err}");
+}

@@ -53,7 +53,7 @@ pub struct ActorJwtConfig {
 }
 
 /// The person a verified token speaks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VerifiedActor {
     pub object_id: Uuid,
     /// From `email`, `preferred_username` or `upn`, when the token has one.

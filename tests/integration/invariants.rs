@@ -5,19 +5,27 @@
 //! database, checks that the actor's own access did not grow, and that every newly
 //! allowed (user, permission, target) was allowed to the actor there, with a scope-kind
 //! permission there and, for a system permission, `rbac.assign-cross-tenant-roles`.
+//!
+//! Some writes are impersonated (`Admin::impersonate`): the invariants then hold for the
+//! impersonated user and for the impersonator alike, an accepted impersonation shows
+//! nothing the impersonator is not allowed, and an impersonated write after the
+//! preference went off is refused. A user whose expiry moves later is newly allowed all
+//! they hold (for longer), and no accepted write moves the actor's or the impersonator's
+//! own expiry later.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::iter;
 use std::sync::Arc;
 
 use rbac_sidecar::admin::{
     Actor, ActorRef, Admin, AdminError, Identity, NewAssignment, NewGroup, NewRole, NewTenant,
-    RoleUpdate, TenantUpdate,
+    RoleUpdate, TenantUpdate, UserUpdate,
 };
 use rbac_sidecar::dataset::Xorshift;
 use rbac_sidecar::engine::Decision;
 use rbac_sidecar::model::{
-    Action, AssignmentId, Effect, GroupId, Principal, ResourceRef, ResourceType, RoleId, Scope,
-    TagId, TenantId, UserId, catalogue,
+    Action, AssignmentId, Effect, GroupId, Preferences, Principal, ResourceRef, ResourceType,
+    RoleId, Scope, TagId, TenantId, UserId, catalogue, unix_now,
 };
 use rbac_sidecar::store::{self, AssignmentFilter};
 use sea_orm::DatabaseConnection;
@@ -26,12 +34,14 @@ use crate::support::in_memory_server;
 use crate::support::reference::{RefScope, RefTarget, Reference};
 
 /// The permissions the oracle looks at: plain, msp_only and system ones, and every
-/// permission the admin rules turn on.
-const POOL: [&str; 13] = [
+/// permission the admin rules turn on (`users.impersonate` included, so that the world
+/// hands it out and impersonations start).
+const POOL: [&str; 14] = [
     "computers.view",
     "computers.manage",
     "tenants.manage",
     "users.manage",
+    "users.impersonate",
     "rbac.roles.manage",
     "rbac.groups.manage",
     "rbac.assign-owner-scope",
@@ -51,7 +61,14 @@ const SCOPE_KINDS: [&str; 5] = [
     "users.manage",
 ];
 const WRITES_PER_WORLD: usize = 40;
+/// How often (percent) a random write is made under impersonation.
+const IMPERSONATED: usize = 30;
+/// How often (percent) the preference is turned off between an impersonation and its write.
+const REVOKED_MIDWAY: usize = 8;
+/// The probes tried first in every world (`World::probe`).
+const PROBES: usize = 6;
 
+/// Whether a pool permission is a system one (scope-less).
 fn is_system(key: &str) -> bool {
     catalogue()
         .get(catalogue().id(key).expect("pool key"))
@@ -71,6 +88,10 @@ struct World {
     /// Custom roles of this world, and the built-in ones it hands out.
     roles: Vec<RoleId>,
     resources: Vec<ResourceRef>,
+    /// The instance preference `impersonation_enabled`, as root last set it.
+    impersonation_on: bool,
+    /// The role editor's role (probe 3 hands it out).
+    editor_role: RoleId,
 }
 
 /// What happened to the writes, for the liveness floor.
@@ -79,17 +100,64 @@ struct Tally {
     accepted: usize,
     refused: usize,
     by_kind: HashMap<&'static str, (usize, usize)>,
+    /// Impersonations started and refused (a refused one is not a write: it stays out
+    /// of the liveness floor).
+    impersonations: (usize, usize),
+    /// Writes made under impersonation: accepted and refused.
+    impersonated: (usize, usize),
+    /// Impersonated writes tried after the preference went off (all must be refused).
+    revoked_midway: usize,
+}
+
+/// Who makes a write: the acting user, and under impersonation the impersonator behind
+/// them (indexes into the world's users).
+#[derive(Clone, Copy, Debug)]
+struct Who {
+    actor: usize,
+    impersonator: Option<usize>,
+}
+
+impl Who {
+    /// Every user the invariants hold for, with the role they play in the write.
+    fn principals(self) -> impl Iterator<Item = (usize, &'static str)> {
+        iter::once((self.actor, "the actor"))
+            .chain(self.impersonator.map(|i| (i, "the impersonator")))
+    }
+}
+
+/// One write tried: by whom, its kind and outcome, and whether impersonation had been
+/// turned off before it (then it must be refused).
+struct Attempt {
+    who: Who,
+    kind: &'static str,
+    result: Result<(), AdminError>,
+    revoked: bool,
+}
+
+/// What the oracle compares before and after a write: every allowed (user, permission,
+/// target), and each user's expiry.
+struct Snapshot {
+    allowed: HashSet<Triple>,
+    expiries: Vec<Option<i64>>,
+}
+
+/// An expiry as a point in time to compare: none is the latest of all.
+fn latest(expiry: Option<i64>) -> i64 {
+    expiry.unwrap_or(i64::MAX)
 }
 
 impl World {
+    /// One of `items`, at random.
     fn pick<T: Clone>(&mut self, items: &[T]) -> T {
         items[self.rng.below(items.len())].clone()
     }
 
+    /// True `percent` times in a hundred.
     fn chance(&mut self, percent: usize) -> bool {
         self.rng.below(100) < percent
     }
 
+    /// A random subset of the pool, for a role.
     fn permissions(&mut self) -> Vec<String> {
         POOL.iter()
             .filter(|_| self.chance(30))
@@ -97,6 +165,8 @@ impl World {
             .collect()
     }
 
+    /// A world of six tenants, ten users with their administrators' roles, groups,
+    /// resources and random assignments; impersonation turned on.
     async fn build(admin: Arc<Admin>, root: Actor, db: DatabaseConnection, seed: u64) -> World {
         let mut w = World {
             admin,
@@ -109,9 +179,12 @@ impl World {
             groups: Vec::new(),
             roles: Vec::new(),
             resources: Vec::new(),
+            impersonation_on: false,
+            editor_role: RoleId::random(),
         };
         let root = w.root.clone();
         let a = Arc::clone(&w.admin);
+        w.set_impersonation(true).await;
         for _ in 0..2 {
             let (tag, _) = a
                 .create_tag(&root, &format!("tag-{}", uuid::Uuid::new_v4()))
@@ -213,6 +286,7 @@ impl World {
             ],
         };
         let (role_editor, _, _) = a.create_role(&root, editor_role).await.expect("role");
+        w.editor_role = role_editor.id;
         let public_role = |name: &str, permissions: &[&str]| NewRole {
             name: name.into(),
             description: String::new(),
@@ -228,12 +302,16 @@ impl World {
             &["tenants.manage", "rbac.assign-tag-scope", "computers.view"],
         );
         let (tagger, _, _) = a.create_role(&root, tagging).await.expect("role");
+        let impersonating = public_role("impersonator", &["users.impersonate", "billing.view"]);
+        let (impersonator, _, _) = a.create_role(&root, impersonating).await.expect("role");
         // Each line gives some write only the invariants' judgement can refuse: the role
         // editor edits a role held where it holds no scope-kind permission (and an
         // msp_only one it holds only on its MSP's own tenant); the tenant admin may enable
         // user 5, who holds what the tenant admin does not; the tagger may tag a tenant
-        // with a tag whose allows it does not hold.
+        // with a tag whose allows it does not hold; user 8 may impersonate on the MSP
+        // admin's tenant, and holds their system permission, but little else.
         for (role, user, scope) in [
+            (impersonator.id, 8, Scope::Tenant(w.tenants[0])),
             (role_editor.id, 4, Scope::Msp(w.tenants[0])),
             (tenant_manager.id, 4, Scope::Tenant(w.tenants[0])),
             (w.roles[1], 8, Scope::Tenant(w.tenants[3])),
@@ -265,6 +343,16 @@ impl World {
         a.set_user_disabled(&root, w.users[5], true)
             .await
             .expect("disable");
+        // Expiries ahead, so that a change can move them later as well as earlier; the
+        // system administrator's always (probe 4).
+        for index in 0..w.users.len() {
+            if index == 0 || w.chance(40) {
+                let expires_at = Some(unix_now() + 3600 * (24 + w.rng.below(200) as i64));
+                w.set_expiry(&root, index, expires_at)
+                    .await
+                    .expect("expiry");
+            }
+        }
         // Random memberships and assignments, denies included, some on the admins.
         for _ in 0..4 {
             let (group, user) = (w.pick(&w.groups.clone()), w.pick(&w.users.clone()));
@@ -277,6 +365,65 @@ impl World {
         w
     }
 
+    /// Root turns the instance preference `impersonation_enabled` on or off.
+    async fn set_impersonation(&mut self, on: bool) {
+        let preferences = Preferences {
+            impersonation_enabled: on,
+        };
+        self.admin
+            .update_preferences(&self.root, preferences)
+            .await
+            .expect("preferences");
+        self.impersonation_on = on;
+    }
+
+    /// Now and then, root turns impersonation off (and, more often, on again): an
+    /// impersonation started while it is off is refused.
+    async fn toggle_impersonation(&mut self) {
+        let flip = if self.impersonation_on {
+            self.chance(4)
+        } else {
+            self.chance(25)
+        };
+        if flip {
+            self.set_impersonation(!self.impersonation_on).await;
+        }
+    }
+
+    /// `actor` sets user `index`'s expiry, keeping their names and email.
+    async fn set_expiry(
+        &self,
+        actor: &Actor,
+        index: usize,
+        expires_at: Option<i64>,
+    ) -> Result<(), AdminError> {
+        let user = store::find(&self.db, self.users[index])
+            .await
+            .expect("user")
+            .expect("user");
+        let update = UserUpdate {
+            user_id: user.id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            expires_at,
+        };
+        self.admin.update_user(actor, update).await.map(drop)
+    }
+
+    /// An expiry relative to now: none, past (the user is expired), or an hour to three
+    /// weeks ahead, so that a change is about as often later as earlier.
+    fn random_expiry(&mut self) -> Option<i64> {
+        let now = unix_now();
+        let hours = |n: usize| 3600 * i64::try_from(n).expect("small");
+        match self.rng.below(5) {
+            0 => None,
+            1 => Some(now - hours(1 + self.rng.below(24))),
+            _ => Some(now + hours(1 + self.rng.below(500))),
+        }
+    }
+
+    /// A random scope of the world.
     fn random_scope(&mut self) -> Scope {
         match self.rng.below(6) {
             0 => Scope::Owner,
@@ -291,6 +438,7 @@ impl World {
         }
     }
 
+    /// A random user or group.
     fn random_principal(&mut self) -> Principal {
         if self.chance(30) {
             Principal::Group(self.pick(&self.groups.clone()))
@@ -299,6 +447,7 @@ impl World {
         }
     }
 
+    /// A random assignment, a deny three times in ten.
     fn random_assignment(&mut self) -> NewAssignment {
         NewAssignment {
             role_id: self.pick(&self.roles.clone()),
@@ -312,6 +461,7 @@ impl World {
         }
     }
 
+    /// The ids of the world's assignments now.
     async fn assignment_ids(&self) -> Vec<AssignmentId> {
         self.assignments_now()
             .await
@@ -320,6 +470,7 @@ impl World {
             .collect()
     }
 
+    /// The world's assignments now: those of its users and groups.
     async fn assignments_now(&self) -> Vec<rbac_sidecar::model::RoleAssignment> {
         let mut principals: Vec<Principal> =
             self.users.iter().map(|u| Principal::User(*u)).collect();
@@ -336,29 +487,72 @@ impl World {
             .collect()
     }
 
-    /// The attacks that only the invariants' judgement refuses, tried once in every world
-    /// before the random writes: the actor, and the write's kind and outcome.
+    /// The direct actor for user `index`, unless they are disabled or expired (refused
+    /// before any rule: not a write).
+    async fn direct(&self, index: usize) -> Option<Actor> {
+        self.admin
+            .actor(ActorRef::User(self.users[index]), Action::GetMyAccess)
+            .await
+            .ok()
+    }
+
+    /// User `impersonator` acting as user `target`, if the rules let them; an accepted
+    /// impersonation must show nothing the impersonator is not allowed (`before` is the
+    /// world now). A refusal is tallied, and is not a write.
+    async fn impersonated(
+        &mut self,
+        impersonator: usize,
+        target: usize,
+        before: &Snapshot,
+        tally: &mut Tally,
+        place: &str,
+    ) -> Option<(Actor, Who)> {
+        let direct = self.direct(impersonator).await?;
+        let started = self
+            .admin
+            .impersonate(direct, self.users[target], Action::StartImpersonation)
+            .await;
+        match started {
+            Ok(as_target) => {
+                tally.impersonations.0 += 1;
+                let what = format!("{place} (impersonation)");
+                if let Err(broken) = check_contained(target, impersonator, before, &what) {
+                    panic!("{broken}");
+                }
+                let who = Who {
+                    actor: target,
+                    impersonator: Some(impersonator),
+                };
+                Some((as_target, who))
+            }
+            Err(AdminError::Store(err)) => panic!("store error: {err}"),
+            Err(_) => {
+                tally.impersonations.1 += 1;
+                None
+            }
+        }
+    }
+
+    /// The attacks that only the invariants' judgement (or the impersonation rules)
+    /// refuses, tried once in every world before the random writes; None when its actor
+    /// cannot act.
     async fn probe(
         &mut self,
         step: usize,
-    ) -> Option<(usize, &'static str, Result<(), AdminError>)> {
+        before: &Snapshot,
+        tally: &mut Tally,
+        place: &str,
+    ) -> Option<Attempt> {
         let a = Arc::clone(&self.admin);
-        let (actor, kind) = match step {
-            0 => (4, "edit role"),
-            1 => (2, "disable"),
-            2 => (9, "tag"),
-            _ => return None,
+        let direct = |actor| Who {
+            actor,
+            impersonator: None,
         };
-        let Ok(as_actor) = a
-            .actor(ActorRef::User(self.users[actor]), Action::GetMyAccess)
-            .await
-        else {
-            return Some((actor, kind, Ok(())));
-        };
-        let result = match step {
+        let (who, kind, result, revoked) = match step {
             // The role editor holds `tenants.manage` on its MSP's own tenant only, and
             // puts it into a role held at a tenant below.
             0 => {
+                let as_actor = self.direct(4).await?;
                 let role = store::find(&self.db, self.roles[1])
                     .await
                     .expect("role")
@@ -371,37 +565,129 @@ impl World {
                     description: String::new(),
                     permissions,
                 };
-                a.update_role(&as_actor, update).await.map(drop)
+                let result = a.update_role(&as_actor, update).await.map(drop);
+                (direct(4), "edit role", result, false)
             }
             // The tenant administrator enables user 5, who holds what it does not.
-            1 => a
-                .set_user_disabled(&as_actor, self.users[5], false)
-                .await
-                .map(drop),
+            1 => {
+                let as_actor = self.direct(2).await?;
+                let result = a
+                    .set_user_disabled(&as_actor, self.users[5], false)
+                    .await
+                    .map(drop);
+                (direct(2), "disable", result, false)
+            }
             // The tagger tags a tenant with a tag whose allows it does not hold.
-            _ => a
-                .set_tenant_tag(&as_actor, self.tenants[4], self.tags[1], true)
-                .await
-                .map(drop),
+            2 => {
+                let as_actor = self.direct(9).await?;
+                let result = a
+                    .set_tenant_tag(&as_actor, self.tenants[4], self.tags[1], true)
+                    .await
+                    .map(drop);
+                (direct(9), "tag", result, false)
+            }
+            // User 8, who may impersonate on the MSP admin's tenant and holds the MSP
+            // admin's one system permission but little else, acts as the MSP admin and
+            // gives themselves the role editor's role there.
+            3 => {
+                let (as_target, who) = self.impersonated(8, 1, before, tally, place).await?;
+                let new = NewAssignment {
+                    role_id: self.editor_role,
+                    principal: Principal::User(self.users[8]),
+                    scope: Scope::Tenant(self.tenants[0]),
+                    effect: Effect::Allow,
+                };
+                let result = a.create_assignment(&as_target, new).await.map(drop);
+                (who, "assign", result, false)
+            }
+            // The system administrator lifts their own expiry.
+            4 => {
+                let as_actor = self.direct(0).await?;
+                let result = self.set_expiry(&as_actor, 0, None).await;
+                (direct(0), "expiry", result, false)
+            }
+            // The system administrator acts as the tenant admin; impersonation is turned
+            // off before the write, which must then be refused.
+            5 => {
+                let (as_target, who) = self.impersonated(0, 2, before, tally, place).await?;
+                self.set_impersonation(false).await;
+                tally.revoked_midway += 1;
+                let result = a
+                    .set_user_disabled(&as_target, self.users[5], true)
+                    .await
+                    .map(drop);
+                (who, "disable", result, true)
+            }
+            _ => return None,
         };
-        Some((actor, kind, result))
+        Some(Attempt {
+            who,
+            kind,
+            result,
+            revoked,
+        })
     }
 
-    /// One random admin write by `actor`; returns its kind and outcome.
-    async fn random_write(&mut self, actor: &Actor) -> (&'static str, Result<(), AdminError>) {
+    /// One random write, directly or under impersonation; None when no write was made
+    /// (the actor cannot act, or the impersonation was refused).
+    async fn random_attempt(
+        &mut self,
+        before: &Snapshot,
+        tally: &mut Tally,
+        place: &str,
+    ) -> Option<Attempt> {
+        self.toggle_impersonation().await;
+        let (actor, who) = if self.chance(IMPERSONATED) {
+            let impersonator = random_impersonator(self);
+            // Administrators more often, so that impersonated writes are accepted too.
+            let target = random_actor(self);
+            self.impersonated(impersonator, target, before, tally, place)
+                .await?
+        } else {
+            let index = random_actor(self);
+            let who = Who {
+                actor: index,
+                impersonator: None,
+            };
+            (self.direct(index).await?, who)
+        };
+        // Turned off between the impersonation and its write: judged again inside the
+        // write, which must be refused.
+        let revoked = who.impersonator.is_some() && self.chance(REVOKED_MIDWAY);
+        if revoked {
+            self.set_impersonation(false).await;
+            tally.revoked_midway += 1;
+        }
+        let (kind, result) = self.random_write(&actor, who).await;
+        Some(Attempt {
+            who,
+            kind,
+            result,
+            revoked,
+        })
+    }
+
+    /// One random admin write by `actor`, who is `who`; returns its kind and outcome.
+    async fn random_write(
+        &mut self,
+        actor: &Actor,
+        who: Who,
+    ) -> (&'static str, Result<(), AdminError>) {
         let a = Arc::clone(&self.admin);
         let custom = self.roles[..4].to_vec();
-        match self.rng.below(12) {
+        match self.rng.below(13) {
             0..=2 => {
                 let new = self.random_assignment();
                 ("assign", a.create_assignment(actor, new).await.map(drop))
             }
             3 => {
                 let ids = self.assignment_ids().await;
-                if ids.is_empty() {
-                    return ("unassign", Ok(()));
-                }
-                let id = self.pick(&ids);
+                // With none left, one that does not exist: still a call, refused.
+                let id = if ids.is_empty() {
+                    AssignmentId::random()
+                } else {
+                    self.pick(&ids)
+                };
                 ("unassign", a.delete_assignment(actor, id).await.map(drop))
             }
             4 => {
@@ -486,6 +772,17 @@ impl World {
                 let result = a.upsert_resource(actor, resource, owner).await;
                 ("move resource", result.map(drop))
             }
+            12 => {
+                // An expiry moved later, earlier, or lifted: of the actor itself, of the
+                // impersonator behind them, or of anyone.
+                let index = match self.rng.below(4) {
+                    0 => who.actor,
+                    1 => who.impersonator.unwrap_or(who.actor),
+                    _ => self.rng.below(self.users.len()),
+                };
+                let expires_at = self.random_expiry();
+                ("expiry", self.set_expiry(actor, index, expires_at).await)
+            }
             _ => {
                 let new = NewRole {
                     name: "r".into(),
@@ -498,8 +795,18 @@ impl World {
         }
     }
 
-    /// The world as the reference sees it, read back from the database.
-    async fn reference(&self) -> Reference {
+    /// The world as the oracle compares it, read back from the database.
+    async fn snapshot(&self) -> Snapshot {
+        let (model, expiries) = self.reference().await;
+        Snapshot {
+            allowed: allowed(&model),
+            expiries,
+        }
+    }
+
+    /// The world as the reference sees it, read back from the database (an expired user
+    /// is inactive, as a disabled one), and each user's expiry.
+    async fn reference(&self) -> (Reference, Vec<Option<i64>>) {
         let db = &self.db;
         let all_tenants = store::tenants(db).await.expect("tenants");
         let tenant_index: HashMap<TenantId, usize> = self
@@ -524,11 +831,15 @@ impl World {
                 .collect();
             model.tenants.push((t.id, parent, t.is_msp, tags));
         }
+        let now = unix_now();
+        let mut expiries = Vec::new();
         for id in &self.users {
             let u = store::find(db, *id).await.expect("user").expect("user");
+            let inactive = u.disabled || u.expires_at.is_some_and(|at| at <= now);
             model
                 .users
-                .push((u.id, tenant_index[&u.tenant_id], u.disabled));
+                .push((u.id, tenant_index[&u.tenant_id], inactive));
+            expiries.push(u.expires_at);
         }
         for id in &self.groups {
             let members: BTreeSet<usize> = store::group_members(db, *id)
@@ -587,12 +898,14 @@ impl World {
                 .map(|t| tenant_index[&t]);
             model.resources.push((resource.clone(), owner));
         }
-        model
+        (model, expiries)
     }
 }
 
+/// A user, a pool permission and where it is allowed.
 type Triple = (usize, &'static str, Target);
 
+/// Where a permission is decided: nowhere (a system one), a tenant, or a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Target {
     None,
@@ -627,40 +940,97 @@ fn allowed(model: &Reference) -> HashSet<Triple> {
     allowed
 }
 
-/// The invariants for one accepted write by `actor` (an index into the world's users).
+/// What a write newly allows: every triple allowed after it and not before, and every
+/// triple of a user whose expiry it moved later (allowed for longer: a grant as well).
+fn newly_allowed(before: &Snapshot, after: &Snapshot) -> Vec<Triple> {
+    let extended = |user: usize| latest(after.expiries[user]) > latest(before.expiries[user]);
+    let mut newly: Vec<Triple> = after
+        .allowed
+        .iter()
+        .filter(|triple| !before.allowed.contains(triple) || extended(triple.0))
+        .copied()
+        .collect();
+    newly.sort_by_key(|&(user, permission, target)| (user, permission, format!("{target:?}")));
+    newly
+}
+
+/// The invariants for one accepted write by `who`, for the actor and the impersonator
+/// alike: neither one's own access grew; every newly allowed triple was allowed to each
+/// of them there, with a scope-kind permission there (or, for a system permission,
+/// `rbac.assign-cross-tenant-roles`); and neither one's own expiry moved later.
 fn check_invariants(
-    actor: usize,
-    before: &HashSet<Triple>,
-    after: &HashSet<Triple>,
+    who: Who,
+    before: &Snapshot,
+    after: &Snapshot,
     what: &str,
 ) -> Result<(), String> {
-    for &(user, permission, target) in after.difference(before) {
-        if user == actor {
+    let newly = newly_allowed(before, after);
+    let holds = |user: usize, permission: &'static str, target: Target| {
+        before.allowed.contains(&(user, permission, target))
+    };
+    for (principal, role) in who.principals() {
+        let (was, is) = (before.expiries[principal], after.expiries[principal]);
+        if latest(is) > latest(was) {
             return Err(format!(
-                "{what}: the actor raised their own access: {permission} on {target:?}"
+                "{what}: {role} (user {principal}) moved their own expiry later, from {was:?} to {is:?}"
             ));
         }
-        if !before.contains(&(actor, permission, target)) {
-            return Err(format!(
-                "{what}: user {user} newly holds {permission} on {target:?}, which the actor does not"
-            ));
-        }
-        if is_system(permission) {
-            if !before.contains(&(actor, CROSS_TENANT, Target::None)) {
+        for &(user, permission, target) in &newly {
+            if user == principal {
                 return Err(format!(
-                    "{what}: system permission {permission} newly reaches user {user} without {CROSS_TENANT}"
+                    "{what}: {role} (user {principal}) raised their own access: {permission} on {target:?}"
                 ));
             }
-        } else if !SCOPE_KINDS
-            .iter()
-            .any(|kind| before.contains(&(actor, kind, target)))
-        {
-            return Err(format!(
-                "{what}: user {user} newly holds {permission} on {target:?}, where the actor holds no scope-kind permission"
-            ));
+            if !holds(principal, permission, target) {
+                return Err(format!(
+                    "{what}: user {user} newly holds {permission} on {target:?}, which {role} (user {principal}) does not"
+                ));
+            }
+            if is_system(permission) {
+                if !holds(principal, CROSS_TENANT, Target::None) {
+                    return Err(format!(
+                        "{what}: system permission {permission} newly reaches user {user} without {CROSS_TENANT} held by {role} (user {principal})"
+                    ));
+                }
+            } else if !SCOPE_KINDS
+                .iter()
+                .any(|kind| holds(principal, kind, target))
+            {
+                return Err(format!(
+                    "{what}: user {user} newly holds {permission} on {target:?}, where {role} (user {principal}) holds no scope-kind permission"
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// An accepted impersonation shows nothing the impersonator is not allowed: every triple
+/// allowed to the target is allowed to the impersonator.
+fn check_contained(
+    target: usize,
+    impersonator: usize,
+    now: &Snapshot,
+    what: &str,
+) -> Result<(), String> {
+    let mut wider: Vec<String> = now
+        .allowed
+        .iter()
+        .filter(|&&(user, permission, on)| {
+            user == target && !now.allowed.contains(&(impersonator, permission, on))
+        })
+        .map(|(_, permission, on)| format!("{permission} on {on:?}"))
+        .collect();
+    if wider.is_empty() {
+        return Ok(());
+    }
+    wider.sort();
+    let more = wider.len().saturating_sub(5);
+    wider.truncate(5);
+    Err(format!(
+        "{what}: user {impersonator} may impersonate user {target}, who is allowed what they are not: {} (and {more} more)",
+        wider.join(", ")
+    ))
 }
 
 /// Writes: `RBAC_INVARIANT_WRITES`, default 20,000 (what CI runs).
@@ -671,6 +1041,32 @@ fn writes() -> usize {
         .unwrap_or(20_000)
 }
 
+/// The direct actor of a random write: administrators more often than plain users, who
+/// are mostly refused.
+fn random_actor(world: &mut World) -> usize {
+    match world.rng.below(12) {
+        0 | 1 => 0,
+        2 | 3 => 1,
+        4 | 5 => 2,
+        6 => 3,
+        7 => 4,
+        8 => 9,
+        _ => world.rng.below(world.users.len()),
+    }
+}
+
+/// The impersonator of a random impersonated write: mostly the system and the MSP
+/// administrators, who hold `users.impersonate`; anyone else now and then, who may hold
+/// it through a random assignment.
+fn random_impersonator(world: &mut World) -> usize {
+    match world.rng.below(10) {
+        0..=3 => 0,
+        4..=6 => 1,
+        _ => world.rng.below(world.users.len()),
+    }
+}
+
+/// Runs `worlds` worlds of `WRITES_PER_WORLD` writes each, checking every accepted one.
 async fn run(seed: u64, worlds: usize) -> Tally {
     let mut tally = Tally::default();
     let (mut server, mut root) = in_memory_server().await;
@@ -685,44 +1081,45 @@ async fn run(seed: u64, worlds: usize) -> Tally {
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             | 1;
         let mut world = World::build(Arc::clone(&server.admin), root.clone(), db, world_seed).await;
-        let mut before = allowed(&world.reference().await);
+        let mut before = world.snapshot().await;
         for step in 0..WRITES_PER_WORLD {
-            let (actor_index, kind, result) = match world.probe(step).await {
-                Some(probe) => probe,
-                None => {
-                    // Administrators more often than plain users, who are mostly refused.
-                    let actor_index = match world.rng.below(12) {
-                        0 | 1 => 0,
-                        2 | 3 => 1,
-                        4 | 5 => 2,
-                        6 => 3,
-                        7 => 4,
-                        8 => 9,
-                        _ => world.rng.below(world.users.len()),
-                    };
-                    let user = world.users[actor_index];
-                    let Ok(actor) = world
-                        .admin
-                        .actor(ActorRef::User(user), Action::GetMyAccess)
-                        .await
-                    else {
-                        // A disabled actor is refused before any rule: not a write.
-                        continue;
-                    };
-                    let (kind, result) = world.random_write(&actor).await;
-                    (actor_index, kind, result)
-                }
+            let place = format!("seed {world_seed}, world {index}, write {step}");
+            let attempt = if step < PROBES {
+                world.probe(step, &before, &mut tally, &place).await
+            } else {
+                world.random_attempt(&before, &mut tally, &place).await
+            };
+            let Some(Attempt {
+                who,
+                kind,
+                result,
+                revoked,
+            }) = attempt
+            else {
+                continue;
             };
             let counts = tally.by_kind.entry(kind).or_default();
+            let impersonated = who.impersonator.is_some();
+            let what = match who.impersonator {
+                None => format!("{place} ({kind}) by user {}", who.actor),
+                Some(i) => format!(
+                    "{place} ({kind}) by user {} impersonated by user {i}",
+                    who.actor
+                ),
+            };
             match result {
                 Ok(()) => {
+                    assert!(
+                        !revoked,
+                        "{what}: accepted after impersonation was turned off"
+                    );
                     tally.accepted += 1;
                     counts.0 += 1;
-                    let after = allowed(&world.reference().await);
-                    let what = format!(
-                        "seed {world_seed}, world {index}, write {step} ({kind}) by user {actor_index}"
-                    );
-                    if let Err(broken) = check_invariants(actor_index, &before, &after, &what) {
+                    if impersonated {
+                        tally.impersonated.0 += 1;
+                    }
+                    let after = world.snapshot().await;
+                    if let Err(broken) = check_invariants(who, &before, &after, &what) {
                         panic!("{broken}");
                     }
                     before = after;
@@ -731,6 +1128,9 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                 Err(_) => {
                     tally.refused += 1;
                     counts.1 += 1;
+                    if impersonated {
+                        tally.impersonated.1 += 1;
+                    }
                 }
             }
         }
@@ -753,8 +1153,15 @@ fn no_accepted_admin_write_lets_anyone_escalate() {
     let tally = runtime.block_on(run(seed, worlds));
     let total = tally.accepted + tally.refused;
     eprintln!(
-        "admin writes: {total}, accepted {}, refused {}; by kind (accepted, refused): {:?}",
-        tally.accepted, tally.refused, tally.by_kind
+        "admin writes: {total}, accepted {}, refused {}; by kind (accepted, refused): {:?}; \
+         impersonations (started, refused): {:?}; impersonated writes (accepted, refused): {:?}; \
+         tried after impersonation went off: {}",
+        tally.accepted,
+        tally.refused,
+        tally.by_kind,
+        tally.impersonations,
+        tally.impersonated,
+        tally.revoked_midway
     );
     // Liveness: a rule that refused everything would pass the invariants vacuously.
     assert!(
@@ -765,4 +1172,13 @@ fn no_accepted_admin_write_lets_anyone_escalate() {
     for (kind, (accepted, _)) in &tally.by_kind {
         assert!(*accepted > 0, "no `{kind}` write was ever accepted");
     }
+    assert!(tally.impersonations.0 > 0, "no impersonation ever started");
+    assert!(
+        tally.impersonated.0 > 0,
+        "no impersonated write was ever accepted"
+    );
+    assert!(
+        tally.revoked_midway > 0,
+        "impersonation was never turned off between an impersonation and its write"
+    );
 }

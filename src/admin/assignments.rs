@@ -1,4 +1,4 @@
-//! Role assignments: listed, created and deleted under the rules of DESIGN.md.
+//! Role assignments: listed, created and deleted under the rules of docs/model.md.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -129,7 +129,7 @@ impl Admin {
         Ok(())
     }
 
-    /// Creates an assignment under the rules of DESIGN.md; returns it with its warnings.
+    /// Creates an assignment under the rules of docs/model.md; returns it with its warnings.
     pub async fn create_assignment(
         &self,
         actor: &Actor,

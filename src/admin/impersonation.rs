@@ -1,4 +1,4 @@
-//! Instance preferences, and impersonation under DESIGN.md's rules: never wider than the
+//! Instance preferences, and impersonation under docs/model.md's rules: never wider than the
 //! impersonator's own access, judged when it starts and inside every impersonated write.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The legacy migration (DESIGN.md, "Built-in roles"): each legacy user, by user type,
+//! The legacy migration (docs/model.md, "Built-in roles"): each legacy user, by user type,
 //! flags and instance preferences, gets direct assignments of the built-in roles, MSP
 //! users at Owner scope and tenant users at User's Tenant scope. Idempotent, all or
 //! nothing, and every user it cannot map is reported.
@@ -126,7 +126,7 @@ impl UserType {
     }
 }
 
-/// The built-in roles one legacy user gets, by the migration table of DESIGN.md.
+/// The built-in roles one legacy user gets, by the migration table of docs/model.md.
 fn roles_for(kind: UserType, cross_tenant: bool, prefs: &LegacyPreferences) -> Vec<&'static str> {
     let mut roles = vec![match kind {
         UserType::MspAdmin => "System Administrator (Legacy)",

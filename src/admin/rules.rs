@@ -1,4 +1,4 @@
-//! Who may change what (DESIGN.md): each rule is the actor's own access, decided by the
+//! Who may change what (docs/model.md): each rule is the actor's own access, decided by the
 //! engine on the state inside the write, and a refusal names the permission and the
 //! scope that were missing. What a write lets newly reach anyone is judged apart
 //! (`reach.rs`).
@@ -195,7 +195,7 @@ impl Admin {
         Ok(())
     }
 
-    /// Creating or deleting an assignment (DESIGN.md): the scope-kind permission at a
+    /// Creating or deleting an assignment (docs/model.md): the scope-kind permission at a
     /// containing scope, a visible role assignable there, a managed principal, and the
     /// cross-tenant permission for roles with system permissions. Returns the warnings to
     /// show. What a new allow or a removed deny lets reach its users is judged apart.

@@ -1,4 +1,4 @@
-//! Scope containment, for the admin rules of DESIGN.md ("Who may change what"): an actor
+//! Scope containment, for the admin rules of docs/model.md ("Who may change what"): an actor
 //! may act at a scope only through an allow whose scope contains it, with no deny that
 //! reaches any tenant it covers.
 

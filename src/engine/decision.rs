@@ -1,4 +1,4 @@
-//! The decision of DESIGN.md section 2: deny always wins, system permissions ignore scope,
+//! The decision of docs/model.md section 2: deny always wins, system permissions ignore scope,
 //! and an explanation that is the same value as the answer, not a second code path.
 
 use crate::model::{Effect, PermissionId, ResourceRef, Scope, TenantId, catalogue};

@@ -1,4 +1,4 @@
-//! The admin invariants of DESIGN.md as pure rules: a write that lets permissions newly
+//! The admin invariants of docs/model.md as pure rules: a write that lets permissions newly
 //! reach a user (a new allow, or a lifted deny) is judged, permission by permission,
 //! against the actor's own access. An actor grants only what it holds, where it holds it
 //! and with the scope-kind permission for that scope, and so never raises itself.
@@ -246,7 +246,7 @@ pub fn judge_reach(
     }
 }
 
-/// Judges an impersonation (DESIGN.md): the target's effective access must be contained
+/// Judges an impersonation (docs/model.md): the target's effective access must be contained
 /// in the actor's own. Every permission an allow of the target's grants is held by the
 /// actor over that allow's whole scope (User's Tenant as the target's tenant; a system
 /// permission anywhere), so what the actor sees and does as the target, it could see and

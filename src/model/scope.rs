@@ -100,7 +100,7 @@ impl fmt::Display for ResourceRef {
     }
 }
 
-/// Where a role assignment applies (DESIGN.md, "Scopes of a role assignment").
+/// Where a role assignment applies (docs/model.md, "Scopes of a role assignment").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every tenant and every object, global ones included.

@@ -1,4 +1,4 @@
-//! The admin invariants of DESIGN.md against an oracle. Random small worlds; random admin
+//! The admin invariants of docs/model.md against an oracle. Random small worlds; random admin
 //! writes by random actors (system administrators, MSP administrators, tenant
 //! administrators, group owners, plain users) through the real admin use-cases on SQLite.
 //! After every accepted write the naive reference, reading the whole world back from the

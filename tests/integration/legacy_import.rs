@@ -1,4 +1,4 @@
-//! `rbac-sidecar import-legacy FILE`: the migration table of DESIGN.md, a dry run that
+//! `rbac-sidecar import-legacy FILE`: the migration table of docs/model.md, a dry run that
 //! writes nothing, idempotence, and users it cannot map reported with nothing
 //! half-imported. Runs the real binary against a running server's database.
 

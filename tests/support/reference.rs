@@ -1,4 +1,4 @@
-//! A naive reference evaluator: the world as plain values, decided by reading DESIGN.md
+//! A naive reference evaluator: the world as plain values, decided by reading docs/model.md
 //! literally, independent of the engine. Property and soak tests compare against it.
 
 use std::collections::BTreeSet;
@@ -27,7 +27,7 @@ fn flags(permission: &str) -> (bool, bool) {
     (p.system, p.msp_only)
 }
 
-/// The reference: the world as plain values, decided by reading DESIGN.md literally.
+/// The reference: the world as plain values, decided by reading docs/model.md literally.
 #[derive(Default)]
 pub struct Reference {
     pub tenants: Vec<(TenantId, Option<usize>, bool, BTreeSet<usize>)>,

@@ -493,7 +493,7 @@ mod tests {
         );
     }
 
-    /// The spellings of issue 27: each reads as a protected path to a lenient application.
+    /// Spellings of a protected path: each reads as a protected path to a lenient application.
     #[test]
     fn a_path_is_matched_as_the_application_reads_it() {
         let map = map(r#"

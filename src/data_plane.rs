@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{AccessAt, AccessCache, Applied, RevisionNotReached};
+use crate::cache::{AccessAt, AccessCache, AppliedState, RevisionNotReached};
 use crate::engine::{self, DecideError, Decision, EffectiveAccess, Grant, Target};
 use crate::model::{PermissionId, ResourceRef, TenantId, unix_now};
 use crate::store::StoreError;
@@ -228,7 +228,7 @@ impl Checker {
         &self,
         access: Option<&EffectiveAccess>,
         request: &CheckRequest,
-        state: &Applied,
+        state: &AppliedState,
         now: i64,
     ) -> Result<CheckOutcome, CheckError> {
         let tenants = &state.tenants;
@@ -349,7 +349,7 @@ impl Checker {
 }
 
 /// Resolves a target against the applied indexes: NOT_FOUND for unknown ones.
-fn resolve(target: &TargetRef, state: &Applied) -> Result<Target, CheckError> {
+fn resolve(target: &TargetRef, state: &AppliedState) -> Result<Target, CheckError> {
     match target {
         TargetRef::None => Ok(Target::None),
         TargetRef::Tenant(id) if state.tenants.contains(*id) => Ok(Target::Tenant(*id)),

@@ -13,7 +13,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::admin::{Admin, AdminError};
 use crate::api::authzen::AuthzenState;
-use crate::api::{self, AdminBackend, Routers, Services, Tier, Transport, UpstreamError};
+use crate::api::{self, AdminBackend, Routers, Services, TierClient, Transport, UpstreamError};
 use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
 use crate::data_plane::Checker;
@@ -139,7 +139,7 @@ impl Server {
             poll_interval: config.poll_interval(),
             retention: config.change_log_retention(),
         };
-        tokio::spawn(Arc::clone(&cache).follow(follow, stopped));
+        tokio::spawn(Arc::clone(&cache).follow_change_log(follow, stopped));
         let admin = Arc::new(Admin::new(Arc::clone(&store), Arc::clone(&cache)));
         if let Some(object_id) = config.bootstrap_admin_object_id {
             if let Some(user) = admin.bootstrap(object_id).await? {
@@ -169,12 +169,12 @@ impl Serving {
     ) -> Result<Serving, ServeError> {
         let tls = config.tls.as_ref().map(tls_config).transpose()?;
         let metrics = Arc::new(Metrics::new());
-        let tier = Arc::new(Tier::connect(upstream)?);
+        let tier = Arc::new(TierClient::connect(upstream)?);
         let state = tier.state().await.map_err(ServeError::TierState)?;
         let source: Arc<dyn Upstream> = Arc::clone(&tier) as _;
         let cache = AccessCache::fed(source, state, &cache_config(config, &metrics));
         let (stop_following, stopped) = watch::channel(false);
-        tokio::spawn(Arc::clone(&tier).follow(Arc::clone(&cache), stopped));
+        tokio::spawn(Arc::clone(&tier).follow_feed(Arc::clone(&cache), stopped));
         let backend = AdminBackend::Tier(tier);
         let (_, serving) =
             Serving::new(config, tls, metrics, cache, backend, stop_following).await?;

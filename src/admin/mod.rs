@@ -25,7 +25,7 @@ use std::sync::Arc;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::cache::{AccessCache, Applied};
+use crate::cache::{AccessCache, AppliedState};
 use crate::engine::{AccessFacts, EffectiveAccess, Refusal, RefusalReason};
 use crate::model::{Action, InvalidId, Outcome, TextError, UserId, shown, unix_now};
 use crate::store::{self, AuditRecord, Keyed, Store, StoreError, Write};
@@ -56,12 +56,12 @@ pub struct Actor {
     pub impersonator: Option<Arc<EffectiveAccess>>,
     /// The tenant tree and resource owners the call is judged on: for a write, as of the
     /// newest revision, read after its lock (the state it commits on).
-    pub state: Arc<Applied>,
+    pub state: Arc<AppliedState>,
 }
 
 impl Actor {
     /// An actor acting as themselves.
-    fn direct(access: Arc<EffectiveAccess>, state: Arc<Applied>) -> Actor {
+    fn direct(access: Arc<EffectiveAccess>, state: Arc<AppliedState>) -> Actor {
         Actor {
             access,
             impersonator: None,

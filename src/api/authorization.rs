@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::Tier;
+use super::TierClient;
 use super::convert;
 use super::pb::google::rpc;
 use super::pb::rbac::v1 as pb;
@@ -16,11 +16,11 @@ pub struct AuthorizationApi {
     checker: Arc<Checker>,
     batch_limit: usize,
     /// Some on a sidecar fed by the tier, for what it holds no copy of.
-    tier: Option<Arc<Tier>>,
+    tier: Option<Arc<TierClient>>,
 }
 
 impl AuthorizationApi {
-    pub fn new(checker: Arc<Checker>, batch_limit: usize, tier: Option<Arc<Tier>>) -> Self {
+    pub fn new(checker: Arc<Checker>, batch_limit: usize, tier: Option<Arc<TierClient>>) -> Self {
         AuthorizationApi {
             checker,
             batch_limit,

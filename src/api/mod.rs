@@ -11,7 +11,7 @@ mod connection;
 mod convert;
 mod deadline;
 mod ext_authz;
-mod feed;
+mod feed_messages;
 pub mod http_port;
 pub mod https;
 mod replication;
@@ -39,7 +39,7 @@ use connection::{ConnectionGate, GuardedStream};
 use deadline::deadline;
 pub use ext_authz::ExtAuthzApi;
 pub use replication::{ReplicationApi, ReplicationGate};
-pub use upstream::{AdminForward, Tier, UpstreamError};
+pub use upstream::{AdminForward, TierClient, UpstreamError};
 
 /// Generated code of the public contract.
 pub mod pb {
@@ -86,7 +86,7 @@ pub enum AdminBackend {
     /// This replica, on its database.
     Local(Arc<Admin>),
     /// The database tier: a sidecar without a database forwards every call to it.
-    Tier(Arc<Tier>),
+    Tier(Arc<TierClient>),
 }
 
 /// What the services need, built once at start.

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::rbac::v1 as pb;
 use super::status::from_check;
-use super::{convert, feed};
+use super::{convert, feed_messages};
 use crate::cache::RevisionNotReached;
 use crate::data_plane::{CheckError, Checker};
 
@@ -105,7 +105,7 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
                     ))
                 } else if let Some(batch) = cache.feed_after(after) {
                     after = batch.revision;
-                    Ok(feed::batch_to_pb(&batch))
+                    Ok(feed_messages::batch_to_pb(&batch))
                 } else {
                     Ok(pb::WatchChangesResponse {
                         revision: cache.applied_revision(),
@@ -141,11 +141,11 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
             let mut tenants = state
                 .tenants
                 .nodes()
-                .map(|node| feed::tenant_to_pb(&node.to_row()));
+                .map(|node| feed_messages::tenant_to_pb(&node.to_row()));
             let mut resources = state
                 .resources
                 .iter()
-                .map(|(r, owner)| feed::owner_to_pb(r, *owner));
+                .map(|(r, owner)| feed_messages::owner_to_pb(r, *owner));
             loop {
                 let page = pb::GetStateResponse {
                     revision: state.revision,
@@ -176,7 +176,7 @@ impl pb::replication_service_server::ReplicationService for ReplicationApi {
             .await
             .map_err(|e| from_check(&e))?;
         Ok(Response::new(pb::LoadAccessResponse {
-            access: access.map(|a| feed::access_to_pb(&a)),
+            access: access.map(|a| feed_messages::access_to_pb(&a)),
             revision: state.revision,
         }))
     }

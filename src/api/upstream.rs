@@ -15,7 +15,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
 use super::admin::{ACTOR_OBJECT_ID, ACTOR_TOKEN, ACTOR_USER_ID};
-use super::feed;
+use super::feed_messages;
 use super::pb::rbac::v1 as pb;
 use super::replication::HEARTBEAT;
 use crate::cache::{AccessCache, FedState, Pending, Subject, Upstream};
@@ -50,7 +50,7 @@ pub enum UpstreamError {
 }
 
 /// The channel to the database tier and how calls on it are authorized.
-pub struct Tier {
+pub struct TierClient {
     url: String,
     channel: Channel,
     /// `Bearer <token>` when the tier wants one.
@@ -64,9 +64,9 @@ enum Stopped {
     Lost(String),
 }
 
-impl Tier {
+impl TierClient {
     /// Sets the channel up; it connects on first use and reconnects by itself.
-    pub fn connect(config: &UpstreamConfig) -> Result<Tier, UpstreamError> {
+    pub fn connect(config: &UpstreamConfig) -> Result<TierClient, UpstreamError> {
         let url = config.url.clone();
         let bad = |reason: String| UpstreamError::Url {
             url: url.clone(),
@@ -93,7 +93,7 @@ impl Tier {
             }
             endpoint = endpoint.tls_config(tls).map_err(|e| bad(e.to_string()))?;
         }
-        Ok(Tier {
+        Ok(TierClient {
             url: config.url.clone(),
             channel: endpoint.connect_lazy(),
             authorization: config
@@ -143,9 +143,10 @@ impl Tier {
         let mut state = FedState::default();
         while let Some(page) = pages.message().await.map_err(|s| self.lost(&s))? {
             state.revision = page.revision;
-            let tenants: Result<Vec<_>, Status> = page.tenants.iter().map(feed::tenant).collect();
+            let tenants: Result<Vec<_>, Status> =
+                page.tenants.iter().map(feed_messages::tenant).collect();
             state.tenants.extend(tenants.map_err(|s| self.lost(&s))?);
-            let owners = feed::owners(&page.resources).map_err(|s| self.lost(&s))?;
+            let owners = feed_messages::owners(&page.resources).map_err(|s| self.lost(&s))?;
             state.resources.extend(owners);
         }
         Ok(state)
@@ -154,7 +155,7 @@ impl Tier {
     /// Follows the tier's feed into `cache` until `shutdown` turns true: reloads the
     /// state when the feed says it has a gap, and watches again after a loss (from the
     /// applied revision, so nothing is missed; the tier says so when it cannot serve it).
-    pub async fn follow(
+    pub async fn follow_feed(
         self: Arc<Self>,
         cache: Arc<AccessCache>,
         mut shutdown: watch::Receiver<bool>,
@@ -213,7 +214,7 @@ impl Tier {
             if message.resync {
                 return Stopped::Resync;
             }
-            let applied = match feed::batch(&message) {
+            let applied = match feed_messages::batch(&message) {
                 Ok(batch) => cache.apply_fed(batch).await,
                 Err(status) => Err(self.lost(&status)),
             };
@@ -238,7 +239,7 @@ impl Tier {
     }
 }
 
-impl Upstream for Tier {
+impl Upstream for TierClient {
     fn load_access(
         &self,
         subject: Subject,
@@ -246,7 +247,7 @@ impl Upstream for Tier {
     ) -> Pending<'_, (Option<EffectiveAccess>, u64)> {
         Box::pin(async move {
             let request = pb::LoadAccessRequest {
-                subject: Some(feed::subject_to_pb(subject)),
+                subject: Some(feed_messages::subject_to_pb(subject)),
                 min_revision,
             };
             let response = self
@@ -255,7 +256,11 @@ impl Upstream for Tier {
                 .await
                 .map_err(|s| self.lost(&s))?
                 .into_inner();
-            let access = response.access.as_ref().map(feed::access).transpose();
+            let access = response
+                .access
+                .as_ref()
+                .map(feed_messages::access)
+                .transpose();
             Ok((access.map_err(|s| self.lost(&s))?, response.revision))
         })
     }
@@ -289,7 +294,7 @@ impl Upstream for Tier {
 /// sidecar to the newest revision, so a check right after a write through it sees it.
 #[derive(Clone)]
 pub struct AdminForward {
-    tier: Arc<Tier>,
+    tier: Arc<TierClient>,
     cache: Arc<AccessCache>,
     /// This sidecar requires a credential (its bearer token, a client certificate) of
     /// every caller.
@@ -297,7 +302,11 @@ pub struct AdminForward {
 }
 
 impl AdminForward {
-    pub fn new(tier: Arc<Tier>, cache: Arc<AccessCache>, callers_authenticated: bool) -> Self {
+    pub fn new(
+        tier: Arc<TierClient>,
+        cache: Arc<AccessCache>,
+        callers_authenticated: bool,
+    ) -> Self {
         AdminForward {
             tier,
             cache,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::ConnectionTrait;
 
-use super::{AccessCache, Applied};
+use super::{AccessCache, AppliedState};
 use crate::engine::{ResourceIndex, TenantIndex};
 use crate::model::{GroupId, ResourceRef, RoleId, Tenant, TenantId, UserId};
 use crate::store::{self, Change, StoreError};
@@ -127,7 +127,7 @@ impl AccessCache {
         let resources = indexes
             .resources
             .unwrap_or_else(|| current.resources.clone());
-        self.state.store(Arc::new(Applied {
+        self.state.store(Arc::new(AppliedState {
             revision,
             tenants,
             resources,

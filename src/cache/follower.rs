@@ -12,7 +12,7 @@ use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use super::apply::Indexes;
-use super::{AccessCache, Applied, Source};
+use super::{AccessCache, AppliedState, Source};
 use crate::model::unix_now;
 use sea_orm::ConnectionTrait;
 
@@ -40,7 +40,7 @@ pub struct FollowConfig {
 
 impl AccessCache {
     /// Follows the change log until `shutdown` turns true or its sender is dropped.
-    pub async fn follow(
+    pub async fn follow_change_log(
         self: Arc<Self>,
         config: FollowConfig,
         mut shutdown: watch::Receiver<bool>,
@@ -127,7 +127,7 @@ impl AccessCache {
     pub async fn catch_up_with<C: ConnectionTrait>(
         &self,
         db: &C,
-    ) -> Result<Arc<Applied>, StoreError> {
+    ) -> Result<Arc<AppliedState>, StoreError> {
         let _serial = self.apply_lock.lock().await;
         self.apply_log(db).await
     }
@@ -138,7 +138,7 @@ impl AccessCache {
     pub(super) async fn apply_log<C: ConnectionTrait>(
         &self,
         db: &C,
-    ) -> Result<Arc<Applied>, StoreError> {
+    ) -> Result<Arc<AppliedState>, StoreError> {
         let applied = self.applied_revision();
         let mut batches: Vec<ChangeBatch> = Vec::new();
         loop {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
-use super::{AccessCache, Applied, Entry, STRIPES, Source, stripe};
+use super::{AccessCache, AppliedState, Entry, STRIPES, Source, stripe};
 use crate::engine::{AccessFacts, EffectiveAccess};
 use crate::model::{User, UserId};
 use crate::store::{self, Store, StoreError, max_revision};
@@ -39,11 +39,11 @@ impl Stamp {
 }
 
 /// A subject's access (None: no such user) and the applied state it holds at.
-pub type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<Applied>);
+pub type AccessAt = (Option<Arc<EffectiveAccess>>, Arc<AppliedState>);
 
 /// What a miss read: the access, the state it holds at, and the stamp to cache it by.
 /// None: the state moved on while it read (read again).
-pub(super) type Read = (Option<EffectiveAccess>, Arc<Applied>, Stamp);
+pub(super) type Read = (Option<EffectiveAccess>, Arc<AppliedState>, Stamp);
 
 fn unsettled() -> StoreError {
     StoreError::Unavailable(sea_orm::DbErr::Custom(

@@ -83,7 +83,7 @@ pub enum RevisionNotReached {
 /// What this replica has applied: a revision, and the tenant tree and resource owners as
 /// of it, published together, so that an answer is decided on one revision's state.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub struct AppliedState {
     pub revision: u64,
     pub tenants: Arc<TenantIndex>,
     pub resources: ResourceIndex,
@@ -118,7 +118,7 @@ pub struct AccessCache {
     /// Bumped whenever `unknown` is forgotten, so that a miss read before is not inserted
     /// after.
     unknown_generation: AtomicU64,
-    state: ArcSwap<Applied>,
+    state: ArcSwap<AppliedState>,
     /// Taken shared to insert a loaded entry, exclusively to invalidate: an entry loaded
     /// before an invalidation it may have missed is never inserted after it.
     entry_guard: RwLock<()>,
@@ -204,7 +204,7 @@ impl AccessCache {
                 .time_to_live(config.time_to_live)
                 .build(),
             unknown_generation: AtomicU64::new(0),
-            state: ArcSwap::from_pointee(Applied {
+            state: ArcSwap::from_pointee(AppliedState {
                 revision,
                 tenants: Arc::new(TenantIndex::build(state.tenants)),
                 resources: state.resources.into_iter().collect(),
@@ -240,7 +240,7 @@ impl AccessCache {
     }
 
     /// The applied revision and the tenant tree as of it.
-    pub fn applied(&self) -> Arc<Applied> {
+    pub fn applied(&self) -> Arc<AppliedState> {
         self.state.load_full()
     }
 

@@ -32,7 +32,7 @@ pub enum Decision {
 
 /// One grant that applied to a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Applied<'a> {
+pub struct AppliedGrant<'a> {
     pub grant: &'a Grant,
     pub decisive: bool,
 }
@@ -41,7 +41,7 @@ pub struct Applied<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict<'a> {
     pub decision: Decision,
-    pub applied: Vec<Applied<'a>>,
+    pub applied: Vec<AppliedGrant<'a>>,
 }
 
 impl Verdict<'_> {
@@ -113,8 +113,8 @@ pub fn decide<'a>(
         return Ok(Verdict::bare(decision));
     }
 
-    let mut applied: Vec<Applied> = applying
-        .map(|grant| Applied {
+    let mut applied: Vec<AppliedGrant> = applying
+        .map(|grant| AppliedGrant {
             grant,
             decisive: false,
         })

@@ -10,7 +10,7 @@ mod fixtures;
 mod tenant_index;
 
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
-pub use decision::{Applied, DecideError, Decision, Target, Verdict, decide};
+pub use decision::{AppliedGrant, DecideError, Decision, Target, Verdict, decide};
 pub use effective_access::{
     AccessFacts, AssignmentFacts, EffectiveAccess, Grant, RoleFacts, UserFacts,
 };

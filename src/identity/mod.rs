@@ -73,6 +73,8 @@ pub enum TokenError {
         "the actor token is signed with `{0}`, which this server does not accept: only asymmetric signatures (RS256, PS256, ES256 and their families, EdDSA)"
     )]
     Algorithm(String),
+    #[error("the actor token is signed with `{0}`, but its key is published for another algorithm")]
+    KeyAlgorithm(String),
     #[error(
         "the actor token's key id is not in the key set from {0}; if the provider has just published a new key, retry in 30 seconds"
     )]
@@ -128,7 +130,7 @@ impl ActorVerifier {
         // A key that names its algorithm is used with that one alone.
         let declared = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
         if declared.is_some_and(|declared| declared != format!("{algorithm:?}")) {
-            return Err(TokenError::Algorithm(format!("{algorithm:?}")));
+            return Err(TokenError::KeyAlgorithm(format!("{algorithm:?}")));
         }
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::Signature)?;
         let mut validation = Validation::new(algorithm);
@@ -138,7 +140,7 @@ impl ActorVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|err| self.refusal(err.kind()))?
+            .map_err(|err| self.refusal(err.kind(), algorithm))?
             .claims;
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let object_id = text(&self.claim)
@@ -155,14 +157,14 @@ impl ActorVerifier {
         })
     }
 
-    fn refusal(&self, kind: &ErrorKind) -> TokenError {
+    fn refusal(&self, kind: &ErrorKind, algorithm: Algorithm) -> TokenError {
         match kind {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidIssuer => TokenError::Issuer(self.issuer.clone()),
             ErrorKind::InvalidAudience => TokenError::Audience(self.audience.clone()),
             ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
-            ErrorKind::InvalidAlgorithm => TokenError::Algorithm("another family".into()),
+            ErrorKind::InvalidAlgorithm => TokenError::KeyAlgorithm(format!("{algorithm:?}")),
             ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => TokenError::Malformed,
             _ => TokenError::Signature,
         }

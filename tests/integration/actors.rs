@@ -181,6 +181,11 @@ async fn every_broken_token_is_unauthenticated_and_says_which_check_failed() {
         ),
         ("HMAC with the public key", hmac_with_public_key, "`HS256`"),
         (
+            "RS256 on an ES256 key",
+            assemble(&json!({"alg": "RS256", "kid": "k1"}), &claims, "c2ln"),
+            "published for another algorithm",
+        ),
+        (
             "forged payload",
             forged_payload,
             "signature does not verify",

@@ -34,6 +34,13 @@ async fn me(
         .user_id)
 }
 
+/// The MSP tenant the bootstrap administrator was created in.
+async fn bootstrap_tenant(server: &mut TestServer, issuer: &Issuer) -> String {
+    let request = with_token(&issuer.token(ADMIN), pb::ListTenantsRequest::default());
+    let tenants = server.admin.list_tenants(request).await.unwrap();
+    tenants.into_inner().tenants[0].id.clone()
+}
+
 fn call(token: &str) -> tonic::Request<pb::GetMyAccessRequest> {
     with_token(token, pb::GetMyAccessRequest {})
 }
@@ -55,18 +62,7 @@ async fn a_valid_token_names_the_actor_and_claimed_headers_alone_name_nobody() {
     same.metadata_mut()
         .insert("x-actor-object-id", ADMIN.parse().unwrap());
     assert_eq!(me(&mut server, same).await.unwrap(), admin);
-    let tenant = server
-        .admin
-        .list_tenants(with_token(
-            &issuer.token(ADMIN),
-            pb::ListTenantsRequest::default(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tenants[0]
-        .id
-        .clone();
+    let tenant = bootstrap_tenant(&mut server, &issuer).await;
     let mut admin_client = server.admin.clone();
     let mut create = with_token(
         &issuer.token(ADMIN),
@@ -252,18 +248,7 @@ async fn a_newly_published_key_is_taken_without_a_restart_and_unknown_ids_are_ra
 async fn access_requests_come_from_the_token_subject() {
     let issuer = Issuer::new();
     let mut server = server(&issuer).await;
-    let tenant = server
-        .admin
-        .list_tenants(with_token(
-            &issuer.token(ADMIN),
-            pb::ListTenantsRequest::default(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tenants[0]
-        .id
-        .clone();
+    let tenant = bootstrap_tenant(&mut server, &issuer).await;
     let ask = |object_id: &str| pb::SubmitAccessRequestRequest {
         tenant_id: tenant.clone(),
         azure_object_id: object_id.into(),

@@ -1012,21 +1012,12 @@ async fn check_access_profile_and_impersonation(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    let events = admin
-        .list_audit_events(as_admin(pb::ListAuditEventsRequest {
-            action: "CreateUser".into(),
-            page_size: 1,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
-    assert_eq!(events[0].target, created.id);
+    let event = world::newest_event(admin, "CreateUser", "").await;
+    assert_eq!(event.target, created.id);
     assert_eq!(
         (
-            events[0].actor_user_id.as_str(),
-            events[0].impersonator_user_id.as_str()
+            event.actor_user_id.as_str(),
+            event.impersonator_user_id.as_str()
         ),
         (lead.id.as_str(), mine_admin_id(admin).await.as_str())
     );

@@ -28,6 +28,17 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// What a successful import printed (its errors shown if it failed).
+fn imported(url: &str, file: &serde_json::Value, flags: &[&str]) -> String {
+    let output = import(url, file, flags);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(&output)
+}
+
 /// Role names and scopes of a user's direct assignments, sorted.
 async fn roles_of(admin: &mut Admin, object_id: &str) -> Vec<(String, String)> {
     let users = admin
@@ -137,13 +148,7 @@ async fn legacy_users_become_built_in_role_assignments() {
 
     // The dry run prints the plan and writes nothing.
     file["users"].as_array_mut().unwrap().truncate(4);
-    let dry = import(&server.url, &file, &["--dry-run"]);
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
-    let plan = stdout(&dry);
+    let plan = imported(&server.url, &file, &["--dry-run"]);
     assert!(
         plan.contains(&format!("create user {msp_admin}@example.com")),
         "{plan}"
@@ -156,13 +161,8 @@ async fn legacy_users_become_built_in_role_assignments() {
     assert_eq!(revision().await, before);
 
     // The import: one revision for everything.
-    let done = import(&server.url, &file, &[]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    assert_eq!(revision().await, before + 1, "{}", stdout(&done));
+    let done = imported(&server.url, &file, &[]);
+    assert_eq!(revision().await, before + 1, "{done}");
     assert_eq!(
         roles_of(admin, msp_admin).await,
         pairs(&[("System Administrator (Legacy)", "owner")])
@@ -221,13 +221,8 @@ async fn legacy_users_become_built_in_role_assignments() {
     assert!(access.allowed);
 
     // Idempotent: a second run writes nothing.
-    let again = import(&server.url, &file, &[]);
-    assert!(again.status.success());
-    assert!(
-        stdout(&again).contains("already holds every role"),
-        "{}",
-        stdout(&again)
-    );
+    let again = imported(&server.url, &file, &[]);
+    assert!(again.contains("already holds every role"), "{again}");
     assert_eq!(revision().await, before + 1);
     server.stop().await;
 }
@@ -248,13 +243,7 @@ async fn a_preference_the_import_changes_is_reported_and_audited() {
     };
     assert!(!impersonation(admin).await);
     let file = json!({ "preferences": { "impersonation_enabled": true }, "users": [] });
-    let dry = import(&server.url, &file, &["--dry-run"]);
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
-    let plan = stdout(&dry);
+    let plan = imported(&server.url, &file, &["--dry-run"]);
     assert!(
         plan.contains("set impersonation_enabled: false -> true"),
         "{plan}"
@@ -262,13 +251,7 @@ async fn a_preference_the_import_changes_is_reported_and_audited() {
     assert!(plan.contains("1 preference change planned"), "{plan}");
     assert!(!impersonation(admin).await, "a dry run writes nothing");
 
-    let done = import(&server.url, &file, &[]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    let report = stdout(&done);
+    let report = imported(&server.url, &file, &[]);
     assert!(
         report.contains("set impersonation_enabled: false -> true"),
         "{report}"

@@ -256,6 +256,14 @@ pub static PROVEN: std::sync::OnceLock<tokens::Issuer> = std::sync::OnceLock::ne
 /// The service token of those servers, which their followers present.
 pub const SERVICE_TOKEN: &str = "fleet-service-token-for-tests";
 
+/// A file holding [`SERVICE_TOKEN`], beside [`PROVEN`]'s key set.
+fn service_token_file() -> std::path::PathBuf {
+    let issuer = PROVEN.get_or_init(tokens::Issuer::new);
+    let file = issuer.jwks().with_file_name("service-token");
+    std::fs::write(&file, SERVICE_TOKEN).expect("write the token");
+    file
+}
+
 /// A request carrying an actor's Azure object id (and, where actors are proven, their
 /// token).
 pub fn as_actor<T>(object_id: &str, message: T) -> tonic::Request<T> {
@@ -316,8 +324,7 @@ impl Replica {
     /// only callers with [`SERVICE_TOKEN`] (its clients send it).
     pub async fn spawn_proven(database_url: &str) -> Replica {
         let issuer = PROVEN.get_or_init(tokens::Issuer::new);
-        let token_file = issuer.jwks().with_file_name("service-token");
-        std::fs::write(&token_file, SERVICE_TOKEN).expect("write the token");
+        let token_file = service_token_file();
         let mut args = vec![
             "--bootstrap-admin-object-id".to_owned(),
             ADMIN.to_owned(),
@@ -334,9 +341,7 @@ impl Replica {
     /// A sidecar fed by a [`Replica::spawn_proven`] tier, with the service token; it asks
     /// nothing of its own callers, so it forwards only admin calls carrying actor tokens.
     pub async fn spawn_fed_proven(upstream: &str) -> Replica {
-        let issuer = PROVEN.get_or_init(tokens::Issuer::new);
-        let token_file = issuer.jwks().with_file_name("service-token");
-        let file = token_file.display().to_string();
+        let file = service_token_file().display().to_string();
         let url = format!("http://{upstream}");
         let args = ["--upstream", &url, "--upstream-token-file", &file];
         Replica::spawn_with(&free_address(), &args, &[]).await

@@ -220,6 +220,18 @@ pub fn impersonating<T>(actor: &str, user_id: &str, message: T) -> tonic::Reques
     request
 }
 
+/// The newest audit event of an admin call (`action`), with `outcome` when not empty.
+pub async fn newest_event(admin: &mut Admin, action: &str, outcome: &str) -> pb::AuditEvent {
+    let request = pb::ListAuditEventsRequest {
+        action: action.into(),
+        outcome: outcome.into(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let events = admin.list_audit_events(as_admin(request)).await.unwrap();
+    events.into_inner().events.remove(0)
+}
+
 /// How many refused admin calls the server's database has audited.
 pub async fn refused_audit_rows(url: &str) -> i64 {
     use sea_orm::{ConnectionTrait, Database, Statement};

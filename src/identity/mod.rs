@@ -121,9 +121,8 @@ impl ActorVerifier {
 
     /// The actor a token proves.
     pub async fn verify(&self, token: &str) -> Result<VerifiedActor, TokenError> {
-        let algorithm = algorithm(token)?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let jwk = match self.keys.find(header.kid.as_deref()).await {
+        let (algorithm, kid) = signing(token)?;
+        let jwk = match self.keys.find(kid.as_deref()).await {
             Lookup::Found(jwk) => jwk,
             Lookup::Unknown => return Err(TokenError::UnknownKey(self.keys.source())),
         };
@@ -171,9 +170,10 @@ impl ActorVerifier {
     }
 }
 
-/// The token's `alg`, read before anything else is trusted, and refused unless it is an
-/// asymmetric one (`none` and HMAC never are).
-fn algorithm(token: &str) -> Result<Algorithm, TokenError> {
+/// The token's `alg` and `kid`, read before anything else is trusted; the algorithm is
+/// refused unless it is an asymmetric one (`none` and HMAC never are). jsonwebtoken reads
+/// the whole header again when it verifies.
+fn signing(token: &str) -> Result<(Algorithm, Option<String>), TokenError> {
     let header = token.split('.').next().ok_or(TokenError::Malformed)?;
     let header: Map<String, Value> = URL_SAFE_NO_PAD
         .decode(header)
@@ -184,10 +184,13 @@ fn algorithm(token: &str) -> Result<Algorithm, TokenError> {
         .get("alg")
         .and_then(Value::as_str)
         .ok_or(TokenError::Malformed)?;
-    name.parse::<Algorithm>()
+    let algorithm = name
+        .parse::<Algorithm>()
         .ok()
         .filter(|a| ACCEPTED.contains(a))
-        .ok_or_else(|| TokenError::Algorithm(crate::model::shown(name)))
+        .ok_or_else(|| TokenError::Algorithm(crate::model::shown(name)))?;
+    let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
+    Ok((algorithm, kid))
 }
 
 #[cfg(test)]
@@ -196,6 +199,10 @@ mod tests {
 
     fn header(json: &str) -> String {
         format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(json))
+    }
+
+    fn algorithm(token: &str) -> Result<Algorithm, TokenError> {
+        signing(token).map(|(algorithm, _)| algorithm)
     }
 
     #[test]
@@ -214,5 +221,7 @@ mod tests {
         }
         assert_eq!(algorithm("not a token"), Err(TokenError::Malformed));
         assert_eq!(algorithm(&header("{}")), Err(TokenError::Malformed));
+        let named = signing(&header(r#"{"alg":"ES256","kid":"k1"}"#));
+        assert_eq!(named, Ok((Algorithm::ES256, Some("k1".to_owned()))));
     }
 }

@@ -140,7 +140,10 @@ impl Server {
             retention: config.change_log_retention(),
         };
         tokio::spawn(Arc::clone(&cache).follow_change_log(follow, stopped));
-        let admin = Arc::new(Admin::new(Arc::clone(&store), Arc::clone(&cache)));
+        let admin = Arc::new(
+            Admin::new(Arc::clone(&store), Arc::clone(&cache))
+                .with_preview_limit(config.preview_max_changes),
+        );
         if let Some(object_id) = config.bootstrap_admin_object_id {
             if let Some(user) = admin.bootstrap(object_id).await? {
                 tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "bootstrap administrator created");

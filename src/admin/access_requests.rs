@@ -34,8 +34,13 @@ impl Expiry {
 }
 
 impl Admin {
-    /// One pending request per Azure object id, and none for an existing user.
-    pub async fn submit_access_request(&self, identity: Identity) -> Result<(AccessRequest, u64)> {
+    /// One pending request per Azure object id, and none for an existing user. With
+    /// `validate_only`, checked as it would be, and nothing written.
+    pub async fn submit_access_request(
+        &self,
+        identity: Identity,
+        validate_only: bool,
+    ) -> Result<(AccessRequest, u64)> {
         let candidate = new_user(&identity, UserOrigin::AccessRequest)?;
         existing(self.store.db(), identity.tenant_id).await?;
         let request = AccessRequest {
@@ -61,6 +66,10 @@ impl Admin {
         let pending = store::pending_access_request(write.txn(), object_id).await?;
         let taken = format!("azure object id `{object_id}` already has a pending access request");
         absent(pending, taken)?;
+        if validate_only {
+            write.rollback().await?;
+            return Ok((request, self.cache.applied_revision()));
+        }
         write.save_access_request(&request).await?;
         let revision = self
             .commit_as(

@@ -57,6 +57,7 @@ impl Admin {
             access: as_target,
             impersonator: Some(actor.access),
             state: actor.state,
+            previewing: actor.previewing,
         })
     }
 
@@ -104,12 +105,16 @@ impl Admin {
         Ok((user, Arc::new(access)))
     }
 
-    /// Checks that the actor may impersonate the user and audits the start.
+    /// Checks that the actor may impersonate the user and audits the start (a preview
+    /// only checks).
     pub async fn start_impersonation(&self, actor: &Actor, target: UserId) -> Result<User> {
         self.audited(actor, Action::StartImpersonation, target, async {
             let (user, _) = self
                 .impersonation_target(self.store.db(), actor, target)
                 .await?;
+            if self.preview_nothing(actor) {
+                return Ok(user);
+            }
             let record = store::AuditRecord {
                 actor: Some(target),
                 impersonator: Some(actor.id()),

@@ -9,6 +9,7 @@ mod bootstrap;
 mod groups;
 mod impersonation;
 mod legacy;
+mod preview;
 mod reach;
 mod reports;
 mod resources;
@@ -35,6 +36,7 @@ pub use assignments::NewAssignment;
 pub use audit::AuditPage;
 pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};
+pub use preview::{DEFAULT_PREVIEW_LIMIT, Previewing};
 pub use roles::{NewRole, RoleUpdate};
 pub use tenants::{NewTenant, TenantUpdate};
 pub use users::{Identity, UserUpdate};
@@ -57,6 +59,8 @@ pub struct Actor {
     /// The tenant tree and resource owners the call is judged on: for a write, as of the
     /// newest revision, read after its lock (the state it commits on).
     pub state: Arc<AppliedState>,
+    /// Some: the call is a preview (`validate_only`), rolled back, its diff left here.
+    pub previewing: Option<Arc<Previewing>>,
 }
 
 impl Actor {
@@ -66,6 +70,7 @@ impl Actor {
             access,
             impersonator: None,
             state,
+            previewing: None,
         }
     }
 
@@ -188,12 +193,26 @@ async fn reloaded(db: &impl ConnectionTrait, user: UserId) -> Result<Arc<Effecti
 pub struct Admin {
     store: Arc<Store>,
     cache: Arc<AccessCache>,
+    /// How many changes a preview lists.
+    preview_limit: usize,
 }
 
 impl Admin {
     /// The use-cases over `store`, whose change log `cache` follows.
     pub fn new(store: Arc<Store>, cache: Arc<AccessCache>) -> Self {
-        Admin { store, cache }
+        Admin {
+            store,
+            cache,
+            preview_limit: DEFAULT_PREVIEW_LIMIT,
+        }
+    }
+
+    /// The use-cases with previews listing at most `limit` changes.
+    pub fn with_preview_limit(self, limit: usize) -> Self {
+        Admin {
+            preview_limit: limit,
+            ..self
+        }
     }
 
     /// Resolves and checks the actor of a call: unknown or inactive is refused and audited.
@@ -233,7 +252,7 @@ impl Admin {
         self.cache.catch_up_with(write.txn()).await?;
         // Under the write lock nothing newer can be applied: this is the newest state.
         let state = self.cache.applied();
-        let actor = match actor.impersonator_id() {
+        let reloaded_actor = match actor.impersonator_id() {
             None => Actor::direct(reloaded(write.txn(), actor.id()).await?, state),
             Some(impersonator) => {
                 let impersonator = Actor::direct(reloaded(write.txn(), impersonator).await?, state);
@@ -244,8 +263,13 @@ impl Admin {
                     access,
                     impersonator: Some(impersonator.access),
                     state: impersonator.state,
+                    previewing: None,
                 }
             }
+        };
+        let actor = Actor {
+            previewing: actor.previewing.clone(),
+            ..reloaded_actor
         };
         Ok((write, actor))
     }
@@ -253,7 +277,9 @@ impl Admin {
     /// Runs a write: `call` gets the open write and the actor as reloaded inside it
     /// (`begin`), and returns its answer with what it changed; it commits with that audit
     /// row and returns the answer with the revision. A refusal is audited under `action`
-    /// and `target` (the caller's text, not yet validated).
+    /// and `target` (the caller's text, not yet validated). A preview's write is carried
+    /// out after a savepoint and taken back (`preview`): it answers with the revision it
+    /// began on.
     async fn write<T>(
         &self,
         actor: &Actor,
@@ -263,6 +289,13 @@ impl Admin {
     ) -> Result<(T, u64)> {
         self.audited(actor, action, target, async {
             let (mut write, actor) = self.begin(actor).await?;
+            if actor.previewing.is_some() {
+                write.savepoint().await?;
+                let (answer, _) = call(&mut write, &actor).await?;
+                self.preview(&actor, &mut write).await?;
+                write.rollback().await?;
+                return Ok((answer, actor.state.revision));
+            }
             let (answer, changed) = call(&mut write, &actor).await?;
             let revision = self
                 .commit_as(

@@ -11,7 +11,10 @@ use crate::store;
 use super::{Actor, Admin, AdminError, Result};
 
 /// The users an assignment reaches now: its user, or its group's members.
-async fn reached_users<C: ConnectionTrait>(db: &C, principal: Principal) -> Result<Vec<User>> {
+pub(super) async fn reached_users<C: ConnectionTrait>(
+    db: &C,
+    principal: Principal,
+) -> Result<Vec<User>> {
     Ok(match principal {
         Principal::User(id) => store::find(db, id).await?.into_iter().collect(),
         Principal::Group(id) => store::group_members(db, id).await?,

@@ -5,7 +5,7 @@ use tonic::Status;
 
 use super::pb::rbac::v1 as pb;
 use crate::data_plane::{CheckOutcome, Subject, TargetRef};
-use crate::engine::{Decision, EffectiveAccess};
+use crate::engine::{AccessPreview, Decision, EffectiveAccess, Target};
 use crate::model::{
     Effect, Group, GroupId, PermissionId, Principal, ResourceRef, Scope, TagId, TenantId, UserId,
     catalogue, parse_uuid,
@@ -166,6 +166,34 @@ pub fn decision_to_pb(decision: Decision) -> pb::Decision {
         Decision::NotGranted => pb::Decision::NotGranted,
         Decision::Denied => pb::Decision::Denied,
         Decision::UserInactive => pb::Decision::UserInactive,
+    }
+}
+
+pub fn preview_to_pb(preview: AccessPreview) -> pb::AccessPreview {
+    let target = |target: Target| {
+        let kind = match target {
+            Target::None => return None,
+            Target::Tenant(id) => pb::target::Kind::TenantId(id.to_string()),
+            Target::Resource { resource, .. } => {
+                pb::target::Kind::Resource(resource_to_pb(&resource))
+            }
+        };
+        Some(pb::Target { kind: Some(kind) })
+    };
+    pb::AccessPreview {
+        changes: preview
+            .changes
+            .into_iter()
+            .map(|change| pb::AccessChange {
+                user_id: change.user.to_string(),
+                permission: catalogue().get(change.permission).key.clone(),
+                target: target(change.target),
+                before: decision_to_pb(change.before) as i32,
+                after: decision_to_pb(change.after) as i32,
+            })
+            .collect(),
+        truncated: preview.truncated,
+        users_affected: preview.users_affected,
     }
 }
 

@@ -27,11 +27,36 @@ pub(super) struct Touched {
     pub(super) resources: Vec<ResourceRef>,
 }
 
+/// What `changes` ask the indexes to read again.
+fn touched(changes: &[Change]) -> Result<Touched, StoreError> {
+    let mut touched = Touched::default();
+    for change in changes {
+        match change {
+            Change::Tenants { ids } if ids.is_empty() => touched.whole_tree = true,
+            Change::Tenants { ids } => {
+                touched.tenants.extend(ids.iter().map(|id| TenantId(*id)));
+            }
+            Change::Resource {
+                resource_type,
+                resource_id,
+            } => {
+                let kind = resource_type
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
+                touched.resources.push(ResourceRef::new(kind, resource_id));
+            }
+            Change::User { .. } | Change::Role { .. } | Change::Group { .. } => {}
+        }
+    }
+    touched.tenants.sort_unstable();
+    touched.tenants.dedup();
+    Ok(touched)
+}
+
 impl AccessCache {
     /// Invalidates exactly what the changes touched, and says what the indexes must read
     /// again.
     pub(super) fn invalidate_for(&self, changes: &[Change]) -> Result<Touched, StoreError> {
-        let mut touched = Touched::default();
         for change in changes {
             match change {
                 Change::User { id } => self.invalidate_user(UserId(*id)),
@@ -43,24 +68,30 @@ impl AccessCache {
                     let group = GroupId(*id);
                     self.invalidate_where(move |_, a| a.in_group(group));
                 }
-                Change::Tenants { ids } if ids.is_empty() => touched.whole_tree = true,
-                Change::Tenants { ids } => {
-                    touched.tenants.extend(ids.iter().map(|id| TenantId(*id)));
-                }
-                Change::Resource {
-                    resource_type,
-                    resource_id,
-                } => {
-                    let kind = resource_type
-                        .parse()
-                        .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
-                    touched.resources.push(ResourceRef::new(kind, resource_id));
-                }
+                Change::Tenants { .. } | Change::Resource { .. } => {}
             }
         }
-        touched.tenants.sort_unstable();
-        touched.tenants.dedup();
-        Ok(touched)
+        touched(changes)
+    }
+
+    /// The tenant tree and resource owners as `changes` leave them, read through `db` (a
+    /// write's own transaction, before it commits), without touching the cache: what a
+    /// preview compares with the applied state.
+    pub async fn state_after<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        changes: &[Change],
+    ) -> Result<(Arc<TenantIndex>, ResourceIndex), StoreError> {
+        let indexes = self.indexes_after(db, touched(changes)?).await?;
+        let current = self.state.load();
+        Ok((
+            indexes
+                .tenants
+                .map_or_else(|| Arc::clone(&current.tenants), Arc::new),
+            indexes
+                .resources
+                .unwrap_or_else(|| current.resources.clone()),
+        ))
     }
 
     /// Applies changes, reading through `db`: exact invalidation, resource owners, and
@@ -72,6 +103,15 @@ impl AccessCache {
     ) -> Result<Indexes, StoreError> {
         // Tenant changes are gathered, so a burst updates the tree once.
         let touched = self.invalidate_for(changes)?;
+        self.indexes_after(db, touched).await
+    }
+
+    /// The indexes with what `touched` names read again through `db`.
+    async fn indexes_after<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        touched: Touched,
+    ) -> Result<Indexes, StoreError> {
         let tenants = if touched.whole_tree {
             Some(TenantIndex::build(store::tenants(db).await?))
         } else if touched.tenants.is_empty() {

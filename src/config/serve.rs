@@ -73,6 +73,8 @@ pub struct ServeConfig {
     /// Where callers reach the HTTP port, for the discovery document; None: the
     /// listener's own address and scheme.
     pub public_url: Option<String>,
+    /// Most changes a preview lists.
+    pub preview_max_changes: usize,
     pub max_request_bytes: usize,
     pub max_connections: usize,
     pub max_concurrent_streams: u32,
@@ -114,6 +116,7 @@ impl ServeConfig {
             metrics_listen: None,
             http_listen: None,
             public_url: None,
+            preview_max_changes: crate::admin::DEFAULT_PREVIEW_LIMIT,
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_concurrent_streams: 100,
@@ -239,6 +242,11 @@ impl ServeConfig {
             metrics_listen,
             http_listen,
             public_url,
+            preview_max_changes: at_least_one(
+                "preview_max_changes",
+                s.preview_max_changes,
+                defaults.preview_max_changes,
+            )?,
             max_request_bytes: at_least_one(
                 "max_request_bytes",
                 s.max_request_bytes,
@@ -309,6 +317,7 @@ impl ServeConfig {
             poll_interval_ms: Some(self.poll_interval_ms),
             change_log_retention_hours: Some(self.change_log_retention_hours),
             cache_max_mib: Some(self.cache_max_mib),
+            preview_max_changes: Some(self.preview_max_changes),
             max_request_bytes: Some(self.max_request_bytes),
             max_connections: Some(self.max_connections),
             max_concurrent_streams: Some(self.max_concurrent_streams),
@@ -512,6 +521,7 @@ pub(super) mod tests {
             "request_timeout_ms",
             "poll_interval_ms",
             "http_header_timeout_ms",
+            "preview_max_changes",
         ] {
             let settings = ServeSettings::from_toml(&format!("{key} = 0\n")).unwrap();
             let err = ServeConfig::from_settings(settings)

@@ -146,6 +146,12 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_header_timeout_ms: Option<u64>,
 
+    /// Most access changes a `validate_only` preview lists; `truncated` and
+    /// `users_affected` still count all of them [default: 1000].
+    #[arg(long, env = "RBAC_PREVIEW_MAX_CHANGES", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_max_changes: Option<usize>,
+
     /// Largest request message accepted, in bytes; larger ones fail with OUT_OF_RANGE
     /// [default: 4194304].
     #[arg(long, env = "RBAC_MAX_REQUEST_BYTES", value_name = "BYTES")]
@@ -299,6 +305,7 @@ impl ServeSettings {
                 .change_log_retention_hours
                 .or(lower.change_log_retention_hours),
             cache_max_mib: self.cache_max_mib.or(lower.cache_max_mib),
+            preview_max_changes: self.preview_max_changes.or(lower.preview_max_changes),
             max_request_bytes: self.max_request_bytes.or(lower.max_request_bytes),
             max_connections: self.max_connections.or(lower.max_connections),
             max_concurrent_streams: self.max_concurrent_streams.or(lower.max_concurrent_streams),

@@ -7,6 +7,7 @@ mod effective_access;
 mod escalation;
 #[cfg(test)]
 mod fixtures;
+mod preview;
 mod tenant_index;
 
 pub use containment::{contains, holds_at, overlaps, resolve_users_tenant};
@@ -18,4 +19,5 @@ pub use escalation::{
     Reach, Refusal, RefusalReason, Widening, assignable, judge_impersonation, judge_reach,
     scope_kind_permission,
 };
+pub use preview::{AccessChange, AccessPreview, Diff, World};
 pub use tenant_index::{MAX_TENANT_DEPTH, ResourceIndex, TenantIndex, TenantNode};

@@ -211,6 +211,11 @@ impl Catalogue {
         self.system.contains(id)
     }
 
+    /// Every permission.
+    pub fn all(&self) -> PermissionSet {
+        self.by_key.values().copied().collect()
+    }
+
     /// Every system permission.
     pub fn system(&self) -> PermissionSet {
         self.system

@@ -167,6 +167,8 @@ async fn advisory_lock(txn: &DatabaseTransaction, key: i64) -> Result<(), DbErr>
 /// One open write: a transaction, the changes it makes, and the write lock.
 pub struct Write<'s> {
     txn: DatabaseTransaction,
+    /// While a savepoint is open: the transaction it was taken in (`txn` is the savepoint).
+    outer: Option<DatabaseTransaction>,
     postgres: bool,
     changes: Vec<Change>,
     _lock: MutexGuard<'s, ()>,
@@ -271,6 +273,7 @@ impl Store {
         }
         Ok(Write {
             txn,
+            outer: None,
             postgres,
             changes: Vec::new(),
             _lock: lock,
@@ -297,6 +300,34 @@ impl Write<'_> {
     /// The open transaction, for reads that must see this write's state.
     pub fn txn(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+
+    /// Ends the write without committing: nothing it did is kept.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.txn.rollback().await?)
+    }
+
+    /// What the write has changed so far.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    /// Takes a savepoint: what the write does next, `undo` takes back.
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        let savepoint = self.txn.begin().await?;
+        self.outer = Some(std::mem::replace(&mut self.txn, savepoint));
+        Ok(())
+    }
+
+    /// Rolls back to the savepoint: the write's state is again the one it was taken in
+    /// (reads see what was there before), and nothing done since is left to commit.
+    pub async fn undo(&mut self) -> Result<(), StoreError> {
+        let Some(outer) = self.outer.take() else {
+            return Err(StoreError::Corrupt("undo without a savepoint".into()));
+        };
+        std::mem::replace(&mut self.txn, outer).rollback().await?;
+        self.changes.clear();
+        Ok(())
     }
 
     pub(crate) fn record(&mut self, change: Change) {

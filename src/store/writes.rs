@@ -333,9 +333,13 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Deletes a group with its memberships; its assignments must already be gone. The
-    /// `Group` change reaches every member, whose cached access names the group.
+    /// Deletes a group with its memberships; its assignments must already be gone. Each
+    /// member is a `User` change too, so that what the write changes names everyone whose
+    /// access it touches (a preview reads them after the group is gone).
     pub async fn delete_group(&mut self, id: GroupId) -> Result<(), StoreError> {
+        for member in super::group_members(&self.txn, id).await? {
+            self.record(Change::User { id: member.id.0 });
+        }
         group_member::Entity::delete_many()
             .filter(group_member::Column::GroupId.eq(id.0))
             .exec(&self.txn)

@@ -72,6 +72,7 @@ async fn a_valid_token_names_the_actor_and_claimed_headers_alone_name_nobody() {
             first_name: String::new(),
             last_name: String::new(),
             azure_object_id: OTHER.into(),
+            validate_only: false,
         },
     );
     create
@@ -255,6 +256,7 @@ async fn access_requests_come_from_the_token_subject() {
         email: "typed@example.com".into(),
         first_name: String::new(),
         last_name: String::new(),
+        validate_only: false,
     };
     let anonymous = server.admin.submit_access_request(ask(OTHER)).await;
     assert_status(anonymous, Code::Unauthenticated, "x-actor-token");

@@ -11,6 +11,7 @@ fn role_request(permissions: &[&str]) -> pb::CreateRoleRequest {
         description: String::new(),
         owner_tenant_id: None,
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     }
 }
 
@@ -40,6 +41,7 @@ async fn role_diagnostics_warn_about_what_permissions_need_in_practice() {
         name: "sessions".into(),
         description: String::new(),
         permissions: complete.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     };
     let updated = server
         .admin
@@ -83,7 +85,10 @@ async fn audit_log_in_pages(backend: Backend) {
     for name in ["a", "b", "c"] {
         server
             .admin
-            .create_tag(as_admin(pb::CreateTagRequest { name: name.into() }))
+            .create_tag(as_admin(pb::CreateTagRequest {
+                name: name.into(),
+                validate_only: false,
+            }))
             .await
             .unwrap();
     }
@@ -94,7 +99,10 @@ async fn audit_log_in_pages(backend: Backend) {
         .admin
         .create_tag(as_actor(
             clerk_id,
-            pb::CreateTagRequest { name: "d".into() },
+            pb::CreateTagRequest {
+                name: "d".into(),
+                validate_only: false,
+            },
         ))
         .await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);

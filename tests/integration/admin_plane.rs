@@ -85,6 +85,7 @@ async fn tenants_and_tags(backend: Backend) {
         tenant_id: acme.id.clone(),
         name: String::new(),
         parent_tenant_id: Some(parent.to_owned()),
+        validate_only: false,
     };
     assert_status(
         admin.update_tenant(as_admin(update(&branch.id))).await,
@@ -111,6 +112,7 @@ async fn tenants_and_tags(backend: Backend) {
             tenant_id: acme.id.clone(),
             name: "Acme Ltd".into(),
             parent_tenant_id: Some(String::new()),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -124,6 +126,7 @@ async fn tenants_and_tags(backend: Backend) {
     let tag = admin
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "gold".into(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -131,12 +134,14 @@ async fn tenants_and_tags(backend: Backend) {
     admin
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "silver".into(),
+            validate_only: false,
         }))
         .await
         .unwrap();
     let rename = |name: &str| pb::UpdateTagRequest {
         tag_id: tag.id.clone(),
         name: name.into(),
+        validate_only: false,
     };
     assert_status(
         admin.update_tag(as_admin(rename("silver"))).await,
@@ -165,11 +170,13 @@ async fn tenants_and_tags(backend: Backend) {
     let tagging = pb::AddTenantTagRequest {
         tenant_id: branch.id.clone(),
         tag_id: tag.id.clone(),
+        validate_only: false,
     };
     admin.add_tenant_tag(as_admin(tagging)).await.unwrap();
     let delete_tag = || {
         as_admin(pb::DeleteTagRequest {
             tag_id: tag.id.clone(),
+            validate_only: false,
         })
     };
     assert_status(
@@ -180,6 +187,7 @@ async fn tenants_and_tags(backend: Backend) {
     let untag = pb::RemoveTenantTagRequest {
         tenant_id: branch.id.clone(),
         tag_id: tag.id.clone(),
+        validate_only: false,
     };
     admin.remove_tenant_tag(as_admin(untag)).await.unwrap();
     admin.delete_tag(delete_tag()).await.unwrap();
@@ -188,6 +196,7 @@ async fn tenants_and_tags(backend: Backend) {
     let delete = |id: &str| {
         as_admin(pb::DeleteTenantRequest {
             tenant_id: id.into(),
+            validate_only: false,
         })
     };
     assert_status(
@@ -233,6 +242,7 @@ fn identity(tenant: &str, object_id: &str, email: &str) -> pb::SubmitAccessReque
         email: email.into(),
         first_name: "Pat".into(),
         last_name: "Doe".into(),
+        validate_only: false,
     }
 }
 
@@ -309,6 +319,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
             first_name: "Bob".into(),
             last_name: "Builder".into(),
             expires_at_unix: 1,
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -347,12 +358,14 @@ async fn users_persons_and_access_requests(backend: Backend) {
         .add_group_member(as_admin(pb::AddGroupMemberRequest {
             group_id: team.id.clone(),
             user_id: bob.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();
     admin
         .delete_user(as_admin(pb::DeleteUserRequest {
             user_id: bob.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();
@@ -400,6 +413,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
         admin
             .delete_user(as_admin(pb::DeleteUserRequest {
                 user_id: me.user_id.clone(),
+                validate_only: false,
             }))
             .await,
         Code::FailedPrecondition,
@@ -414,6 +428,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
         email: email.into(),
         first_name: "Per".into(),
         last_name: "Son".into(),
+        validate_only: false,
     };
     let person = admin
         .upsert_person(as_admin(upsert("per@example.com")))
@@ -441,6 +456,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
     let promote = || {
         as_admin(pb::PromotePersonRequest {
             person_id: person.id.clone(),
+            validate_only: false,
         })
     };
     let promoted = admin.promote_person(promote()).await.unwrap().into_inner();
@@ -510,6 +526,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
         as_admin(pb::ApproveAccessRequestRequest {
             access_request_id: submitted.id.clone(),
             expiry: expiry as i32,
+            validate_only: false,
         })
     };
     assert_status(
@@ -549,6 +566,7 @@ async fn users_persons_and_access_requests(backend: Backend) {
     let rejected = admin
         .reject_access_request(as_admin(pb::RejectAccessRequestRequest {
             access_request_id: other.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -610,6 +628,7 @@ async fn roles_groups_and_assignments(backend: Backend) {
         name: "User (Legacy)".into(),
         description: String::new(),
         permissions: vec![],
+        validate_only: false,
     };
     assert_status(
         admin.update_role(as_admin(built_in_update)).await,
@@ -629,6 +648,7 @@ async fn roles_groups_and_assignments(backend: Backend) {
         as_admin(pb::DeleteRoleRequest {
             role_id: role.id.clone(),
             remove_assignments: remove,
+            validate_only: false,
         })
     };
     assert_status(
@@ -691,6 +711,7 @@ async fn roles_groups_and_assignments(backend: Backend) {
         as_admin(pb::AddGroupMemberRequest {
             group_id: team.id.clone(),
             user_id: user.into(),
+            validate_only: false,
         })
     };
     assert_status(
@@ -708,6 +729,7 @@ async fn roles_groups_and_assignments(backend: Backend) {
             group_id: team.id.clone(),
             name: "Team A".into(),
             description: "first line".into(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -853,12 +875,14 @@ async fn roles_groups_and_assignments(backend: Backend) {
     admin
         .delete_role_assignment(as_admin(pb::DeleteRoleAssignmentRequest {
             assignment_id: own.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();
     admin
         .delete_group(as_admin(pb::DeleteGroupRequest {
             group_id: team.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();
@@ -978,6 +1002,7 @@ async fn check_access_profile_and_impersonation(backend: Backend) {
     let turned_on = admin
         .update_preferences(as_admin(pb::UpdatePreferencesRequest {
             impersonation_enabled: true,
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -986,6 +1011,7 @@ async fn check_access_profile_and_impersonation(backend: Backend) {
     let started = admin
         .start_impersonation(as_admin(pb::StartImpersonationRequest {
             user_id: lead.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -1007,6 +1033,7 @@ async fn check_access_profile_and_impersonation(backend: Backend) {
                 first_name: String::new(),
                 last_name: String::new(),
                 azure_object_id: "1a2b3c4d-0000-4000-8000-00000000000d".into(),
+                validate_only: false,
             },
         ))
         .await
@@ -1035,6 +1062,7 @@ async fn check_access_profile_and_impersonation(backend: Backend) {
     admin
         .update_preferences(as_admin(pb::UpdatePreferencesRequest {
             impersonation_enabled: false,
+            validate_only: false,
         }))
         .await
         .unwrap();

@@ -53,6 +53,7 @@ async fn world(configure: impl FnOnce(&mut rbac_sidecar::config::ServeConfig)) -
             r#type: "computer".into(),
             id: id.into(),
             owner_tenant_id: Some(owner.clone()),
+            validate_only: false,
         };
         admin.upsert_resource(as_admin(request)).await.unwrap();
     }

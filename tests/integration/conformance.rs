@@ -396,12 +396,20 @@ impl GrpcWorld<'_> {
         let admin = &mut self.server.admin;
         if member {
             admin
-                .add_group_member(as_admin(pb::AddGroupMemberRequest { group_id, user_id }))
+                .add_group_member(as_admin(pb::AddGroupMemberRequest {
+                    group_id,
+                    user_id,
+                    validate_only: false,
+                }))
                 .await
                 .unwrap();
         } else {
             admin
-                .remove_group_member(as_admin(pb::RemoveGroupMemberRequest { group_id, user_id }))
+                .remove_group_member(as_admin(pb::RemoveGroupMemberRequest {
+                    group_id,
+                    user_id,
+                    validate_only: false,
+                }))
                 .await
                 .unwrap();
         }
@@ -413,12 +421,20 @@ impl GrpcWorld<'_> {
         let admin = &mut self.server.admin;
         if tagged {
             admin
-                .add_tenant_tag(as_admin(pb::AddTenantTagRequest { tenant_id, tag_id }))
+                .add_tenant_tag(as_admin(pb::AddTenantTagRequest {
+                    tenant_id,
+                    tag_id,
+                    validate_only: false,
+                }))
                 .await
                 .unwrap();
         } else {
             admin
-                .remove_tenant_tag(as_admin(pb::RemoveTenantTagRequest { tenant_id, tag_id }))
+                .remove_tenant_tag(as_admin(pb::RemoveTenantTagRequest {
+                    tenant_id,
+                    tag_id,
+                    validate_only: false,
+                }))
                 .await
                 .unwrap();
         }
@@ -432,6 +448,7 @@ impl Driver for GrpcWorld<'_> {
             .admin
             .create_tag(as_admin(pb::CreateTagRequest {
                 name: format!("{key}-{}", uuid::Uuid::new_v4()),
+                validate_only: false,
             }))
             .await
             .unwrap()
@@ -448,6 +465,7 @@ impl Driver for GrpcWorld<'_> {
             name: spec.key.clone(),
             parent_tenant_id,
             is_msp: spec.msp,
+            validate_only: false,
         };
         let tenant = self
             .server
@@ -469,6 +487,7 @@ impl Driver for GrpcWorld<'_> {
             first_name: spec.key.clone(),
             last_name: String::new(),
             azure_object_id: uuid::Uuid::new_v4().to_string(),
+            validate_only: false,
         };
         let user = self
             .server
@@ -481,6 +500,7 @@ impl Driver for GrpcWorld<'_> {
             let request = pb::SetUserDisabledRequest {
                 user_id: user.id.clone(),
                 disabled: true,
+                validate_only: false,
             };
             self.server
                 .admin
@@ -497,6 +517,7 @@ impl Driver for GrpcWorld<'_> {
             name: spec.key.clone(),
             description: String::new(),
             owner_tenant_id,
+            validate_only: false,
         };
         let group = self
             .server
@@ -518,6 +539,7 @@ impl Driver for GrpcWorld<'_> {
             description: String::new(),
             owner_tenant_id,
             permissions: spec.permissions.clone(),
+            validate_only: false,
         };
         let role = self
             .server
@@ -538,6 +560,7 @@ impl Driver for GrpcWorld<'_> {
             r#type: spec.kind.clone(),
             id: spec.key.clone(),
             owner_tenant_id,
+            validate_only: false,
         };
         self.server
             .admin
@@ -564,6 +587,7 @@ impl Driver for GrpcWorld<'_> {
                 EffectSpec::Allow => pb::Effect::Allow as i32,
                 EffectSpec::Deny => pb::Effect::Deny as i32,
             },
+            validate_only: false,
         };
         let assignment = self
             .server
@@ -589,6 +613,7 @@ impl Driver for GrpcWorld<'_> {
                     name: r.role.clone(),
                     description: String::new(),
                     permissions: r.permissions.clone(),
+                    validate_only: false,
                 };
                 self.server
                     .admin
@@ -602,6 +627,7 @@ impl Driver for GrpcWorld<'_> {
                     .admin
                     .delete_role_assignment(as_admin(pb::DeleteRoleAssignmentRequest {
                         assignment_id,
+                        validate_only: false,
                     }))
                     .await
                     .unwrap();
@@ -611,6 +637,7 @@ impl Driver for GrpcWorld<'_> {
                 let request = pb::SetUserDisabledRequest {
                     user_id: self.id(&format!("user:{}", d.user)),
                     disabled: d.disabled,
+                    validate_only: false,
                 };
                 self.server
                     .admin

@@ -65,6 +65,7 @@ fn role_request(owner: Option<&str>, permissions: &[&str]) -> pb::CreateRoleRequ
         description: String::new(),
         owner_tenant_id: owner.map(Into::into),
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     }
 }
 
@@ -75,6 +76,7 @@ fn identity_request(tenant: &str, object_id: &str) -> pb::UpsertPersonRequest {
         email: format!("{object_id}@example.com"),
         first_name: String::new(),
         last_name: String::new(),
+        validate_only: false,
     }
 }
 
@@ -163,7 +165,10 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
     )
     .await;
     let tag = admin
-        .create_tag(as_admin(pb::CreateTagRequest { name: "vip".into() }))
+        .create_tag(as_admin(pb::CreateTagRequest {
+            name: "vip".into(),
+            validate_only: false,
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -182,6 +187,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             email: "asker@example.com".into(),
             first_name: String::new(),
             last_name: String::new(),
+            validate_only: false,
         })
         .await
         .unwrap()
@@ -190,6 +196,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         r#type: "computer".into(),
         id: "pc-f".into(),
         owner_tenant_id: Some(owner.into()),
+        validate_only: false,
     };
     admin
         .upsert_resource(as_admin(upsert(&fabrikam.id)))
@@ -282,7 +289,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`rbac.assign-msp-scope`",
         a.delete_role_assignment(boss(pb::DeleteRoleAssignmentRequest {
-            assignment_id: msp_deny.id.clone()
+            assignment_id: msp_deny.id.clone(),
+            validate_only: false,
         }))
     );
 
@@ -308,6 +316,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             name: "more".into(),
             description: String::new(),
             permissions: vec!["computers.view".into(), "tenants.manage".into()],
+            validate_only: false,
         }))
     );
     refused!(
@@ -319,6 +328,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             name: "Administrator (Legacy)".into(),
             description: String::new(),
             permissions: vec!["billing.manage".into()],
+            validate_only: false,
         }))
     );
     refused!(
@@ -327,7 +337,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "read-only",
         a.delete_role(boss(pb::DeleteRoleRequest {
             role_id: administrator.clone(),
-            remove_assignments: true
+            remove_assignments: true,
+            validate_only: false,
         }))
     );
     refused!(
@@ -336,7 +347,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`rbac.roles.manage`",
         a.delete_role(boss(pb::DeleteRoleRequest {
             role_id: fabrikam_role.id.clone(),
-            remove_assignments: false
+            remove_assignments: false,
+            validate_only: false,
         }))
     );
     refused!(
@@ -345,7 +357,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`rbac.roles.manage-public`",
         a.delete_role(boss(pb::DeleteRoleRequest {
             role_id: public_role.id.clone(),
-            remove_assignments: true
+            remove_assignments: true,
+            validate_only: false,
         }))
     );
 
@@ -360,6 +373,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             first_name: String::new(),
             last_name: String::new(),
             azure_object_id: "e5ca1a7e-0000-4000-8000-0000000000a3".into(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -368,7 +382,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`users.manage`",
         a.set_user_disabled(boss(pb::SetUserDisabledRequest {
             user_id: admin_user.clone(),
-            disabled: true
+            disabled: true,
+            validate_only: false,
         }))
     );
     refused!(
@@ -376,7 +391,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "system permission `audit.view`",
         a.delete_user(boss(pb::DeleteUserRequest {
-            user_id: auditor.id.clone()
+            user_id: auditor.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -389,6 +405,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
             first_name: String::new(),
             last_name: String::new(),
             expires_at_unix: 0,
+            validate_only: false,
         }))
     );
     refused!(
@@ -408,7 +425,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         a.create_tenant(boss(pb::CreateTenantRequest {
             name: "mine".into(),
             parent_tenant_id: Some(contoso.id.clone()),
-            is_msp: false
+            is_msp: false,
+            validate_only: false,
         }))
     );
     refused!(
@@ -418,7 +436,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         a.update_tenant(boss(pb::UpdateTenantRequest {
             tenant_id: contoso.id.clone(),
             name: String::new(),
-            parent_tenant_id: Some(other_msp.id.clone())
+            parent_tenant_id: Some(other_msp.id.clone()),
+            validate_only: false,
         }))
     );
     refused!(
@@ -426,7 +445,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`tenants.manage`",
         a.delete_tenant(boss(pb::DeleteTenantRequest {
-            tenant_id: fabrikam.id.clone()
+            tenant_id: fabrikam.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -435,7 +455,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`tenants.manage`",
         a.add_tenant_tag(boss(pb::AddTenantTagRequest {
             tenant_id: contoso.id.clone(),
-            tag_id: tag.id.clone()
+            tag_id: tag.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -443,7 +464,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`tags.manage`",
         a.delete_tag(boss(pb::DeleteTagRequest {
-            tag_id: tag.id.clone()
+            tag_id: tag.id.clone(),
+            validate_only: false,
         }))
     );
 
@@ -454,7 +476,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "`rbac.groups.manage`",
         a.add_group_member(boss(pb::AddGroupMemberRequest {
             group_id: everyone.id.clone(),
-            user_id: boss_user.id.clone()
+            user_id: boss_user.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -463,7 +486,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         "cannot grant `computers.view`",
         a.add_group_member(boss(pb::AddGroupMemberRequest {
             group_id: contoso_group.id.clone(),
-            user_id: colleague.id.clone()
+            user_id: colleague.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -471,7 +495,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`rbac.assign-msp-scope`",
         a.delete_group(boss(pb::DeleteGroupRequest {
-            group_id: contoso_group.id.clone()
+            group_id: contoso_group.id.clone(),
+            validate_only: false,
         }))
     );
 
@@ -490,7 +515,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`users.manage`",
         a.promote_person(boss(pb::PromotePersonRequest {
-            person_id: person.id.clone()
+            person_id: person.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -500,6 +526,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         a.approve_access_request(boss(pb::ApproveAccessRequestRequest {
             access_request_id: request.id.clone(),
             expiry: pb::AccessExpiry::Never as i32,
+            validate_only: false,
         }))
     );
 
@@ -534,7 +561,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`preferences.manage`",
         a.update_preferences(boss(pb::UpdatePreferencesRequest {
-            impersonation_enabled: true
+            impersonation_enabled: true,
+            validate_only: false,
         }))
     );
     refused!(
@@ -542,12 +570,14 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "turned off",
         a.start_impersonation(boss(pb::StartImpersonationRequest {
-            user_id: colleague.id.clone()
+            user_id: colleague.id.clone(),
+            validate_only: false,
         }))
     );
     admin
         .update_preferences(as_admin(pb::UpdatePreferencesRequest {
             impersonation_enabled: true,
+            validate_only: false,
         }))
         .await
         .unwrap();
@@ -556,7 +586,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "system permission `audit.view`",
         a.start_impersonation(boss(pb::StartImpersonationRequest {
-            user_id: auditor.id.clone()
+            user_id: auditor.id.clone(),
+            validate_only: false,
         }))
     );
     refused!(
@@ -564,7 +595,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "`users.impersonate`",
         a.start_impersonation(boss(pb::StartImpersonationRequest {
-            user_id: admin_user.clone()
+            user_id: admin_user.clone(),
+            validate_only: false,
         }))
     );
     // The colleague sees computers where a deny keeps them from the boss: impersonating
@@ -574,7 +606,8 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
         attempts,
         "cannot impersonate",
         a.start_impersonation(boss(pb::StartImpersonationRequest {
-            user_id: colleague.id.clone()
+            user_id: colleague.id.clone(),
+            validate_only: false,
         }))
     );
     // As an intern who holds less than the boss, the boss can do only what the intern may.
@@ -590,6 +623,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
     .await;
     a.start_impersonation(boss(pb::StartImpersonationRequest {
         user_id: intern.id.clone(),
+        validate_only: false,
     }))
     .await
     .unwrap();
@@ -606,6 +640,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
                 first_name: String::new(),
                 last_name: String::new(),
                 azure_object_id: "e5ca1a7e-0000-4000-8000-0000000000a5".into(),
+                validate_only: false,
             }
         ))
     );
@@ -677,6 +712,7 @@ async fn a_tenant_administrator_cannot_escalate_by_any_admin_call() {
     .unwrap();
     a.delete_user(boss(pb::DeleteUserRequest {
         user_id: colleague.id.clone(),
+        validate_only: false,
     }))
     .await
     .unwrap();

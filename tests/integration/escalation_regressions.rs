@@ -87,6 +87,7 @@ fn role_update(role: &pb::Role, permissions: &[&str]) -> pb::UpdateRoleRequest {
         name: role.name.clone(),
         description: role.description.clone(),
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     }
 }
 
@@ -297,6 +298,7 @@ async fn a_restricted_administrator_cannot_lift_its_deny(backend: Backend) {
         .add_group_member(crate::support::as_admin(pb::AddGroupMemberRequest {
             group_id: restricted.id.clone(),
             user_id: e.ta.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();
@@ -305,6 +307,7 @@ async fn a_restricted_administrator_cannot_lift_its_deny(backend: Backend) {
         assert_refused(
             a.delete_role_assignment(ta(pb::DeleteRoleAssignmentRequest {
                 assignment_id: id.clone(),
+                validate_only: false,
             }))
             .await,
             "SELF_ELEVATION",
@@ -314,6 +317,7 @@ async fn a_restricted_administrator_cannot_lift_its_deny(backend: Backend) {
         a.remove_group_member(ta(pb::RemoveGroupMemberRequest {
             group_id: restricted.id.clone(),
             user_id: e.ta.id.clone(),
+            validate_only: false,
         }))
         .await,
         "SELF_ELEVATION",
@@ -424,6 +428,7 @@ async fn a_call_has_one_actor(backend: Backend) {
         first_name: String::new(),
         last_name: String::new(),
         azure_object_id: uuid::Uuid::new_v4().to_string(),
+        validate_only: false,
     });
     request
         .metadata_mut()
@@ -467,6 +472,7 @@ async fn reviving_a_user_hands_back_only_what_the_actor_holds(backend: Backend) 
         .set_user_disabled(crate::support::as_admin(pb::SetUserDisabledRequest {
             user_id: disabled.id.clone(),
             disabled: true,
+            validate_only: false,
         }))
         .await
         .unwrap();
@@ -476,6 +482,7 @@ async fn reviving_a_user_hands_back_only_what_the_actor_holds(backend: Backend) 
         first_name: String::new(),
         last_name: String::new(),
         expires_at_unix: at,
+        validate_only: false,
     };
     admin
         .update_user(crate::support::as_admin(expiry(1)))
@@ -486,6 +493,7 @@ async fn reviving_a_user_hands_back_only_what_the_actor_holds(backend: Backend) 
         a.set_user_disabled(ta(pb::SetUserDisabledRequest {
             user_id: disabled.id.clone(),
             disabled: false,
+            validate_only: false,
         }))
         .await,
         "MISSING_PERMISSION",
@@ -502,6 +510,7 @@ async fn reviving_a_user_hands_back_only_what_the_actor_holds(backend: Backend) 
     a.set_user_disabled(ta(pb::SetUserDisabledRequest {
         user_id: expired.id.clone(),
         disabled: true,
+        validate_only: false,
     }))
     .await
     .unwrap();

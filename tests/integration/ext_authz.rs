@@ -69,6 +69,7 @@ async fn envoy_requests_get_the_decisions_of_check_access(backend: Backend) {
         r#type: "computer".into(),
         id: "pc-1".into(),
         owner_tenant_id: Some(customer.clone()),
+        validate_only: false,
     };
     admin.upsert_resource(as_admin(request)).await.unwrap();
     let mut envoy = Envoy::new(server.channel.clone());

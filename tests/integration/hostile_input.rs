@@ -17,6 +17,7 @@ fn access_request(tenant: &str, email: &str, first_name: &str) -> pb::SubmitAcce
         email: email.into(),
         first_name: first_name.into(),
         last_name: String::new(),
+        validate_only: false,
     }
 }
 
@@ -33,6 +34,7 @@ async fn hostile_text_is_refused_with_a_short_message(backend: Backend) {
         name: name.into(),
         parent_tenant_id: None,
         is_msp: false,
+        validate_only: false,
     };
     assert_status(
         admin.create_tenant(as_admin(named("nul\0name"))).await,
@@ -49,6 +51,7 @@ async fn hostile_text_is_refused_with_a_short_message(backend: Backend) {
         description: "d".repeat(3_000_000),
         owner_tenant_id: None,
         permissions: vec![],
+        validate_only: false,
     };
     assert_status(
         admin.create_role(as_admin(role)).await,
@@ -177,6 +180,7 @@ async fn the_tenant_tree_has_a_depth_limit(backend: Backend) {
         name: "too deep".into(),
         parent_tenant_id: Some(deepest.clone()),
         is_msp: false,
+        validate_only: false,
     };
     assert_status(
         admin.create_tenant(as_admin(below)).await,
@@ -193,6 +197,7 @@ async fn the_tenant_tree_has_a_depth_limit(backend: Backend) {
                 tenant_id: other.id.clone(),
                 name: String::new(),
                 parent_tenant_id: Some(under),
+                validate_only: false,
             }))
             .await,
         Code::FailedPrecondition,
@@ -209,7 +214,12 @@ async fn a_refusal_repeats_at_most_64_characters_of_a_valid_length_value(backend
     };
     let mut admin = server.admin.clone();
     let name = "t".repeat(200);
-    let tag = || as_admin(pb::CreateTagRequest { name: name.clone() });
+    let tag = || {
+        as_admin(pb::CreateTagRequest {
+            name: name.clone(),
+            validate_only: false,
+        })
+    };
     admin.create_tag(tag()).await.unwrap();
     let taken = admin.create_tag(tag()).await.unwrap_err();
     assert_eq!(taken.code(), Code::AlreadyExists);

@@ -73,6 +73,7 @@ async fn set_impersonation(admin: &mut Admin, on: bool) -> u64 {
     admin
         .update_preferences(as_admin(pb::UpdatePreferencesRequest {
             impersonation_enabled: on,
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -106,6 +107,7 @@ async fn impersonation_never_escalates(backend: Backend) {
                 IMPERSONATOR,
                 pb::StartImpersonationRequest {
                     user_id: e.tenant_admin.id.clone(),
+                    validate_only: false,
                 },
             ))
             .await,
@@ -172,6 +174,7 @@ async fn impersonated_writes_do_not_outlive_the_revoke(backend: Backend) {
                         name: format!("g{writer}-{n}"),
                         description: String::new(),
                         owner_tenant_id: Some(tenant.clone()),
+                        validate_only: false,
                     };
                     match client
                         .create_group(impersonating(IMPERSONATOR, &target, request))
@@ -189,6 +192,7 @@ async fn impersonated_writes_do_not_outlive_the_revoke(backend: Backend) {
             admin
                 .delete_role_assignment(as_admin(pb::DeleteRoleAssignmentRequest {
                     assignment_id: e.impersonate_grant.id.clone(),
+                    validate_only: false,
                 }))
                 .await
                 .unwrap()
@@ -228,6 +232,7 @@ async fn a_temporary_administrator_stays_temporary(backend: Backend) {
         first_name: String::new(),
         last_name: String::new(),
         expires_at_unix,
+        validate_only: false,
     };
     admin
         .update_user(as_admin(update(in_an_hour)))
@@ -303,6 +308,7 @@ async fn a_tenant_goes_with_its_access_requests(backend: Backend) {
             email: "asker@example.com".into(),
             first_name: String::new(),
             last_name: String::new(),
+            validate_only: false,
         })
         .await
         .unwrap()
@@ -310,12 +316,14 @@ async fn a_tenant_goes_with_its_access_requests(backend: Backend) {
     admin
         .reject_access_request(as_admin(pb::RejectAccessRequestRequest {
             access_request_id: request.id,
+            validate_only: false,
         }))
         .await
         .unwrap();
     admin
         .delete_tenant(as_admin(pb::DeleteTenantRequest {
             tenant_id: lonely.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap();

@@ -12,6 +12,11 @@
 //! preference went off is refused. A user whose expiry moves later is newly allowed all
 //! they hold (for longer), and no accepted write moves the actor's or the impersonator's
 //! own expiry later.
+//!
+//! Every random write is first made as a preview (`validate_only`): it must be accepted or
+//! refused as the write is, and list exactly the (user, permission, target) decisions the
+//! reference sees change between before and after the write, with both decisions. This
+//! runs on SQLite and, shorter, on PostgreSQL.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::iter;
@@ -22,7 +27,7 @@ use rbac_sidecar::admin::{
     RoleUpdate, TenantUpdate, UserUpdate,
 };
 use rbac_sidecar::dataset::Xorshift;
-use rbac_sidecar::engine::Decision;
+use rbac_sidecar::engine::{AccessPreview, Decision, Target as Checked};
 use rbac_sidecar::model::{
     Action, AssignmentId, Effect, GroupId, Preferences, Principal, ResourceRef, ResourceType,
     RoleId, Scope, TagId, TenantId, UserId, catalogue, unix_now,
@@ -30,8 +35,8 @@ use rbac_sidecar::model::{
 use rbac_sidecar::store::{self, AssignmentFilter};
 use sea_orm::DatabaseConnection;
 
-use crate::support::in_memory_server;
 use crate::support::reference::{RefScope, RefTarget, Reference};
+use crate::support::{Backend, in_process_server};
 
 /// The permissions the oracle looks at: plain, msp_only and system ones, and every
 /// permission the admin rules turn on (`users.impersonate` included, so that the world
@@ -107,6 +112,8 @@ struct Tally {
     impersonated: (usize, usize),
     /// Impersonated writes tried after the preference went off (all must be refused).
     revoked_midway: usize,
+    /// Accepted writes whose preview was compared with the reference.
+    previewed: usize,
 }
 
 /// Who makes a write: the acting user, and under impersonation the impersonator behind
@@ -132,11 +139,14 @@ struct Attempt {
     kind: &'static str,
     result: Result<(), AdminError>,
     revoked: bool,
+    /// What the write's preview said it would change (None: not previewed).
+    preview: Option<AccessPreview>,
 }
 
-/// What the oracle compares before and after a write: every allowed (user, permission,
-/// target), and each user's expiry.
+/// What the oracle compares before and after a write: every (user, permission, target)
+/// with its decision, those allowed, and each user's expiry.
 struct Snapshot {
+    decisions: HashMap<Triple, Decision>,
     allowed: HashSet<Triple>,
     expiries: Vec<Option<i64>>,
 }
@@ -625,6 +635,7 @@ impl World {
             kind,
             result,
             revoked,
+            preview: None,
         })
     }
 
@@ -658,12 +669,23 @@ impl World {
             self.set_impersonation(false).await;
             tally.revoked_midway += 1;
         }
-        let (kind, result) = self.random_write(&actor, who).await;
+        // The same write twice: previewed, then made (the generator replays its choices).
+        let replay = Xorshift(self.rng.0);
+        let previewing = actor.clone().previewing();
+        let (kind, previewed) = self.random_write(&previewing, who).await;
+        self.rng = replay;
+        let (_, result) = self.random_write(&actor, who).await;
+        assert_eq!(
+            previewed.is_ok(),
+            result.is_ok(),
+            "{place} ({kind}): the preview answered {previewed:?}, the write {result:?}"
+        );
         Some(Attempt {
             who,
             kind,
             result,
             revoked,
+            preview: previewing.preview(),
         })
     }
 
@@ -739,7 +761,7 @@ impl World {
                 if self.chance(50) {
                     let index = self.rng.below(self.groups.len());
                     let result = a.delete_group(actor, self.groups[index]).await;
-                    if result.is_ok() {
+                    if result.is_ok() && actor.previewing.is_none() {
                         let new = NewGroup {
                             name: "g".into(),
                             description: String::new(),
@@ -752,7 +774,7 @@ impl World {
                 } else {
                     let index = self.rng.below(4);
                     let result = a.delete_role(actor, self.roles[index], true).await;
-                    if result.is_ok() {
+                    if result.is_ok() && actor.previewing.is_none() {
                         let new = NewRole {
                             name: "r".into(),
                             description: String::new(),
@@ -798,8 +820,15 @@ impl World {
     /// The world as the oracle compares it, read back from the database.
     async fn snapshot(&self) -> Snapshot {
         let (model, expiries) = self.reference().await;
+        let decisions = decisions(&model);
+        let allowed = decisions
+            .iter()
+            .filter(|(_, decision)| **decision == Decision::Allowed)
+            .map(|(triple, _)| *triple)
+            .collect();
         Snapshot {
-            allowed: allowed(&model),
+            decisions,
+            allowed,
             expiries,
         }
     }
@@ -913,9 +942,9 @@ enum Target {
     Resource(usize),
 }
 
-/// Every (user, permission, target) the reference allows.
-fn allowed(model: &Reference) -> HashSet<Triple> {
-    let mut allowed = HashSet::new();
+/// Every (user, permission, target) of the world, as the reference decides it.
+fn decisions(model: &Reference) -> HashMap<Triple, Decision> {
+    let mut decisions = HashMap::new();
     let mut targets: Vec<Target> = (0..model.tenants.len()).map(Target::Tenant).collect();
     targets.extend((0..model.resources.len()).map(Target::Resource));
     for user in 0..model.users.len() {
@@ -931,13 +960,104 @@ fn allowed(model: &Reference) -> HashSet<Triple> {
                     Target::Tenant(t) => RefTarget::Tenant(*t),
                     Target::Resource(r) => RefTarget::Resource(*r),
                 };
-                if model.decide(user, permission, on) == Decision::Allowed {
-                    allowed.insert((user, permission, *target));
-                }
+                decisions.insert(
+                    (user, permission, *target),
+                    model.decide(user, permission, on),
+                );
             }
         }
     }
-    allowed
+    decisions
+}
+
+/// A decision that changed: where, before and after (`Debug` of each, to sort).
+type Changed = (Triple, String, String);
+
+/// Checks a preview against the reference: listed in full, it names exactly the world's
+/// (user, pool permission, target) decisions that differ between before and after, with
+/// both decisions; and it counts each user it lists once. Changes of other permissions
+/// and of targets outside the world (other worlds' tenants) are not compared.
+fn check_preview(
+    world: &World,
+    preview: &AccessPreview,
+    before: &Snapshot,
+    after: &Snapshot,
+    what: &str,
+) -> Result<(), String> {
+    let mut expected: Vec<Changed> = after
+        .decisions
+        .iter()
+        .filter(|(triple, decision)| before.decisions[triple] != **decision)
+        .map(|(triple, decision)| {
+            (
+                *triple,
+                format!("{:?}", before.decisions[triple]),
+                format!("{decision:?}"),
+            )
+        })
+        .collect();
+    expected.sort_by_key(|c| format!("{c:?}"));
+    if preview.truncated {
+        return Err(format!("{what}: the preview was truncated"));
+    }
+    let listed: HashSet<UserId> = preview.changes.iter().map(|c| c.user).collect();
+    if listed.len() != preview.users_affected as usize {
+        return Err(format!(
+            "{what}: the preview lists changes of {} users but counts {}",
+            listed.len(),
+            preview.users_affected
+        ));
+    }
+    let mut previewed: Vec<Changed> = Vec::new();
+    for change in &preview.changes {
+        let Some(user) = world.users.iter().position(|u| *u == change.user) else {
+            return Err(format!(
+                "{what}: the preview changes user {} of no world",
+                change.user
+            ));
+        };
+        let key = catalogue().get(change.permission).key.as_str();
+        let Some(permission) = POOL.iter().find(|p| **p == key) else {
+            continue;
+        };
+        let target = match &change.target {
+            Checked::None => Some(Target::None),
+            Checked::Tenant(id) => world
+                .tenants
+                .iter()
+                .position(|t| t == id)
+                .map(Target::Tenant),
+            Checked::Resource { resource, .. } => world
+                .resources
+                .iter()
+                .position(|r| r == resource)
+                .map(Target::Resource),
+        };
+        if let Some(target) = target {
+            let (from, to) = (
+                format!("{:?}", change.before),
+                format!("{:?}", change.after),
+            );
+            previewed.push(((user, *permission, target), from, to));
+        }
+    }
+    previewed.sort_by_key(|c| format!("{c:?}"));
+    if previewed != expected {
+        let missing: Vec<&Changed> = expected
+            .iter()
+            .filter(|c| !previewed.contains(c))
+            .take(5)
+            .collect();
+        let extra: Vec<&Changed> = previewed
+            .iter()
+            .filter(|c| !expected.contains(c))
+            .take(5)
+            .collect();
+        return Err(format!(
+            "{what}: the preview differs from the reference; missing {missing:?}, not in the reference {extra:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// What a write newly allows: every triple allowed after it and not before, and every
@@ -1033,14 +1153,6 @@ fn check_contained(
     ))
 }
 
-/// Writes: `RBAC_INVARIANT_WRITES`, default 20,000 (what CI runs).
-fn writes() -> usize {
-    std::env::var("RBAC_INVARIANT_WRITES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
-}
-
 /// The direct actor of a random write: administrators more often than plain users, who
 /// are mostly refused.
 fn random_actor(world: &mut World) -> usize {
@@ -1066,21 +1178,37 @@ fn random_impersonator(world: &mut World) -> usize {
     }
 }
 
-/// Runs `worlds` worlds of `WRITES_PER_WORLD` writes each, checking every accepted one.
-async fn run(seed: u64, worlds: usize) -> Tally {
+/// A fresh in-process server on `backend`, its previews listing every change; None when
+/// the backend is not configured here.
+async fn fresh(
+    backend: Backend,
+) -> Option<(rbac_sidecar::server::Server, Actor, crate::support::TestDb)> {
+    in_process_server(backend, |config| config.preview_max_changes = usize::MAX).await
+}
+
+/// Runs `worlds` worlds of `WRITES_PER_WORLD` writes each on `backend`, checking every
+/// accepted one and its preview; None when the backend is not configured here.
+async fn run(seed: u64, worlds: usize, backend: Backend) -> Option<Tally> {
     let mut tally = Tally::default();
-    let (mut server, mut root) = in_memory_server().await;
+    let (mut server, mut root, mut db) = fresh(backend).await?;
     for index in 0..worlds {
         if index % 25 == 24 {
             // A fresh database now and then keeps each one small.
-            (server, root) = in_memory_server().await;
+            db.remove().await;
+            (server, root, db) = fresh(backend).await?;
         }
-        let db = server.store.db().clone();
+        let connection = server.store.db().clone();
         let world_seed = seed
             .wrapping_add(index as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             | 1;
-        let mut world = World::build(Arc::clone(&server.admin), root.clone(), db, world_seed).await;
+        let mut world = World::build(
+            Arc::clone(&server.admin),
+            root.clone(),
+            connection,
+            world_seed,
+        )
+        .await;
         let mut before = world.snapshot().await;
         for step in 0..WRITES_PER_WORLD {
             let place = format!("seed {world_seed}, world {index}, write {step}");
@@ -1094,6 +1222,7 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                 kind,
                 result,
                 revoked,
+                preview,
             }) = attempt
             else {
                 continue;
@@ -1122,6 +1251,12 @@ async fn run(seed: u64, worlds: usize) -> Tally {
                     if let Err(broken) = check_invariants(who, &before, &after, &what) {
                         panic!("{broken}");
                     }
+                    if let Some(preview) = &preview {
+                        tally.previewed += 1;
+                        if let Err(wrong) = check_preview(&world, preview, &before, &after, &what) {
+                            panic!("{wrong}");
+                        }
+                    }
                     before = after;
                 }
                 Err(AdminError::Store(err)) => panic!("store error: {err}"),
@@ -1135,11 +1270,25 @@ async fn run(seed: u64, worlds: usize) -> Tally {
             }
         }
     }
-    tally
+    db.remove().await;
+    Some(tally)
 }
 
-#[test]
-fn no_accepted_admin_write_lets_anyone_escalate() {
+/// Writes on `backend`: `RBAC_INVARIANT_WRITES`, default 20,000 on SQLite (what CI
+/// runs), and a twentieth of that on PostgreSQL, whose round trips cost more: enough to guard
+/// the savepoint and the reads of the other backend.
+fn writes(backend: Backend) -> usize {
+    let writes = std::env::var("RBAC_INVARIANT_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    match backend {
+        Backend::Sqlite => writes,
+        Backend::Postgres => writes / 20,
+    }
+}
+
+fn invariants_hold(backend: Backend) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1149,19 +1298,22 @@ fn no_accepted_admin_write_lets_anyone_escalate() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed);
-    let worlds = writes().div_ceil(WRITES_PER_WORLD);
-    let tally = runtime.block_on(run(seed, worlds));
+    let worlds = writes(backend).div_ceil(WRITES_PER_WORLD);
+    let Some(tally) = runtime.block_on(run(seed, worlds, backend)) else {
+        return;
+    };
     let total = tally.accepted + tally.refused;
     eprintln!(
         "admin writes: {total}, accepted {}, refused {}; by kind (accepted, refused): {:?}; \
          impersonations (started, refused): {:?}; impersonated writes (accepted, refused): {:?}; \
-         tried after impersonation went off: {}",
+         tried after impersonation went off: {}; previews compared: {}",
         tally.accepted,
         tally.refused,
         tally.by_kind,
         tally.impersonations,
         tally.impersonated,
-        tally.revoked_midway
+        tally.revoked_midway,
+        tally.previewed
     );
     // Liveness: a rule that refused everything would pass the invariants vacuously.
     assert!(
@@ -1181,4 +1333,18 @@ fn no_accepted_admin_write_lets_anyone_escalate() {
         tally.revoked_midway > 0,
         "impersonation was never turned off between an impersonation and its write"
     );
+    assert!(
+        tally.previewed * 2 >= tally.accepted,
+        "few accepted writes were previewed"
+    );
+}
+
+#[test]
+fn no_accepted_admin_write_lets_anyone_escalate_and_previews_are_exact() {
+    invariants_hold(Backend::Sqlite);
+}
+
+#[test]
+fn on_postgres_no_accepted_admin_write_lets_anyone_escalate_and_previews_are_exact() {
+    invariants_hold(Backend::Postgres);
 }

@@ -201,7 +201,10 @@ async fn batch_check_answers_in_order_and_isolates_bad_items() {
 #[tokio::test]
 async fn admin_calls_need_a_known_active_actor() {
     let mut server = TestServer::start(Backend::Sqlite).await.unwrap();
-    let request = || pb::CreateTagRequest { name: "vip".into() };
+    let request = || pb::CreateTagRequest {
+        name: "vip".into(),
+        validate_only: false,
+    };
     assert_status(
         server
             .admin
@@ -273,6 +276,7 @@ async fn invalid_writes_change_nothing() {
         first_name: String::new(),
         last_name: String::new(),
         azure_object_id: object_id.into(),
+        validate_only: false,
     };
     assert_status(
         server.admin.create_user(as_admin(duplicate.clone())).await,
@@ -306,6 +310,7 @@ async fn invalid_writes_change_nothing() {
             "computers.fly".into(),
             "x.y".into(),
         ],
+        validate_only: false,
     };
     assert_status(
         server.admin.create_role(as_admin(unknown_keys)).await,
@@ -318,6 +323,7 @@ async fn invalid_writes_change_nothing() {
         name: "mine now".into(),
         description: String::new(),
         permissions: vec!["billing.manage".into()],
+        validate_only: false,
     };
     assert_status(
         server.admin.update_role(as_admin(edit)).await,
@@ -333,6 +339,7 @@ async fn invalid_writes_change_nothing() {
             kind: Some(pb::scope::Kind::MspTenantId(customer.id.clone())),
         }),
         effect: pb::Effect::Allow as i32,
+        validate_only: false,
     };
     assert_status(
         server
@@ -358,6 +365,7 @@ async fn invalid_writes_change_nothing() {
         name: "msp staff".into(),
         description: String::new(),
         owner_tenant_id: Some(msp.id.clone()),
+        validate_only: false,
     };
     let group = server
         .admin
@@ -368,6 +376,7 @@ async fn invalid_writes_change_nothing() {
     let foreign = pb::AddGroupMemberRequest {
         group_id: group.id.clone(),
         user_id: user.id.clone(),
+        validate_only: false,
     };
     assert_status(
         server.admin.add_group_member(as_admin(foreign)).await,
@@ -380,6 +389,7 @@ async fn invalid_writes_change_nothing() {
         .admin
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "after".into(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -409,6 +419,7 @@ async fn a_tenant_administrator_cannot_escalate() {
             kind: Some(pb::scope::Kind::TenantId(contoso.id.clone())),
         }),
         effect: pb::Effect::Allow as i32,
+        validate_only: false,
     };
     server
         .admin
@@ -469,6 +480,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         description: String::new(),
         owner_tenant_id: None,
         permissions: vec![],
+        validate_only: false,
     };
     assert_status(
         server.admin.create_role(as_actor(boss_id, public)).await,
@@ -481,6 +493,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         description: String::new(),
         owner_tenant_id: Some(contoso.id.clone()),
         permissions: vec!["billing.manage".into()],
+        validate_only: false,
     };
     assert_status(
         server.admin.create_role(as_actor(boss_id, smuggle)).await,
@@ -494,6 +507,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         first_name: String::new(),
         last_name: String::new(),
         azure_object_id: "6d1c6a4e-1d0a-4b55-8f39-1b1a7f2d3c05".into(),
+        validate_only: false,
     };
     assert_status(
         server.admin.create_user(as_actor(boss_id, stranger)).await,
@@ -504,6 +518,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         name: "mine".into(),
         parent_tenant_id: Some(contoso.id.clone()),
         is_msp: false,
+        validate_only: false,
     };
     assert_status(
         server.admin.create_tenant(as_actor(boss_id, tenant)).await,
@@ -525,6 +540,7 @@ async fn a_tenant_administrator_cannot_escalate() {
     let disable = pb::SetUserDisabledRequest {
         user_id: admin_user.user_id,
         disabled: true,
+        validate_only: false,
     };
     assert_status(
         server
@@ -542,6 +558,7 @@ async fn a_tenant_administrator_cannot_escalate() {
         first_name: String::new(),
         last_name: String::new(),
         azure_object_id: "6d1c6a4e-1d0a-4b55-8f39-1b1a7f2d3c06".into(),
+        validate_only: false,
     };
     server
         .admin
@@ -565,7 +582,10 @@ async fn tagging_a_tenant_needs_the_tag_scope_permission() {
     let manager = new_user(&mut server, &msp.id, manager_id).await;
     let tag = server
         .admin
-        .create_tag(as_admin(pb::CreateTagRequest { name: "vip".into() }))
+        .create_tag(as_admin(pb::CreateTagRequest {
+            name: "vip".into(),
+            validate_only: false,
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -576,6 +596,7 @@ async fn tagging_a_tenant_needs_the_tag_scope_permission() {
         }),
         scope: Some(pb::Scope { kind: Some(scope) }),
         effect: pb::Effect::Allow as i32,
+        validate_only: false,
     };
     let tenants = world::role(&mut server.admin, &["tenants.view", "tenants.manage"]).await;
     let msp_scope = pb::scope::Kind::MspTenantId(msp.id.clone());
@@ -588,6 +609,7 @@ async fn tagging_a_tenant_needs_the_tag_scope_permission() {
     let tagging = || pb::AddTenantTagRequest {
         tenant_id: customer.id.clone(),
         tag_id: tag.id.clone(),
+        validate_only: false,
     };
     // Managing the tenant is not enough: tagging moves every assignment of the tag onto it.
     assert_status(

@@ -55,6 +55,7 @@ async fn metrics_count_checks_by_decision_calls_writes_and_the_cache() {
     let refused = admin
         .create_tag(pb::CreateTagRequest {
             name: "no actor".into(),
+            validate_only: false,
         })
         .await
         .unwrap_err();

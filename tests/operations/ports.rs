@@ -54,6 +54,7 @@ async fn admin_listen_moves_admin_service_off_the_main_port() {
     let refused = Admin::new(main.clone())
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "main".into(),
+            validate_only: false,
         }))
         .await
         .unwrap_err();
@@ -73,6 +74,7 @@ async fn admin_listen_moves_admin_service_off_the_main_port() {
     let tag = Admin::new(apart.clone())
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "apart".into(),
+            validate_only: false,
         }))
         .await
         .unwrap()

@@ -196,6 +196,7 @@ async fn the_bearer_token_guards_everything_but_health() {
     let refused = admin
         .create_tag(crate::support::as_admin(pb::CreateTagRequest {
             name: "t".into(),
+            validate_only: false,
         }))
         .await
         .unwrap_err();
@@ -261,6 +262,7 @@ async fn a_sidecar_reaches_its_tier_over_tls_with_the_tiers_token() {
     assert_eq!(decision.into_inner().decision(), pb::Decision::Allowed);
     let tag = || pb::CreateTagRequest {
         name: "through the sidecar".into(),
+        validate_only: false,
     };
     let claimed = fed.admin().await.create_tag(as_admin(tag())).await;
     assert_eq!(claimed.unwrap_err().code(), Code::Unauthenticated);

@@ -274,6 +274,7 @@ impl World {
                     name: "Contoso".into(),
                     parent_tenant_id: Some(msp.clone()),
                     is_msp: false,
+                    validate_only: false,
                 }),
                 token,
             ))
@@ -288,6 +289,7 @@ impl World {
                     first_name: "Terry".into(),
                     last_name: "Tech".into(),
                     azure_object_id: uuid::Uuid::new_v4().to_string(),
+                    validate_only: false,
                 }),
                 token,
             ))
@@ -301,6 +303,7 @@ impl World {
                     description: String::new(),
                     owner_tenant_id: None,
                     permissions: vec!["computers.view".into()],
+                    validate_only: false,
                 }),
                 token,
             ))
@@ -316,6 +319,7 @@ impl World {
                     }),
                     scope: Some(pb::Scope { kind: Some(scope) }),
                     effect: effect as i32,
+                    validate_only: false,
                 }),
                 token,
             )
@@ -413,5 +417,8 @@ impl WriteLock {
 
 /// A write that waits while the test holds the write lock.
 pub fn blocked_write(name: &str) -> tonic::Request<pb::CreateTagRequest> {
-    crate::support::as_admin(pb::CreateTagRequest { name: name.into() })
+    crate::support::as_admin(pb::CreateTagRequest {
+        name: name.into(),
+        validate_only: false,
+    })
 }

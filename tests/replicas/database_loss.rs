@@ -162,6 +162,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
         .admin
         .delete_role_assignment(as_admin(pb::DeleteRoleAssignmentRequest {
             assignment_id: grant.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap()
@@ -189,6 +190,7 @@ async fn a_replica_that_loses_the_database_fails_closed_and_recovers() {
         .admin
         .create_tag(as_admin(pb::CreateTagRequest {
             name: "during outage".into(),
+            validate_only: false,
         }))
         .await;
     assert_eq!(write.unwrap_err().code(), Code::Unavailable);

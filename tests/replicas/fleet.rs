@@ -121,6 +121,7 @@ async fn every_sidecar_sees_every_grant_and_revoke_through_the_tier() {
         }
         let request = pb::DeleteRoleAssignmentRequest {
             assignment_id: granted.id,
+            validate_only: false,
         };
         let revoked = writer
             .delete_role_assignment(as_admin(request))
@@ -186,6 +187,7 @@ async fn what_a_sidecar_lends_to_nobody(tier: &Replica, sidecar: &mut Replica) {
         name: "lent".into(),
         parent_tenant_id: None,
         is_msp: false,
+        validate_only: false,
     };
     let mut claimed = tonic::Request::new(tenant());
     claimed
@@ -341,6 +343,7 @@ async fn revoke_all(admin: &mut Admin, user: &str) -> u64 {
     for assignment in assignments {
         let request = pb::DeleteRoleAssignmentRequest {
             assignment_id: assignment.id,
+            validate_only: false,
         };
         let deleted = admin
             .delete_role_assignment(as_admin(request))
@@ -618,6 +621,7 @@ mod scale {
             }
             let request = pb::DeleteRoleAssignmentRequest {
                 assignment_id: granted.id,
+                validate_only: false,
             };
             let revoked = admin
                 .delete_role_assignment(as_admin(request))

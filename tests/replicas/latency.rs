@@ -46,6 +46,7 @@ async fn invalidation_latency_across_replicas() {
         );
         let request = pb::DeleteRoleAssignmentRequest {
             assignment_id: grant.id,
+            validate_only: false,
         };
         writer
             .admin

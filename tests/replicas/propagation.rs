@@ -41,6 +41,7 @@ async fn a_write_on_one_replica_is_seen_by_every_other() {
         .admin
         .delete_role_assignment(as_admin(pb::DeleteRoleAssignmentRequest {
             assignment_id: grant.id.clone(),
+            validate_only: false,
         }))
         .await
         .unwrap()

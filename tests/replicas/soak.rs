@@ -68,7 +68,11 @@ async fn random_write(
             let revision = if on {
                 revision_of(
                     admin
-                        .add_group_member(as_admin(pb::AddGroupMemberRequest { group_id, user_id }))
+                        .add_group_member(as_admin(pb::AddGroupMemberRequest {
+                            group_id,
+                            user_id,
+                            validate_only: false,
+                        }))
                         .await
                         .map(|r| r.into_inner().revision),
                 )
@@ -78,6 +82,7 @@ async fn random_write(
                         .remove_group_member(as_admin(pb::RemoveGroupMemberRequest {
                             group_id,
                             user_id,
+                            validate_only: false,
                         }))
                         .await
                         .map(|r| r.into_inner().revision),
@@ -95,7 +100,11 @@ async fn random_write(
             let revision = if on {
                 revision_of(
                     admin
-                        .add_tenant_tag(as_admin(pb::AddTenantTagRequest { tenant_id, tag_id }))
+                        .add_tenant_tag(as_admin(pb::AddTenantTagRequest {
+                            tenant_id,
+                            tag_id,
+                            validate_only: false,
+                        }))
                         .await
                         .map(|r| r.into_inner().revision),
                 )
@@ -105,6 +114,7 @@ async fn random_write(
                         .remove_tenant_tag(as_admin(pb::RemoveTenantTagRequest {
                             tenant_id,
                             tag_id,
+                            validate_only: false,
                         }))
                         .await
                         .map(|r| r.into_inner().revision),
@@ -124,6 +134,7 @@ async fn random_write(
                 name: format!("role {r}"),
                 description: String::new(),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                validate_only: false,
             };
             let revision = revision_of(
                 admin
@@ -162,6 +173,7 @@ async fn random_write(
                 } else {
                     pb::Effect::Allow as i32
                 },
+                validate_only: false,
             };
             let created = admin
                 .create_role_assignment(as_admin(request))
@@ -186,6 +198,7 @@ async fn random_write(
             };
             let request = pb::DeleteRoleAssignmentRequest {
                 assignment_id: id.to_string(),
+                validate_only: false,
             };
             let revision = revision_of(
                 admin
@@ -200,6 +213,7 @@ async fn random_write(
             let request = pb::SetUserDisabledRequest {
                 user_id: model.users[user].0.to_string(),
                 disabled,
+                validate_only: false,
             };
             let revision = revision_of(
                 admin
@@ -264,7 +278,10 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
     }
     for name in ["managed", "vip"] {
         let tag = admin
-            .create_tag(as_admin(pb::CreateTagRequest { name: name.into() }))
+            .create_tag(as_admin(pb::CreateTagRequest {
+                name: name.into(),
+                validate_only: false,
+            }))
             .await
             .unwrap()
             .into_inner();
@@ -279,6 +296,7 @@ async fn replicas_agree_with_the_reference_after_concurrent_writes_and_checks() 
             name: name.into(),
             description: String::new(),
             owner_tenant_id: None,
+            validate_only: false,
         };
         let group = admin
             .create_group(as_admin(request))

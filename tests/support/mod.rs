@@ -44,7 +44,9 @@ fn postgres_base() -> Option<String> {
 }
 
 /// Where the database of one test lives, and how to remove it.
-enum TestDb {
+pub enum TestDb {
+    /// In memory: gone with the server.
+    Memory,
     /// Removed with the directory when dropped.
     Sqlite(#[allow(dead_code, reason = "held for its drop")] tempfile::TempDir),
     Postgres {
@@ -86,7 +88,7 @@ impl TestDb {
         }
     }
 
-    async fn remove(self) {
+    pub async fn remove(self) {
         if let TestDb::Postgres { base, name } = self {
             if let Ok(admin) = Database::connect(&base).await {
                 let _ = admin
@@ -481,8 +483,31 @@ pub(crate) use on_both_backends;
 /// A server on a fresh in-memory SQLite database, driven in process, and its bootstrap
 /// administrator as an actor: for property tests that make thousands of writes.
 pub async fn in_memory_server() -> (Server, rbac_sidecar::admin::Actor) {
+    let config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), "sqlite::memory:");
+    in_process(config).await
+}
+
+/// A server on a fresh database of `backend` (in-memory SQLite, or a new PostgreSQL
+/// database), driven in process, configured by `configure`; with its bootstrap
+/// administrator, and the database to `remove` afterwards. None when the backend is not
+/// configured here (and the run is not strict).
+pub async fn in_process_server(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> Option<(Server, rbac_sidecar::admin::Actor, TestDb)> {
+    let (db, url) = match backend {
+        // No file: the property tests' thousands of writes stay in memory.
+        Backend::Sqlite => (TestDb::Memory, "sqlite::memory:".to_owned()),
+        Backend::Postgres => TestDb::create(backend).await?,
+    };
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), &url);
+    configure(&mut config);
+    let (server, actor) = in_process(config).await;
+    Some((server, actor, db))
+}
+
+async fn in_process(mut config: ServeConfig) -> (Server, rbac_sidecar::admin::Actor) {
     use rbac_sidecar::admin::ActorRef;
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("address"), "sqlite::memory:");
     config.bootstrap_admin_object_id = Some(ADMIN.parse().expect("uuid"));
     let server = Server::start(&config).await.expect("server");
     let actor = server

@@ -17,6 +17,7 @@ pub async fn tenant(
         name: name.into(),
         parent_tenant_id: parent.map(Into::into),
         is_msp,
+        validate_only: false,
     };
     admin
         .create_tenant(as_admin(request))
@@ -37,6 +38,7 @@ pub async fn user_with_object_id(admin: &mut Admin, tenant: &str, object_id: &st
         first_name: String::new(),
         last_name: String::new(),
         azure_object_id: object_id.to_owned(),
+        validate_only: false,
     };
     admin
         .create_user(as_admin(request))
@@ -51,6 +53,7 @@ pub async fn role(admin: &mut Admin, permissions: &[&str]) -> pb::Role {
         description: String::new(),
         owner_tenant_id: None,
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     };
     admin
         .create_role(as_admin(request))
@@ -77,6 +80,7 @@ pub async fn assign(
         }),
         scope,
         effect: effect as i32,
+        validate_only: false,
     };
     admin
         .create_role_assignment(as_admin(request))
@@ -155,6 +159,7 @@ pub fn assignment_request(
         }),
         scope: Some(pb::Scope { kind: Some(scope) }),
         effect: effect as i32,
+        validate_only: false,
     }
 }
 
@@ -181,6 +186,7 @@ pub async fn owned_role(admin: &mut Admin, owner: Option<&str>, permissions: &[&
         description: String::new(),
         owner_tenant_id: owner.map(Into::into),
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        validate_only: false,
     };
     admin
         .create_role(as_admin(request))
@@ -194,6 +200,7 @@ pub async fn group(admin: &mut Admin, name: &str, owner: Option<&str>) -> pb::Gr
         name: name.into(),
         description: String::new(),
         owner_tenant_id: owner.map(Into::into),
+        validate_only: false,
     };
     admin
         .create_group(as_admin(request))

@@ -20,6 +20,7 @@ impl From<Written<Tenant>> for pb::Tenant {
             is_msp: tenant.is_msp,
             tag_ids: tenant.tags.iter().map(ToString::to_string).collect(),
             revision,
+            preview: None,
         }
     }
 }
@@ -30,6 +31,7 @@ impl From<Written<Tag>> for pb::Tag {
             id: tag.id.to_string(),
             name: tag.name,
             revision,
+            preview: None,
         }
     }
 }
@@ -47,6 +49,7 @@ impl From<Written<User>> for pb::User {
             azure_object_id: user.azure_object_id.to_string(),
             disabled: user.disabled,
             revision,
+            preview: None,
         }
     }
 }
@@ -59,6 +62,7 @@ impl From<Written<Group>> for pb::Group {
             description: group.description,
             owner_tenant_id: group.owner.map(|t| t.to_string()).unwrap_or_default(),
             revision,
+            preview: None,
         }
     }
 }
@@ -74,6 +78,7 @@ impl From<Written<Role>> for pb::Role {
             permissions: catalogue().keys(&role.permissions),
             revision,
             warnings: Vec::new(),
+            preview: None,
         }
     }
 }
@@ -99,6 +104,7 @@ impl From<Written<Person>> for pb::Person {
             last_name: person.last_name,
             user_id: person.user_id.map(|u| u.to_string()).unwrap_or_default(),
             revision,
+            preview: None,
         }
     }
 }
@@ -124,6 +130,7 @@ impl From<Written<AccessRequest>> for pb::AccessRequest {
                 .map(|u| u.to_string())
                 .unwrap_or_default(),
             revision,
+            preview: None,
         }
     }
 }
@@ -133,6 +140,7 @@ impl From<Written<Preferences>> for pb::Preferences {
         pb::Preferences {
             impersonation_enabled: preferences.impersonation_enabled,
             revision,
+            preview: None,
         }
     }
 }
@@ -195,7 +203,10 @@ macro_rules! revisions {
         $(
             impl From<u64> for pb::$answer {
                 fn from(revision: u64) -> Self {
-                    pb::$answer { revision }
+                    pb::$answer {
+                        revision,
+                        preview: None,
+                    }
                 }
             }
         )*

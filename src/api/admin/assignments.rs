@@ -126,5 +126,6 @@ fn assignment_to_pb(
         created_by_user_id: stored.created_by.map(|u| u.to_string()).unwrap_or_default(),
         created_at_unix: stored.created_at,
         role_name,
+        preview: None,
     }
 }

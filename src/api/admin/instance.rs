@@ -32,6 +32,7 @@ impl Call<'_> {
         let user = self.admin.start_impersonation(&self.actor, target).await?;
         Ok(pb::StartImpersonationResponse {
             user: Some(user.into()),
+            preview: None,
         })
     }
 

@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::rbac::v1 as pb;
 use crate::admin::{Actor, Admin};
-use crate::api::convert::invalid;
+use crate::api::convert::{self, invalid};
 use crate::identity::ActorVerifier;
 use crate::model::{Action, shown};
 
@@ -72,17 +72,16 @@ impl AdminApi {
 /// The service's methods, one a line: `theme::handler(Request) -> Answer: Action`. The
 /// handler is the `Call` method of that name, and answers `Answer` or what converts into it;
 /// `theme` says which file holds it (`theme.rs`, for the reader: the compiler does not
-/// check it). `Action` names the call to the actor's
-/// checks and in the audit log.
+/// check it). `Action` names the call to the actor's checks and in the audit log. A
+/// `write` takes `validate_only` and answers with its `preview` (AIP-163); a `read`
+/// changes nothing.
 macro_rules! routes {
-    ($($theme:ident::$method:ident($request:ident) -> $reply:ident: $action:ident;)*) => {
+    ($($kind:ident $theme:ident::$method:ident($request:ident) -> $reply:ident: $action:ident;)*) => {
         #[tonic::async_trait]
         impl pb::admin_service_server::AdminService for AdminApi {
             $(
                 async fn $method(&self, request: Request<pb::$request>) -> Reply<Response<pb::$reply>> {
-                    let call = self.call(&request, Action::$action).await?;
-                    let answer = call.$method(request.into_inner()).await?;
-                    Ok(Response::new(answer.into()))
+                    routes!(@$kind self, request, $method, $reply, $action)
                 }
             )*
 
@@ -97,55 +96,72 @@ macro_rules! routes {
             }
         }
     };
+    (@read $api:ident, $request:ident, $method:ident, $reply:ident, $action:ident) => {{
+        let call = $api.call(&$request, Action::$action).await?;
+        let answer = call.$method($request.into_inner()).await?;
+        Ok(Response::new(answer.into()))
+    }};
+    (@write $api:ident, $request:ident, $method:ident, $reply:ident, $action:ident) => {{
+        let mut call = $api.call(&$request, Action::$action).await?;
+        if $request.get_ref().validate_only {
+            call.actor = call.actor.previewing();
+        }
+        // Shares where the preview is left with the actor the call consumes.
+        let actor = call.actor.clone();
+        let answer = call.$method($request.into_inner()).await?;
+        let mut reply: pb::$reply = answer.into();
+        reply.preview = actor.preview().map(convert::preview_to_pb);
+        Ok(Response::new(reply))
+    }};
 }
 
 routes! {
-    tenants::create_tenant(CreateTenantRequest) -> Tenant: CreateTenant;
-    tenants::get_tenant(GetTenantRequest) -> Tenant: GetTenant;
-    tenants::list_tenants(ListTenantsRequest) -> ListTenantsResponse: ListTenants;
-    tenants::update_tenant(UpdateTenantRequest) -> Tenant: UpdateTenant;
-    tenants::delete_tenant(DeleteTenantRequest) -> DeleteTenantResponse: DeleteTenant;
-    tenants::create_tag(CreateTagRequest) -> Tag: CreateTag;
-    tenants::list_tags(ListTagsRequest) -> ListTagsResponse: ListTags;
-    tenants::update_tag(UpdateTagRequest) -> Tag: UpdateTag;
-    tenants::delete_tag(DeleteTagRequest) -> DeleteTagResponse: DeleteTag;
-    tenants::add_tenant_tag(AddTenantTagRequest) -> AddTenantTagResponse: AddTenantTag;
-    tenants::remove_tenant_tag(RemoveTenantTagRequest) -> RemoveTenantTagResponse: RemoveTenantTag;
-    users::create_user(CreateUserRequest) -> User: CreateUser;
-    users::get_user(GetUserRequest) -> User: GetUser;
-    users::list_users(ListUsersRequest) -> ListUsersResponse: ListUsers;
-    users::update_user(UpdateUserRequest) -> User: UpdateUser;
-    users::delete_user(DeleteUserRequest) -> DeleteUserResponse: DeleteUser;
-    users::set_user_disabled(SetUserDisabledRequest) -> User: SetUserDisabled;
-    users::upsert_person(UpsertPersonRequest) -> Person: UpsertPerson;
-    users::list_persons(ListPersonsRequest) -> ListPersonsResponse: ListPersons;
-    users::promote_person(PromotePersonRequest) -> User: PromotePerson;
-    users::list_access_requests(ListAccessRequestsRequest) -> ListAccessRequestsResponse: ListAccessRequests;
-    users::approve_access_request(ApproveAccessRequestRequest) -> ApproveAccessRequestResponse: ApproveAccessRequest;
-    users::reject_access_request(RejectAccessRequestRequest) -> AccessRequest: RejectAccessRequest;
-    roles::create_role(CreateRoleRequest) -> Role: CreateRole;
-    roles::get_role(GetRoleRequest) -> Role: GetRole;
-    roles::update_role(UpdateRoleRequest) -> Role: UpdateRole;
-    roles::delete_role(DeleteRoleRequest) -> DeleteRoleResponse: DeleteRole;
-    roles::list_roles(ListRolesRequest) -> ListRolesResponse: ListRoles;
-    roles::list_permissions(ListPermissionsRequest) -> ListPermissionsResponse: ListPermissions;
-    groups::create_group(CreateGroupRequest) -> Group: CreateGroup;
-    groups::get_group(GetGroupRequest) -> Group: GetGroup;
-    groups::list_groups(ListGroupsRequest) -> ListGroupsResponse: ListGroups;
-    groups::update_group(UpdateGroupRequest) -> Group: UpdateGroup;
-    groups::delete_group(DeleteGroupRequest) -> DeleteGroupResponse: DeleteGroup;
-    groups::add_group_member(AddGroupMemberRequest) -> AddGroupMemberResponse: AddGroupMember;
-    groups::remove_group_member(RemoveGroupMemberRequest) -> RemoveGroupMemberResponse: RemoveGroupMember;
-    groups::list_group_members(ListGroupMembersRequest) -> ListGroupMembersResponse: ListGroupMembers;
-    groups::list_user_groups(ListUserGroupsRequest) -> ListUserGroupsResponse: ListUserGroups;
-    assignments::create_role_assignment(CreateRoleAssignmentRequest) -> RoleAssignment: CreateRoleAssignment;
-    assignments::delete_role_assignment(DeleteRoleAssignmentRequest) -> DeleteRoleAssignmentResponse: DeleteRoleAssignment;
-    assignments::list_role_assignments(ListRoleAssignmentsRequest) -> ListRoleAssignmentsResponse: ListRoleAssignments;
-    assignments::check_user_access(CheckUserAccessRequest) -> CheckUserAccessResponse: CheckUserAccess;
-    assignments::get_my_access(GetMyAccessRequest) -> GetEffectiveAccessResponse: GetMyAccess;
-    instance::get_preferences(GetPreferencesRequest) -> Preferences: GetPreferences;
-    instance::update_preferences(UpdatePreferencesRequest) -> Preferences: UpdatePreferences;
-    instance::start_impersonation(StartImpersonationRequest) -> StartImpersonationResponse: StartImpersonation;
-    tenants::upsert_resource(UpsertResourceRequest) -> UpsertResourceResponse: UpsertResource;
-    instance::list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse: ListAuditEvents;
+    write tenants::create_tenant(CreateTenantRequest) -> Tenant: CreateTenant;
+    read tenants::get_tenant(GetTenantRequest) -> Tenant: GetTenant;
+    read tenants::list_tenants(ListTenantsRequest) -> ListTenantsResponse: ListTenants;
+    write tenants::update_tenant(UpdateTenantRequest) -> Tenant: UpdateTenant;
+    write tenants::delete_tenant(DeleteTenantRequest) -> DeleteTenantResponse: DeleteTenant;
+    write tenants::create_tag(CreateTagRequest) -> Tag: CreateTag;
+    read tenants::list_tags(ListTagsRequest) -> ListTagsResponse: ListTags;
+    write tenants::update_tag(UpdateTagRequest) -> Tag: UpdateTag;
+    write tenants::delete_tag(DeleteTagRequest) -> DeleteTagResponse: DeleteTag;
+    write tenants::add_tenant_tag(AddTenantTagRequest) -> AddTenantTagResponse: AddTenantTag;
+    write tenants::remove_tenant_tag(RemoveTenantTagRequest) -> RemoveTenantTagResponse: RemoveTenantTag;
+    write users::create_user(CreateUserRequest) -> User: CreateUser;
+    read users::get_user(GetUserRequest) -> User: GetUser;
+    read users::list_users(ListUsersRequest) -> ListUsersResponse: ListUsers;
+    write users::update_user(UpdateUserRequest) -> User: UpdateUser;
+    write users::delete_user(DeleteUserRequest) -> DeleteUserResponse: DeleteUser;
+    write users::set_user_disabled(SetUserDisabledRequest) -> User: SetUserDisabled;
+    write users::upsert_person(UpsertPersonRequest) -> Person: UpsertPerson;
+    read users::list_persons(ListPersonsRequest) -> ListPersonsResponse: ListPersons;
+    write users::promote_person(PromotePersonRequest) -> User: PromotePerson;
+    read users::list_access_requests(ListAccessRequestsRequest) -> ListAccessRequestsResponse: ListAccessRequests;
+    write users::approve_access_request(ApproveAccessRequestRequest) -> ApproveAccessRequestResponse: ApproveAccessRequest;
+    write users::reject_access_request(RejectAccessRequestRequest) -> AccessRequest: RejectAccessRequest;
+    write roles::create_role(CreateRoleRequest) -> Role: CreateRole;
+    read roles::get_role(GetRoleRequest) -> Role: GetRole;
+    write roles::update_role(UpdateRoleRequest) -> Role: UpdateRole;
+    write roles::delete_role(DeleteRoleRequest) -> DeleteRoleResponse: DeleteRole;
+    read roles::list_roles(ListRolesRequest) -> ListRolesResponse: ListRoles;
+    read roles::list_permissions(ListPermissionsRequest) -> ListPermissionsResponse: ListPermissions;
+    write groups::create_group(CreateGroupRequest) -> Group: CreateGroup;
+    read groups::get_group(GetGroupRequest) -> Group: GetGroup;
+    read groups::list_groups(ListGroupsRequest) -> ListGroupsResponse: ListGroups;
+    write groups::update_group(UpdateGroupRequest) -> Group: UpdateGroup;
+    write groups::delete_group(DeleteGroupRequest) -> DeleteGroupResponse: DeleteGroup;
+    write groups::add_group_member(AddGroupMemberRequest) -> AddGroupMemberResponse: AddGroupMember;
+    write groups::remove_group_member(RemoveGroupMemberRequest) -> RemoveGroupMemberResponse: RemoveGroupMember;
+    read groups::list_group_members(ListGroupMembersRequest) -> ListGroupMembersResponse: ListGroupMembers;
+    read groups::list_user_groups(ListUserGroupsRequest) -> ListUserGroupsResponse: ListUserGroups;
+    write assignments::create_role_assignment(CreateRoleAssignmentRequest) -> RoleAssignment: CreateRoleAssignment;
+    write assignments::delete_role_assignment(DeleteRoleAssignmentRequest) -> DeleteRoleAssignmentResponse: DeleteRoleAssignment;
+    read assignments::list_role_assignments(ListRoleAssignmentsRequest) -> ListRoleAssignmentsResponse: ListRoleAssignments;
+    read assignments::check_user_access(CheckUserAccessRequest) -> CheckUserAccessResponse: CheckUserAccess;
+    read assignments::get_my_access(GetMyAccessRequest) -> GetEffectiveAccessResponse: GetMyAccess;
+    read instance::get_preferences(GetPreferencesRequest) -> Preferences: GetPreferences;
+    write instance::update_preferences(UpdatePreferencesRequest) -> Preferences: UpdatePreferences;
+    write instance::start_impersonation(StartImpersonationRequest) -> StartImpersonationResponse: StartImpersonation;
+    write tenants::upsert_resource(UpsertResourceRequest) -> UpsertResourceResponse: UpsertResource;
+    read instance::list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse: ListAuditEvents;
 }

@@ -44,6 +44,7 @@ impl Call<'_> {
         Ok(pb::DeleteRoleResponse {
             revision,
             removed_assignments: u32::try_from(removed).unwrap_or(u32::MAX),
+            preview: None,
         })
     }
 

@@ -138,6 +138,7 @@ impl Call<'_> {
             access_request: Some((access_request, revision).into()),
             user: user.map(|u| (u, revision).into()),
             revision,
+            preview: None,
         })
     }
 
@@ -176,5 +177,12 @@ pub(super) async fn submit_access_request(
         r.first_name = proven.first_name.unwrap_or(r.first_name);
         r.last_name = proven.last_name.unwrap_or(r.last_name);
     }
-    Ok(admin.submit_access_request(identity!(r)).await?.into())
+    let validate_only = r.validate_only;
+    let mut reply: pb::AccessRequest = admin
+        .submit_access_request(identity!(r), validate_only)
+        .await?
+        .into();
+    // A request gives no access until it is approved: its preview changes nothing.
+    reply.preview = validate_only.then(pb::AccessPreview::default);
+    Ok(reply)
 }

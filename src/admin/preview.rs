@@ -1,0 +1,199 @@
+//! `validate_only` (AIP-163): a write judged and carried out like the real one inside its
+//! transaction, then taken back, answering the exact access diff it would have made.
+//! The diff is the engine's (`engine::Diff`), over the users the write's changes reach.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sea_orm::ConnectionTrait;
+
+use crate::cache::AppliedState;
+use crate::engine::{
+    AccessFacts, AccessPreview, Diff, EffectiveAccess, ResourceIndex, TenantIndex, World,
+};
+use crate::model::{GroupId, ResourceRef, RoleId, Scope, TenantId, UserId, unix_now};
+use crate::store::{self, Change, Write};
+
+use super::reach::reached_users;
+use super::{Actor, Admin, Result};
+
+/// How many changes a preview lists by default; `users_affected` and `truncated` still
+/// count everything.
+pub const DEFAULT_PREVIEW_LIMIT: usize = 1_000;
+
+/// Where the preview of a `validate_only` call is left for its answer.
+#[derive(Debug, Default)]
+pub struct Previewing(Mutex<Option<AccessPreview>>);
+
+impl Actor {
+    /// The same actor making a preview: each write it makes is judged and carried out,
+    /// then rolled back (no revision, change-log row, audit row of a change, notification
+    /// or cache change), and `preview` answers what it would have changed.
+    pub fn previewing(mut self) -> Actor {
+        self.previewing = Some(Arc::default());
+        self
+    }
+
+    /// What the previewed write would have changed; None when this is no preview.
+    pub fn preview(&self) -> Option<AccessPreview> {
+        let previewing = self.previewing.as_ref()?;
+        let preview = previewing
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Some(preview.unwrap_or_default())
+    }
+
+    fn leave_preview(&self, preview: AccessPreview) {
+        if let Some(previewing) = &self.previewing {
+            *previewing.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);
+        }
+    }
+}
+
+/// A user's access as `db` has it; None when there is no such user.
+async fn compiled(db: &impl ConnectionTrait, user: UserId) -> Result<Option<EffectiveAccess>> {
+    Ok(store::access_facts(db, user)
+        .await?
+        .map(AccessFacts::compile))
+}
+
+/// Every scope that covers `tenant` in `tree` through its place there: its MSPs, itself
+/// and its tags.
+fn scopes_over(tree: &TenantIndex, tenant: TenantId, scopes: &mut HashSet<Scope>) {
+    let Some(node) = tree.get(tenant) else {
+        return;
+    };
+    scopes.insert(Scope::Tenant(tenant));
+    scopes.insert(Scope::Msp(tenant));
+    scopes.extend(node.ancestors.iter().map(|a| Scope::Msp(*a)));
+    scopes.extend(node.tags.iter().map(|g| Scope::TenantTag(*g)));
+}
+
+/// The users whose decisions `changes` can change, read through `db` as the write leaves
+/// it: the users it names, the members of the groups and the holders of the roles it
+/// touches, and, where it moves tenants, tags or resource owners, whoever holds an
+/// assignment whose scope covers them before or after. Every assignment or membership a
+/// write removes names its user or group, so reading after the write misses no one.
+async fn reached(
+    db: &impl ConnectionTrait,
+    changes: &[Change],
+    before: &AppliedState,
+    after: (&TenantIndex, &ResourceIndex),
+) -> Result<BTreeSet<UserId>> {
+    let mut users = BTreeSet::new();
+    let mut scopes = HashSet::new();
+    let mut owners = Vec::new();
+    let trees = [&*before.tenants, after.0];
+    for change in changes {
+        match change {
+            Change::User { id } => {
+                users.insert(UserId(*id));
+            }
+            Change::Group { id } => {
+                let members = store::group_members(db, GroupId(*id)).await?;
+                users.extend(members.iter().map(|u| u.id));
+            }
+            Change::Role { id } => {
+                for assignment in store::role_assignments(db, RoleId(*id)).await? {
+                    let holders = reached_users(db, assignment.principal).await?;
+                    users.extend(holders.iter().map(|u| u.id));
+                }
+            }
+            Change::Tenants { ids } => {
+                for tree in trees {
+                    let every: Vec<TenantId>;
+                    let tenants = if ids.is_empty() {
+                        every = tree.nodes().map(|t| t.id).collect();
+                        &every[..]
+                    } else {
+                        &ids.iter().map(|id| TenantId(*id)).collect::<Vec<_>>()[..]
+                    };
+                    for tenant in tenants {
+                        scopes_over(tree, *tenant, &mut scopes);
+                    }
+                }
+            }
+            Change::Resource {
+                resource_type,
+                resource_id,
+            } => {
+                let kind = resource_type
+                    .parse()
+                    .map_err(|e| store::StoreError::Corrupt(format!("change log: {e}")))?;
+                let resource = ResourceRef::new(kind, resource_id);
+                for (tree, index) in [(trees[0], &before.resources), (trees[1], after.1)] {
+                    if let Some(Some(owner)) = index.owner(&resource) {
+                        scopes_over(tree, owner, &mut scopes);
+                        owners.push(owner);
+                    }
+                }
+            }
+        }
+    }
+    if !owners.is_empty() {
+        scopes.insert(Scope::UsersTenant);
+    }
+    let scopes: Vec<Scope> = scopes.into_iter().collect();
+    for assignment in store::assignments_at(db, &scopes).await? {
+        let users_tenant = assignment.scope == Scope::UsersTenant;
+        for user in reached_users(db, assignment.principal).await? {
+            // "The user's own tenant" covers a moved resource only for its owner's users.
+            if !users_tenant || owners.contains(&user.tenant_id) {
+                users.insert(user.id);
+            }
+        }
+    }
+    Ok(users)
+}
+
+impl Admin {
+    /// Takes back a previewed write (`write` holds the savepoint taken before it) and
+    /// leaves with the actor what it would have changed: each user it reaches is decided
+    /// as the write leaves them, then, after the undo, as they were (`before` is the
+    /// state the write began on).
+    pub(super) async fn preview(&self, actor: &Actor, write: &mut Write<'_>) -> Result<()> {
+        let before = &actor.state;
+        let changes = write.changes().to_vec();
+        let (tenants, resources) = self.cache.state_after(write.txn(), &changes).await?;
+        let users = reached(write.txn(), &changes, before, (&tenants, &resources)).await?;
+        let mut after = Vec::with_capacity(users.len());
+        for user in &users {
+            after.push(compiled(write.txn(), *user).await?);
+        }
+        write.undo().await?;
+        let world_changed = changes
+            .iter()
+            .any(|c| matches!(c, Change::Tenants { .. } | Change::Resource { .. }));
+        let mut diff = Diff::new(
+            World {
+                tenants: &before.tenants,
+                resources: &before.resources,
+            },
+            World {
+                tenants: &tenants,
+                resources: &resources,
+            },
+            world_changed,
+            self.preview_limit,
+            unix_now(),
+        );
+        for (user, after) in users.into_iter().zip(after) {
+            let before = compiled(write.txn(), user).await?;
+            diff.user(user, before.as_ref(), after.as_ref());
+        }
+        actor.leave_preview(diff.finish());
+        Ok(())
+    }
+
+    /// A preview of a call that changes no access (it writes no row a decision reads,
+    /// or only an audit row): judged, nothing written.
+    pub(super) fn preview_nothing(&self, actor: &Actor) -> bool {
+        if actor.previewing.is_none() {
+            return false;
+        }
+        actor.leave_preview(AccessPreview::default());
+        true
+    }
+}

@@ -20,6 +20,7 @@ mod impersonation;
 mod invariants;
 mod layers;
 mod legacy_import;
+mod previews;
 mod scenario;
 mod self_contained;
 mod status;

@@ -217,3 +217,205 @@ fn added_or_removed(
     scopes.extend(only(&is, &was));
     scopes
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::fixtures::{self, user};
+    use crate::model::Tenant;
+
+    /// Permissions the cases hand out: plain ones, an msp_only one and a system one.
+    const KEYS: [&str; 4] = [
+        "computers.view",
+        "computers.manage",
+        "tenants.manage",
+        "billing.view",
+    ];
+
+    /// One side of a user in a case: none, or active or not with these grants, in the
+    /// MSP (true) or the customer.
+    type Side = Option<(bool, bool, Vec<(usize, usize, bool)>)>;
+
+    fn side() -> impl Strategy<Value = Side> {
+        let grant = (0..KEYS.len(), 0usize..8, any::<bool>());
+        proptest::option::weighted(
+            0.9,
+            (
+                proptest::bool::weighted(0.85),
+                any::<bool>(),
+                proptest::collection::vec(grant, 0..5),
+            ),
+        )
+    }
+
+    fn scope(w: &fixtures::World, index: usize) -> Scope {
+        match index {
+            0 => Scope::Owner,
+            1 => Scope::Msp(w.msp),
+            2 => Scope::Msp(w.other_msp),
+            3 => Scope::Tenant(w.customer),
+            4 => Scope::Tenant(w.msp),
+            5 => Scope::TenantTag(w.tag),
+            6 => Scope::UsersTenant,
+            _ => Scope::Resource(w.pc.clone()),
+        }
+    }
+
+    fn access(w: &fixtures::World, side: &Side) -> Option<EffectiveAccess> {
+        let (active, in_msp, grants) = side.as_ref()?;
+        let grants: Vec<(&str, Scope, Effect)> = grants
+            .iter()
+            .map(|(key, s, deny)| {
+                let effect = if *deny { Effect::Deny } else { Effect::Allow };
+                (KEYS[*key], scope(w, *s), effect)
+            })
+            .collect();
+        let tenant = if *in_msp { w.msp } else { w.customer };
+        let mut access = user(tenant, &grants);
+        access.user.disabled = !active;
+        Some(access)
+    }
+
+    /// The world after a write: the same, or the customer moved under the other MSP and
+    /// untagged, and the computer owned by the customer, the MSP, or nobody.
+    fn after(w: &fixtures::World, moved: bool, owner: usize) -> (TenantIndex, ResourceIndex) {
+        let tenant = |id, parent, is_msp, tags| Tenant {
+            id,
+            name: String::new(),
+            parent,
+            is_msp,
+            tags,
+        };
+        let tenants = if moved {
+            TenantIndex::build([
+                tenant(w.msp, None, true, vec![]),
+                tenant(w.customer, Some(w.other_msp), false, vec![]),
+                tenant(w.other_msp, None, true, vec![]),
+            ])
+        } else {
+            w.tenants.clone()
+        };
+        let owner = [Some(w.customer), Some(w.msp), None][owner];
+        let resources = [(w.pc.clone(), owner)].into_iter().collect();
+        (tenants, resources)
+    }
+
+    /// Every decision that differs, by deciding every permission on every target.
+    fn every_change(
+        before: (World, Option<&EffectiveAccess>),
+        after: (World, Option<&EffectiveAccess>),
+        targets: &[(Target, Target)],
+    ) -> Vec<(PermissionId, Target, Decision, Decision)> {
+        let mut changes = Vec::new();
+        for permission in catalogue().all().iter() {
+            let system = catalogue().is_system(permission);
+            for (was, is) in targets {
+                let (was, is) = if system {
+                    (&Target::None, &Target::None)
+                } else {
+                    (was, is)
+                };
+                let decide = |(world, access): (World, Option<&EffectiveAccess>), on| {
+                    decide(access, permission, on, world.tenants, 0, false)
+                        .unwrap()
+                        .decision
+                };
+                let (from, to) = (decide(before, was), decide(after, is));
+                if from != to && !changes.contains(&(permission, is.clone(), from, to)) {
+                    changes.push((permission, is.clone(), from, to));
+                }
+            }
+        }
+        changes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        /// The diff equals deciding everything on both sides, whatever the write changed:
+        /// grants, the user's tenant or status, the tree, a resource's owner; and the
+        /// limit lists the first changes while the count covers every user.
+        #[test]
+        fn a_diff_is_every_decision_that_changes(
+            users in proptest::collection::vec((side(), side()), 1..3),
+            moved in any::<bool>(),
+            owner in 0usize..3,
+            limit in 0usize..12,
+        ) {
+            let w = fixtures::world();
+            let (tenants, resources) = after(&w, moved, owner);
+            let before = World { tenants: &w.tenants, resources: &w.resources };
+            let after = World { tenants: &tenants, resources: &resources };
+            let world_changed = moved || owner != 0;
+            let mut diff = Diff::new(before, after, world_changed, limit, 0);
+            let targets = diff.targets.clone();
+            let mut expected = Vec::new();
+            let mut affected = 0;
+            for (index, (was, is)) in users.iter().enumerate() {
+                let id = UserId(uuid::Uuid::from_u128(index as u128));
+                let (was, is) = (access(&w, was), access(&w, is));
+                diff.user(id, was.as_ref(), is.as_ref());
+                let changes = every_change((before, was.as_ref()), (after, is.as_ref()), &targets);
+                affected += u32::from(!changes.is_empty());
+                expected.extend(changes.into_iter().map(|(permission, target, from, to)| AccessChange {
+                    user: id,
+                    permission,
+                    target,
+                    before: from,
+                    after: to,
+                }));
+            }
+            let preview = diff.finish();
+            prop_assert_eq!(preview.users_affected, affected);
+            prop_assert_eq!(preview.truncated, expected.len() > limit);
+            prop_assert_eq!(preview.changes.len(), expected.len().min(limit));
+            for change in &preview.changes {
+                prop_assert!(expected.contains(change), "{:?} is not a change", change);
+            }
+            // Listed in order: by user, then permission.
+            let order: Vec<_> = preview.changes.iter().map(|c| (c.user, c.permission)).collect();
+            let mut sorted = order.clone();
+            sorted.sort();
+            prop_assert_eq!(order, sorted);
+        }
+    }
+
+    #[test]
+    fn targets_are_those_on_both_sides_with_each_sides_owner() {
+        let w = fixtures::world();
+        let gone = TenantIndex::build(
+            w.tenants
+                .nodes()
+                .filter(|t| t.id != w.other_msp)
+                .map(|t| t.to_row()),
+        );
+        let resources: ResourceIndex = [(w.pc.clone(), Some(w.msp))].into_iter().collect();
+        let before = World {
+            tenants: &w.tenants,
+            resources: &w.resources,
+        };
+        let after = World {
+            tenants: &gone,
+            resources: &resources,
+        };
+        let diff = Diff::new(before, after, true, 10, 0);
+        let mut tenants = vec![w.msp, w.customer];
+        tenants.sort();
+        let mut expected: Vec<(Target, Target)> = tenants
+            .into_iter()
+            .map(|t| (Target::Tenant(t), Target::Tenant(t)))
+            .collect();
+        expected.push((
+            Target::Resource {
+                resource: w.pc.clone(),
+                owner: Some(w.customer),
+            },
+            Target::Resource {
+                resource: w.pc.clone(),
+                owner: Some(w.msp),
+            },
+        ));
+        assert_eq!(diff.targets, expected);
+    }
+}

@@ -1274,14 +1274,14 @@ async fn run(seed: u64, worlds: usize, backend: Backend) -> Option<Tally> {
     Some(tally)
 }
 
-/// Writes on `backend`: `RBAC_INVARIANT_WRITES`, default 20,000 on SQLite (what CI
+/// Writes on `backend`: `RBAC_INVARIANT_WRITES`, default 6,000 on SQLite (what CI
 /// runs), and a twentieth of that on PostgreSQL, whose round trips cost more: enough to guard
 /// the savepoint and the reads of the other backend.
 fn writes(backend: Backend) -> usize {
     let writes = std::env::var("RBAC_INVARIANT_WRITES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(6_000);
     match backend {
         Backend::Sqlite => writes,
         Backend::Postgres => writes / 20,

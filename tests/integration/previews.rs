@@ -155,7 +155,10 @@ async fn a_preview_writes_nothing_and_lists_what_the_write_does(backend: Backend
     assert_eq!(listed, expected);
 
     // Nothing was written: no revision, no audit row of a change, no decision changed.
-    assert_eq!(world::status(&mut server.authz).await.latest_revision, revision);
+    assert_eq!(
+        world::status(&mut server.authz).await.latest_revision,
+        revision
+    );
     assert_eq!(succeeded(admin, "UpdateRole").await, 0);
     let authz = &mut server.authz;
     let manage = world::check(authz, &tech.id, "computers.manage", &customer.id, 0).await;

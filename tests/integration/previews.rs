@@ -310,7 +310,406 @@ async fn a_long_preview_is_truncated_and_still_counts_every_user(backend: Backen
 }
 
 on_both_backends!(
+    no_preview_of_any_call_writes_anything,
     a_preview_writes_nothing_and_lists_what_the_write_does,
     a_refused_preview_is_refused_as_the_write_and_audited,
     a_long_preview_is_truncated_and_still_counts_every_user,
 );
+
+/// Previews `$method` and checks that it answered one.
+macro_rules! preview {
+    ($admin:expr, $method:ident, $request:expr) => {{
+        let answer = $admin
+            .$method(as_admin($request))
+            .await
+            .unwrap_or_else(|s| panic!("{}: {}", stringify!($method), s.message()))
+            .into_inner();
+        assert!(
+            answer.preview.is_some(),
+            "{}: no preview",
+            stringify!($method)
+        );
+    }};
+}
+
+/// How many admin calls the audit log records as done.
+async fn done(admin: &mut Admin) -> usize {
+    let request = pb::ListAuditEventsRequest {
+        outcome: "succeeded".into(),
+        page_size: 1000,
+        ..Default::default()
+    };
+    let events = admin.list_audit_events(as_admin(request)).await.unwrap();
+    events.into_inner().events.len()
+}
+
+async fn no_preview_of_any_call_writes_anything(backend: Backend) {
+    let Some(mut server) = TestServer::start(backend).await else {
+        return;
+    };
+    let admin = &mut server.admin;
+    let msp = world::tenant(admin, "msp", None, true).await;
+    let spare = world::tenant(admin, "spare", Some(&msp.id), false).await;
+    let tech = world::user(admin, &msp.id).await;
+    let boss = world::user(admin, &msp.id).await;
+    let role = world::role(admin, &["computers.view"]).await;
+    let team = world::group(admin, "team", None).await;
+    let empty = world::group(admin, "empty", None).await;
+    let join = pb::AddGroupMemberRequest {
+        group_id: team.id.clone(),
+        user_id: tech.id.clone(),
+        validate_only: false,
+    };
+    admin.add_group_member(as_admin(join)).await.unwrap();
+    let to_team = pb::principal::Kind::GroupId(team.id.clone());
+    let owner = pb::scope::Kind::Owner(());
+    let assignment = world::grant(admin, &role.id, to_team, owner, pb::Effect::Allow).await;
+    let tag = |name: &str| pb::CreateTagRequest {
+        name: name.into(),
+        validate_only: false,
+    };
+    let vip = admin
+        .create_tag(as_admin(tag("vip")))
+        .await
+        .unwrap()
+        .into_inner();
+    let unused = admin
+        .create_tag(as_admin(tag("unused")))
+        .await
+        .unwrap()
+        .into_inner();
+    let person = pb::UpsertPersonRequest {
+        tenant_id: msp.id.clone(),
+        azure_object_id: uuid::Uuid::new_v4().to_string(),
+        email: "pat@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        validate_only: false,
+    };
+    let person = admin
+        .upsert_person(as_admin(person))
+        .await
+        .unwrap()
+        .into_inner();
+    let ask = pb::SubmitAccessRequestRequest {
+        tenant_id: msp.id.clone(),
+        azure_object_id: uuid::Uuid::new_v4().to_string(),
+        email: "sam@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        validate_only: false,
+    };
+    let asked = admin
+        .submit_access_request(tonic::Request::new(ask.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let on = pb::UpdatePreferencesRequest {
+        impersonation_enabled: true,
+        validate_only: false,
+    };
+    admin.update_preferences(as_admin(on)).await.unwrap();
+    let revision = world::status(&mut server.authz).await.latest_revision;
+    let audited = done(admin).await;
+
+    let v = true;
+    preview!(
+        admin,
+        create_tenant,
+        pb::CreateTenantRequest {
+            name: "new".into(),
+            parent_tenant_id: Some(msp.id.clone()),
+            is_msp: false,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_tenant,
+        pb::UpdateTenantRequest {
+            tenant_id: spare.id.clone(),
+            name: "renamed".into(),
+            parent_tenant_id: None,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        delete_tenant,
+        pb::DeleteTenantRequest {
+            tenant_id: spare.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        create_tag,
+        pb::CreateTagRequest {
+            name: "new".into(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_tag,
+        pb::UpdateTagRequest {
+            tag_id: vip.id.clone(),
+            name: "renamed".into(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        delete_tag,
+        pb::DeleteTagRequest {
+            tag_id: unused.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        add_tenant_tag,
+        pb::AddTenantTagRequest {
+            tenant_id: msp.id.clone(),
+            tag_id: vip.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        remove_tenant_tag,
+        pb::RemoveTenantTagRequest {
+            tenant_id: msp.id.clone(),
+            tag_id: vip.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        create_user,
+        pb::CreateUserRequest {
+            tenant_id: msp.id.clone(),
+            email: "new@example.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            azure_object_id: uuid::Uuid::new_v4().to_string(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_user,
+        pb::UpdateUserRequest {
+            user_id: tech.id.clone(),
+            email: "other@example.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            expires_at_unix: 0,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        set_user_disabled,
+        pb::SetUserDisabledRequest {
+            user_id: tech.id.clone(),
+            disabled: true,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        delete_user,
+        pb::DeleteUserRequest {
+            user_id: boss.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        upsert_person,
+        pb::UpsertPersonRequest {
+            email: "pat@elsewhere.example".into(),
+            validate_only: v,
+            ..person_request(&person)
+        }
+    );
+    preview!(
+        admin,
+        promote_person,
+        pb::PromotePersonRequest {
+            person_id: person.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        approve_access_request,
+        pb::ApproveAccessRequestRequest {
+            access_request_id: asked.id.clone(),
+            expiry: pb::AccessExpiry::OneDay as i32,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        reject_access_request,
+        pb::RejectAccessRequestRequest {
+            access_request_id: asked.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        create_role,
+        pb::CreateRoleRequest {
+            name: "new".into(),
+            description: String::new(),
+            owner_tenant_id: None,
+            permissions: vec!["computers.view".into()],
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_role,
+        pb::UpdateRoleRequest {
+            role_id: role.id.clone(),
+            name: "renamed".into(),
+            description: String::new(),
+            permissions: vec![],
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        delete_role,
+        pb::DeleteRoleRequest {
+            role_id: role.id.clone(),
+            remove_assignments: true,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        create_group,
+        pb::CreateGroupRequest {
+            name: "new".into(),
+            description: String::new(),
+            owner_tenant_id: None,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_group,
+        pb::UpdateGroupRequest {
+            group_id: team.id.clone(),
+            name: "renamed".into(),
+            description: String::new(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        delete_group,
+        pb::DeleteGroupRequest {
+            group_id: empty.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        add_group_member,
+        pb::AddGroupMemberRequest {
+            group_id: team.id.clone(),
+            user_id: boss.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        remove_group_member,
+        pb::RemoveGroupMemberRequest {
+            group_id: team.id.clone(),
+            user_id: tech.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        create_role_assignment,
+        pb::CreateRoleAssignmentRequest {
+            validate_only: v,
+            ..world::assignment_request(
+                &role.id,
+                pb::principal::Kind::UserId(boss.id.clone()),
+                pb::scope::Kind::TenantId(msp.id.clone()),
+                pb::Effect::Deny
+            )
+        }
+    );
+    preview!(
+        admin,
+        delete_role_assignment,
+        pb::DeleteRoleAssignmentRequest {
+            assignment_id: assignment.id.clone(),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        upsert_resource,
+        pb::UpsertResourceRequest {
+            r#type: "computer".into(),
+            id: "pc".into(),
+            owner_tenant_id: Some(msp.id.clone()),
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        update_preferences,
+        pb::UpdatePreferencesRequest {
+            impersonation_enabled: false,
+            validate_only: v
+        }
+    );
+    preview!(
+        admin,
+        start_impersonation,
+        pb::StartImpersonationRequest {
+            user_id: tech.id.clone(),
+            validate_only: v
+        }
+    );
+    let submitted = admin
+        .submit_access_request(tonic::Request::new(pb::SubmitAccessRequestRequest {
+            azure_object_id: uuid::Uuid::new_v4().to_string(),
+            validate_only: v,
+            ..ask
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(submitted.preview.is_some());
+
+    assert_eq!(
+        world::status(&mut server.authz).await.latest_revision,
+        revision,
+        "a preview committed a revision"
+    );
+    assert_eq!(done(admin).await, audited, "a preview was audited as done");
+}
+
+/// The request that made `person`, to change one field of.
+fn person_request(person: &pb::Person) -> pb::UpsertPersonRequest {
+    pb::UpsertPersonRequest {
+        tenant_id: person.tenant_id.clone(),
+        azure_object_id: person.azure_object_id.clone(),
+        email: person.email.clone(),
+        first_name: person.first_name.clone(),
+        last_name: person.last_name.clone(),
+        validate_only: false,
+    }
+}

@@ -252,7 +252,7 @@ impl Admin {
         self.cache.catch_up_with(write.txn()).await?;
         // Under the write lock nothing newer can be applied: this is the newest state.
         let state = self.cache.applied();
-        let reloaded_actor = match actor.impersonator_id() {
+        let mut reloaded = match actor.impersonator_id() {
             None => Actor::direct(reloaded(write.txn(), actor.id()).await?, state),
             Some(impersonator) => {
                 let impersonator = Actor::direct(reloaded(write.txn(), impersonator).await?, state);
@@ -267,11 +267,8 @@ impl Admin {
                 }
             }
         };
-        let actor = Actor {
-            previewing: actor.previewing.clone(),
-            ..reloaded_actor
-        };
-        Ok((write, actor))
+        reloaded.previewing = actor.previewing.clone();
+        Ok((write, reloaded))
     }
 
     /// Runs a write: `call` gets the open write and the actor as reloaded inside it

@@ -2,15 +2,13 @@
 //! transaction, then taken back, answering the exact access diff it would have made.
 //! The diff is the engine's (`engine::Diff`), over the users the write's changes reach.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use sea_orm::ConnectionTrait;
 
 use crate::cache::AppliedState;
-use crate::engine::{
-    AccessFacts, AccessPreview, Diff, EffectiveAccess, ResourceIndex, TenantIndex, World,
-};
+use crate::engine::{AccessPreview, Diff, EffectiveAccess, ResourceIndex, TenantIndex, World};
 use crate::model::{GroupId, ResourceRef, RoleId, Scope, TenantId, UserId, unix_now};
 use crate::store::{self, Change, Write};
 
@@ -52,11 +50,13 @@ impl Actor {
     }
 }
 
-/// A user's access as `db` has it; None when there is no such user.
-async fn compiled(db: &impl ConnectionTrait, user: UserId) -> Result<Option<EffectiveAccess>> {
-    Ok(store::access_facts(db, user)
-        .await?
-        .map(AccessFacts::compile))
+/// These users' access as `db` has them; an unknown user has none.
+async fn compiled(
+    db: &impl ConnectionTrait,
+    users: &[UserId],
+) -> Result<HashMap<UserId, EffectiveAccess>> {
+    let facts = store::access_facts_of(db, users).await?;
+    Ok(facts.into_iter().map(|(id, f)| (id, f.compile())).collect())
 }
 
 /// Every scope that covers `tenant` in `tree` through its place there: its MSPs, itself
@@ -103,15 +103,14 @@ async fn reached(
             }
             Change::Tenants { ids } => {
                 for tree in trees {
-                    let every: Vec<TenantId>;
-                    let tenants = if ids.is_empty() {
-                        every = tree.nodes().map(|t| t.id).collect();
-                        &every[..]
+                    // None named: the whole tree.
+                    let tenants: Vec<TenantId> = if ids.is_empty() {
+                        tree.nodes().map(|t| t.id).collect()
                     } else {
-                        &ids.iter().map(|id| TenantId(*id)).collect::<Vec<_>>()[..]
+                        ids.iter().map(|id| TenantId(*id)).collect()
                     };
                     for tenant in tenants {
-                        scopes_over(tree, *tenant, &mut scopes);
+                        scopes_over(tree, tenant, &mut scopes);
                     }
                 }
             }
@@ -157,12 +156,13 @@ impl Admin {
         let before = &actor.state;
         let changes = write.changes().to_vec();
         let (tenants, resources) = self.cache.state_after(write.txn(), &changes).await?;
-        let users = reached(write.txn(), &changes, before, (&tenants, &resources)).await?;
-        let mut after = Vec::with_capacity(users.len());
-        for user in &users {
-            after.push(compiled(write.txn(), *user).await?);
-        }
+        let users: Vec<UserId> = reached(write.txn(), &changes, before, (&tenants, &resources))
+            .await?
+            .into_iter()
+            .collect();
+        let after = compiled(write.txn(), &users).await?;
         write.undo().await?;
+        let was = compiled(write.txn(), &users).await?;
         let world_changed = changes
             .iter()
             .any(|c| matches!(c, Change::Tenants { .. } | Change::Resource { .. }));
@@ -179,9 +179,8 @@ impl Admin {
             self.preview_limit,
             unix_now(),
         );
-        for (user, after) in users.into_iter().zip(after) {
-            let before = compiled(write.txn(), user).await?;
-            diff.user(user, before.as_ref(), after.as_ref());
+        for user in users {
+            diff.user(user, was.get(&user), after.get(&user));
         }
         actor.leave_preview(diff.finish());
         Ok(())

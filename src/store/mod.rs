@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use audit::{AuditEvent, AuditFilter, AuditRecord, audit_events};
 pub use change_log::{Change, ChangeBatch, changes_after, max_revision, oldest_revision};
-pub use queries::access::access_facts;
+pub use queries::access::{access_facts, access_facts_of};
 pub use queries::assignments::{
     AssignmentFilter, StoredAssignment, assignments, assignments_at, group_assignments,
     role_assignments,

@@ -1275,7 +1275,7 @@ async fn run(seed: u64, worlds: usize, backend: Backend) -> Option<Tally> {
 }
 
 /// Writes on `backend`: `RBAC_INVARIANT_WRITES`, default 6,000 on SQLite (what CI
-/// runs), and a twentieth of that on PostgreSQL, whose round trips cost more: enough to guard
+/// runs), and a sixth of that on PostgreSQL, whose round trips cost more: enough to guard
 /// the savepoint and the reads of the other backend.
 fn writes(backend: Backend) -> usize {
     let writes = std::env::var("RBAC_INVARIANT_WRITES")
@@ -1284,7 +1284,7 @@ fn writes(backend: Backend) -> usize {
         .unwrap_or(6_000);
     match backend {
         Backend::Sqlite => writes,
-        Backend::Postgres => writes / 20,
+        Backend::Postgres => writes / 6,
     }
 }
 

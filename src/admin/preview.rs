@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 use sea_orm::ConnectionTrait;
 
 use crate::cache::AppliedState;
-use crate::engine::{AccessPreview, Diff, EffectiveAccess, ResourceIndex, TenantIndex, World};
-use crate::model::{GroupId, ResourceRef, RoleId, Scope, TenantId, UserId, unix_now};
+use crate::engine::{
+    AccessPreview, Diff, EffectiveAccess, ResourceIndex, Target, TenantIndex, World,
+};
+use crate::model::permissions::{ASSIGNMENTS_VIEW, TENANTS_VIEW};
+use crate::model::{GroupId, PermissionId, ResourceRef, RoleId, Scope, TenantId, UserId, unix_now};
 use crate::store::{self, Change, Write};
 
 use super::reach::reached_users;
@@ -163,9 +166,6 @@ impl Admin {
         let after = compiled(write.txn(), &users).await?;
         write.undo().await?;
         let was = compiled(write.txn(), &users).await?;
-        let world_changed = changes
-            .iter()
-            .any(|c| matches!(c, Change::Tenants { .. } | Change::Resource { .. }));
         let mut diff = Diff::new(
             World {
                 tenants: &before.tenants,
@@ -175,12 +175,20 @@ impl Admin {
                 tenants: &tenants,
                 resources: &resources,
             },
-            world_changed,
             self.preview_limit,
             unix_now(),
         );
+        // Listed only where the actor could look with CheckUserAccess: the user's
+        // assignments, and the target; everyone else is only counted.
+        let sees = |permission: PermissionId, target: &Target| {
+            self.require_on(actor, permission, target, "").is_ok()
+        };
+        diff.show_only(|target| *target == Target::None || sees(TENANTS_VIEW.into(), target));
         for user in users {
-            diff.user(user, was.get(&user), after.get(&user));
+            let (was, is) = (was.get(&user), after.get(&user));
+            let tenant = is.or(was).map(|a| a.tenant_id());
+            let listed = tenant.is_some_and(|t| sees(ASSIGNMENTS_VIEW.into(), &Target::Tenant(t)));
+            diff.user(user, was, is, listed);
         }
         actor.leave_preview(diff.finish());
         Ok(())

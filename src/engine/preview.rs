@@ -1,10 +1,11 @@
 //! What a write changes, exactly: each (user, permission, target) whose decision differs
 //! between the state before it and the state after, both decided by `decide`. Only the
 //! permissions and targets a change can reach are decided again: a permission neither
-//! side mentions is NOT_GRANTED on both, and, in an unchanged tenant tree, a target that
-//! no added or removed grant covers has the same grants applying on both sides.
+//! side mentions is NOT_GRANTED on both, and, for a user in the same tenant on both sides,
+//! a target whose place did not move (its MSPs, its tags, a resource's owner) and that no
+//! added or removed grant covers has the same grants applying on both sides.
 
-use crate::model::{Effect, PermissionId, Scope, UserId, catalogue};
+use crate::model::{Effect, PermissionId, Scope, TenantId, UserId, catalogue};
 
 use super::decision::covers;
 use super::{Decision, EffectiveAccess, ResourceIndex, Target, TenantIndex, decide};
@@ -35,29 +36,46 @@ pub struct AccessPreview {
     pub users_affected: u32,
 }
 
+/// One target as it resolves on each side (a resource's owner may move), and whether
+/// its place moved: a tenant's MSPs or tags, a resource's owner or its owner's place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Compared {
+    before: Target,
+    after: Target,
+    moved: bool,
+    /// Whether its changes are listed (`Diff::show_only`).
+    shown: bool,
+}
+
+/// Whether scopes cover the tenant differently on the two sides: it is on one side only,
+/// or its MSPs or tags differ.
+fn moved(before: &TenantIndex, after: &TenantIndex, id: TenantId) -> bool {
+    match (before.get(id), after.get(id)) {
+        (Some(was), Some(is)) => {
+            was.ancestors != is.ancestors
+                || was.tags.len() != is.tags.len()
+                || was.tags.iter().any(|tag| !is.tags.contains(tag))
+        }
+        _ => true,
+    }
+}
+
 /// Compares users' decisions before and after a write, over every tenant and registered
 /// resource that exists on both sides (a target on one side only has no decision on the
 /// other).
 pub struct Diff<'a> {
     before: World<'a>,
     after: World<'a>,
-    /// Each target as it resolves before and after (a resource's owner may move).
-    targets: Vec<(Target, Target)>,
-    /// Whether the tenant tree or a resource owner differs between the sides.
-    world_changed: bool,
+    targets: Vec<Compared>,
+    /// Whether any target moved.
+    any_moved: bool,
     limit: usize,
     now: i64,
     preview: AccessPreview,
 }
 
 impl<'a> Diff<'a> {
-    pub fn new(
-        before: World<'a>,
-        after: World<'a>,
-        world_changed: bool,
-        limit: usize,
-        now: i64,
-    ) -> Self {
+    pub fn new(before: World<'a>, after: World<'a>, limit: usize, now: i64) -> Self {
         let mut tenants: Vec<_> = before
             .tenants
             .nodes()
@@ -65,49 +83,61 @@ impl<'a> Diff<'a> {
             .filter(|id| after.tenants.contains(*id))
             .collect();
         tenants.sort_unstable();
-        let mut resources: Vec<_> = before
-            .resources
-            .iter()
-            .filter_map(|(resource, owner)| {
-                let now_owned = after.resources.owner(resource)?;
-                Some((resource.clone(), *owner, now_owned))
+        let mut targets: Vec<Compared> = tenants
+            .into_iter()
+            .map(|id| Compared {
+                before: Target::Tenant(id),
+                after: Target::Tenant(id),
+                moved: moved(before.tenants, after.tenants, id),
+                shown: true,
             })
             .collect();
-        resources.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut targets: Vec<(Target, Target)> = tenants
-            .into_iter()
-            .map(|id| (Target::Tenant(id), Target::Tenant(id)))
-            .collect();
-        targets.extend(resources.into_iter().map(|(resource, was, is)| {
-            (
-                Target::Resource {
+        let mut resources: Vec<_> = before.resources.iter().collect();
+        resources.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        targets.extend(resources.into_iter().filter_map(|(resource, was)| {
+            let is = after.resources.owner(resource)?;
+            let owner_moved = was.is_some_and(|t| moved(before.tenants, after.tenants, t));
+            Some(Compared {
+                before: Target::Resource {
                     resource: resource.clone(),
-                    owner: was,
+                    owner: *was,
                 },
-                Target::Resource {
-                    resource,
+                after: Target::Resource {
+                    resource: resource.clone(),
                     owner: is,
                 },
-            )
+                moved: *was != is || owner_moved,
+                shown: true,
+            })
         }));
         Diff {
             before,
             after,
+            any_moved: targets.iter().any(|t| t.moved),
             targets,
-            world_changed,
             limit,
             now,
             preview: AccessPreview::default(),
         }
     }
 
-    /// Adds what changes for one user (None: no such user on that side). Call it once
-    /// per user, in the order the changes should be listed.
+    /// Lists only changes at targets `shown` accepts (as the target is after the write);
+    /// the others still count their user as affected.
+    pub fn show_only(&mut self, shown: impl Fn(&Target) -> bool) {
+        for target in &mut self.targets {
+            target.shown = shown(&target.after);
+        }
+    }
+
+    /// Adds what changes for one user (None: no such user on that side), listing the
+    /// changes when `listed`, else only counting the user. Call it once per user, in the
+    /// order the changes should be listed.
     pub fn user(
         &mut self,
         user: UserId,
         before: Option<&EffectiveAccess>,
         after: Option<&EffectiveAccess>,
+        listed: bool,
     ) {
         let now = self.now;
         let (was, is) = (
@@ -125,28 +155,35 @@ impl<'a> Diff<'a> {
             _ => catalogue().all().iter().collect::<Vec<_>>(),
         };
         let mut changed = false;
+        let none = Compared {
+            before: Target::None,
+            after: Target::None,
+            moved: false,
+            shown: true,
+        };
         for permission in permissions {
-            let reached = match (was, is) {
+            let system = catalogue().is_system(permission);
+            // Narrowed to what an added or removed grant covers, and what moved.
+            let narrowed = match (was, is) {
                 (Some(was), Some(is)) if self.same_grounds(was, is) => {
                     let scopes = added_or_removed(was, is, permission);
-                    if scopes.is_empty() {
+                    if scopes.is_empty() && (system || !self.any_moved) {
                         continue;
                     }
                     Some((scopes, is.tenant_id()))
                 }
                 _ => None,
             };
-            let system = catalogue().is_system(permission);
-            let none = (Target::None, Target::None);
             let targets = if system {
                 std::slice::from_ref(&none)
             } else {
                 &self.targets[..]
             };
-            for (target_before, target_after) in targets {
-                // In an unchanged world, only where an added or removed grant reaches.
-                if let Some((scopes, users_tenant)) = &reached
+            for target in targets {
+                let (target_before, target_after) = (&target.before, &target.after);
+                if let Some((scopes, users_tenant)) = &narrowed
                     && !system
+                    && !target.moved
                     && !scopes
                         .iter()
                         .any(|scope| covers(scope, target_after, *users_tenant, self.after.tenants))
@@ -163,6 +200,12 @@ impl<'a> Diff<'a> {
                     continue;
                 }
                 changed = true;
+                if !listed {
+                    break;
+                }
+                if !target.shown {
+                    continue;
+                }
                 if self.preview.changes.len() == self.limit {
                     self.preview.truncated = true;
                     self.preview.users_affected += 1;
@@ -176,16 +219,22 @@ impl<'a> Diff<'a> {
                     after: to,
                 });
             }
+            if changed && !listed {
+                break;
+            }
         }
         if changed {
             self.preview.users_affected += 1;
         }
     }
 
-    /// Whether the same target is covered the same way on both sides by the same grant:
-    /// the tree and owners are unchanged and the user is still in the same tenant.
+    /// Whether a grant on both sides decides the same on both, wherever the target did not
+    /// move: the user is in the same tenant, and it is an MSP on both sides or on neither
+    /// (msp_only permissions).
     fn same_grounds(&self, was: &EffectiveAccess, is: &EffectiveAccess) -> bool {
-        !self.world_changed && was.tenant_id() == is.tenant_id()
+        let is_msp = |world: World, tenant| world.tenants.get(tenant).map(|t| t.is_msp);
+        was.tenant_id() == is.tenant_id()
+            && is_msp(self.before, was.tenant_id()) == is_msp(self.after, is.tenant_id())
     }
 
     pub fn finish(self) -> AccessPreview {
@@ -339,6 +388,8 @@ mod tests {
         #[test]
         fn a_diff_is_every_decision_that_changes(
             users in proptest::collection::vec((side(), side()), 1..3),
+            listed in proptest::collection::vec(proptest::bool::weighted(0.8), 2),
+            hide_customer in proptest::bool::weighted(0.3),
             moved in any::<bool>(),
             owner in 0usize..3,
             limit in 0usize..12,
@@ -347,18 +398,32 @@ mod tests {
             let (tenants, resources) = after(&w, moved, owner);
             let before = World { tenants: &w.tenants, resources: &w.resources };
             let after = World { tenants: &tenants, resources: &resources };
-            let world_changed = moved || owner != 0;
-            let mut diff = Diff::new(before, after, world_changed, limit, 0);
-            let targets = diff.targets.clone();
+            let mut diff = Diff::new(before, after, limit, 0);
+            // Some users, and the customer with what it owns, may be kept from the list.
+            let customer = w.customer;
+            let hidden = move |target: &Target| {
+                hide_customer
+                    && match target {
+                        Target::Tenant(id) => *id == customer,
+                        Target::Resource { owner, .. } => *owner == Some(customer),
+                        Target::None => false,
+                    }
+            };
+            diff.show_only(|target| !hidden(target));
+            let targets: Vec<(Target, Target)> =
+                diff.targets.iter().map(|t| (t.before.clone(), t.after.clone())).collect();
             let mut expected = Vec::new();
             let mut affected = 0;
             for (index, (was, is)) in users.iter().enumerate() {
                 let id = UserId(uuid::Uuid::from_u128(index as u128));
                 let (was, is) = (access(&w, was), access(&w, is));
-                diff.user(id, was.as_ref(), is.as_ref());
+                diff.user(id, was.as_ref(), is.as_ref(), listed[index]);
                 let changes = every_change((before, was.as_ref()), (after, is.as_ref()), &targets);
                 affected += u32::from(!changes.is_empty());
-                expected.extend(changes.into_iter().map(|(permission, target, from, to)| AccessChange {
+                let changes = changes
+                    .into_iter()
+                    .filter(|(_, target, _, _)| listed[index] && !hidden(target));
+                expected.extend(changes.map(|(permission, target, from, to)| AccessChange {
                     user: id,
                     permission,
                     target,
@@ -399,23 +464,30 @@ mod tests {
             tenants: &gone,
             resources: &resources,
         };
-        let diff = Diff::new(before, after, true, 10, 0);
+        let diff = Diff::new(before, after, 10, 0);
         let mut tenants = vec![w.msp, w.customer];
         tenants.sort();
-        let mut expected: Vec<(Target, Target)> = tenants
+        let mut expected: Vec<Compared> = tenants
             .into_iter()
-            .map(|t| (Target::Tenant(t), Target::Tenant(t)))
+            .map(|t| Compared {
+                before: Target::Tenant(t),
+                after: Target::Tenant(t),
+                moved: false,
+                shown: true,
+            })
             .collect();
-        expected.push((
-            Target::Resource {
+        expected.push(Compared {
+            before: Target::Resource {
                 resource: w.pc.clone(),
                 owner: Some(w.customer),
             },
-            Target::Resource {
+            after: Target::Resource {
                 resource: w.pc.clone(),
                 owner: Some(w.msp),
             },
-        ));
+            moved: true,
+            shown: true,
+        });
         assert_eq!(diff.targets, expected);
     }
 }

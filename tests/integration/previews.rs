@@ -309,7 +309,49 @@ async fn a_long_preview_is_truncated_and_still_counts_every_user(backend: Backen
     assert!(users.into_inner().users.iter().all(|u| u.id != created.id));
 }
 
+async fn a_preview_lists_only_what_the_actor_may_look_at(backend: Backend) {
+    let Some(mut server) = TestServer::start(backend).await else {
+        return;
+    };
+    let admin = &mut server.admin;
+    let msp = world::tenant(admin, "msp", None, true).await;
+    let customer = world::tenant(admin, "customer", Some(&msp.id), false).await;
+    let other = world::tenant(admin, "other msp", None, true).await;
+    let object_id = uuid::Uuid::new_v4().to_string();
+    let boss = world::user_with_object_id(admin, &customer.id, &object_id).await;
+    let legacy = world::built_in("Administrator (Legacy)");
+    let to_boss = pb::principal::Kind::UserId(boss.id.clone());
+    let own = pb::scope::Kind::UsersTenant(());
+    world::grant(admin, &legacy, to_boss, own, pb::Effect::Allow).await;
+    // A new user of the customer changes their decisions on every tenant of the instance;
+    // the customer's administrator sees those on the customer only.
+    let new = pb::CreateUserRequest {
+        tenant_id: customer.id.clone(),
+        email: "new@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        azure_object_id: uuid::Uuid::new_v4().to_string(),
+        validate_only: true,
+    };
+    let created = admin.create_user(as_actor(&object_id, new.clone())).await;
+    let preview = created.unwrap().into_inner().preview.unwrap();
+    assert_eq!(preview.users_affected, 1);
+    assert!(preview.changes.iter().any(|c| c.target.is_some()));
+    for change in preview.changes.iter().filter(|c| c.target.is_some()) {
+        assert_eq!(tenant_of(change), customer.id, "{change:?}");
+    }
+    // The bootstrap administrator sees them everywhere, the other MSP included.
+    let everywhere = admin.create_user(as_admin(new)).await.unwrap().into_inner();
+    let seen = everywhere.preview.unwrap();
+    assert!(
+        seen.changes
+            .iter()
+            .any(|c| c.target.is_some() && tenant_of(c) == other.id)
+    );
+}
+
 on_both_backends!(
+    a_preview_lists_only_what_the_actor_may_look_at,
     no_preview_of_any_call_writes_anything,
     a_preview_writes_nothing_and_lists_what_the_write_does,
     a_refused_preview_is_refused_as_the_write_and_audited,

@@ -36,7 +36,7 @@ pub use assignments::NewAssignment;
 pub use audit::AuditPage;
 pub use groups::NewGroup;
 pub use legacy::{ImportReport, LegacyFile};
-pub use preview::{DEFAULT_PREVIEW_LIMIT, Previewing};
+pub use preview::Previewing;
 pub use roles::{NewRole, RoleUpdate};
 pub use tenants::{NewTenant, TenantUpdate};
 pub use users::{Identity, UserUpdate};
@@ -203,7 +203,7 @@ impl Admin {
         Admin {
             store,
             cache,
-            preview_limit: DEFAULT_PREVIEW_LIMIT,
+            preview_limit: crate::config::DEFAULT_PREVIEW_MAX_CHANGES,
         }
     }
 

@@ -18,10 +18,6 @@ use crate::store::{self, Change, Write};
 use super::reach::reached_users;
 use super::{Actor, Admin, Result};
 
-/// How many changes a preview lists by default; `users_affected` and `truncated` still
-/// count everything.
-pub const DEFAULT_PREVIEW_LIMIT: usize = 1_000;
-
 /// Where the preview of a `validate_only` call is left for its answer.
 #[derive(Debug, Default)]
 pub struct Previewing(Mutex<Option<AccessPreview>>);

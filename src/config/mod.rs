@@ -12,7 +12,7 @@ mod upstream;
 
 pub use credentials::{BearerToken, TlsFiles};
 pub use error::ConfigError;
-pub use serve::{ServeArgs, ServeConfig};
+pub use serve::{DEFAULT_PREVIEW_MAX_CHANGES, ServeArgs, ServeConfig};
 pub use serve_settings::{LogFormat, ServeSettings};
 pub use upstream::UpstreamConfig;
 

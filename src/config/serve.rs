@@ -18,6 +18,10 @@ use super::actor_jwt::actor_jwt;
 use super::ext_authz::RouteMap;
 use super::{BearerToken, ConfigError, LogFormat, ServeSettings, TlsFiles, UpstreamConfig};
 
+/// How many access changes a `validate_only` preview lists by default; `users_affected`
+/// and `truncated` still count everything.
+pub const DEFAULT_PREVIEW_MAX_CHANGES: usize = 1_000;
+
 /// The default database: an embedded SQLite file in the working directory (API.md).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rbac.db?mode=rwc";
 
@@ -116,7 +120,7 @@ impl ServeConfig {
             metrics_listen: None,
             http_listen: None,
             public_url: None,
-            preview_max_changes: crate::admin::DEFAULT_PREVIEW_LIMIT,
+            preview_max_changes: DEFAULT_PREVIEW_MAX_CHANGES,
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_concurrent_streams: 100,

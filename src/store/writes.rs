@@ -419,6 +419,12 @@ impl Write<'_> {
 
     /// Appends the change-log row and the audit row, commits, and returns the revision.
     pub async fn commit(self, audit: AuditRecord) -> Result<u64, StoreError> {
+        if self.outer.is_some() {
+            // Committing a savepoint only releases it: the write would be lost.
+            return Err(StoreError::Corrupt(
+                "a write with an open savepoint cannot be committed".into(),
+            ));
+        }
         let changes = serde_json::to_string(&self.changes)
             .map_err(|e| StoreError::Corrupt(format!("change log entry: {e}")))?;
         let revision = change_log::Entity::insert(change_log::ActiveModel {

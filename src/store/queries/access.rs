@@ -51,6 +51,11 @@ pub async fn access_facts_of<C: ConnectionTrait>(
 ) -> Result<HashMap<UserId, AccessFacts>, StoreError> {
     let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
     let found = rows_in::<_, user::Entity>(db, user::Column::Id, &ids).await?;
+    // Only the users that exist (an unknown subject costs one query).
+    let ids: Vec<Uuid> = found.iter().map(|u| u.id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut groups: HashMap<Uuid, Vec<GroupId>> = HashMap::new();
     for row in rows_in::<_, group_member::Entity>(db, group_member::Column::UserId, &ids).await? {
         groups

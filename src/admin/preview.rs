@@ -12,7 +12,7 @@ use crate::engine::{
     AccessPreview, Diff, EffectiveAccess, ResourceIndex, Target, TenantIndex, World,
 };
 use crate::model::permissions::{ASSIGNMENTS_VIEW, TENANTS_VIEW};
-use crate::model::{GroupId, PermissionId, ResourceRef, RoleId, Scope, TenantId, UserId, unix_now};
+use crate::model::{GroupId, PermissionId, RoleId, Scope, TenantId, UserId, unix_now};
 use crate::store::{self, Change, Write};
 
 use super::reach::reached_users;
@@ -113,14 +113,10 @@ async fn reached(
                     }
                 }
             }
-            Change::Resource {
-                resource_type,
-                resource_id,
-            } => {
-                let kind = resource_type
-                    .parse()
-                    .map_err(|e| store::StoreError::Corrupt(format!("change log: {e}")))?;
-                let resource = ResourceRef::new(kind, resource_id);
+            Change::Resource { .. } => {
+                let Some(resource) = change.resource()? else {
+                    continue;
+                };
                 for (tree, index) in [(trees[0], &before.resources), (trees[1], after.1)] {
                     if let Some(Some(owner)) = index.owner(&resource) {
                         scopes_over(tree, owner, &mut scopes);

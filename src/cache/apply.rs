@@ -36,15 +36,7 @@ fn touched(changes: &[Change]) -> Result<Touched, StoreError> {
             Change::Tenants { ids } => {
                 touched.tenants.extend(ids.iter().map(|id| TenantId(*id)));
             }
-            Change::Resource {
-                resource_type,
-                resource_id,
-            } => {
-                let kind = resource_type
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
-                touched.resources.push(ResourceRef::new(kind, resource_id));
-            }
+            Change::Resource { .. } => touched.resources.extend(change.resource()?),
             Change::User { .. } | Change::Role { .. } | Change::Group { .. } => {}
         }
     }

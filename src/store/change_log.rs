@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::entity::change_log;
 use super::{Store, StoreError};
+use crate::model::ResourceRef;
 
 /// What one write touched.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +34,23 @@ pub enum Change {
         resource_type: String,
         resource_id: String,
     },
+}
+
+impl Change {
+    /// The resource a `Resource` change names; None for any other change.
+    pub fn resource(&self) -> Result<Option<ResourceRef>, StoreError> {
+        let Change::Resource {
+            resource_type,
+            resource_id,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let kind = resource_type
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("change log: {e}")))?;
+        Ok(Some(ResourceRef::new(kind, resource_id)))
+    }
 }
 
 /// The changes of one revision.

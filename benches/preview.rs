@@ -14,33 +14,16 @@ use std::time::{Duration, Instant};
 mod support;
 
 use rbac_sidecar::admin::{NewAssignment, NewGroup, NewRole, RoleUpdate};
-use rbac_sidecar::dataset::{DatasetSpec, Xorshift};
+use rbac_sidecar::dataset::Xorshift;
 use rbac_sidecar::model::{Effect, Principal, Scope};
-use rbac_sidecar::store::Store;
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 async fn measure(name: &str, url: &str) {
     println!("\n## {name}");
-    let spec = DatasetSpec::target_scale();
-    let started = Instant::now();
-    let store = Store::open(url).await.expect("open");
-    let dataset = store.generate_dataset(&spec).await.expect("dataset");
-    println!(
-        "dataset ({} tenants, {} users, {} assignments): {:.1} s",
-        spec.tenants,
-        spec.users,
-        spec.assignments,
-        started.elapsed().as_secs_f64()
-    );
-    drop(store);
+    let dataset = support::target_scale_dataset(url).await;
     let server = support::server(url).await;
     let admin = &server.admin;
     let root = support::administrator(&server).await;
@@ -135,8 +118,8 @@ async fn measure(name: &str, url: &str) {
     times.sort();
     println!(
         "single assignment (one user, one tenant), 200 previews: p50 {}, p99 {}, max {}",
-        ms(percentile(&times, 0.5)),
-        ms(percentile(&times, 0.99)),
+        ms(support::percentile(&times, 0.5)),
+        ms(support::percentile(&times, 0.99)),
         ms(times[times.len() - 1])
     );
 }

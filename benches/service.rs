@@ -23,29 +23,13 @@ use rbac_sidecar::store::Store;
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
 async fn measure(name: &str, url: &str) {
     println!("\n## {name}");
-    let spec = DatasetSpec::target_scale();
-    let started = Instant::now();
-    let store = Store::open(url).await.expect("open");
-    let dataset = store.generate_dataset(&spec).await.expect("dataset");
-    println!(
-        "dataset ({} tenants, {} users, {} assignments): {:.1} s",
-        spec.tenants,
-        spec.users,
-        spec.assignments,
-        started.elapsed().as_secs_f64()
-    );
-    drop(store);
+    let dataset = support::target_scale_dataset(url).await;
 
     let started = Instant::now();
     let server = support::server(url).await;
@@ -78,8 +62,8 @@ async fn measure(name: &str, url: &str) {
     cold.sort();
     println!(
         "cold check (cache miss), 2,000 users: p50 {}, p99 {}, max {}",
-        ms(percentile(&cold, 0.5)),
-        ms(percentile(&cold, 0.99)),
+        ms(support::percentile(&cold, 0.5)),
+        ms(support::percentile(&cold, 0.99)),
         ms(*cold.last().expect("samples"))
     );
 

@@ -1,10 +1,14 @@
 //! What the service benches share: a server on a database with an administrator, and a
 //! PostgreSQL database created and dropped for a run.
 
+use std::time::{Duration, Instant};
+
 use rbac_sidecar::admin::{Actor, ActorRef};
 use rbac_sidecar::config::ServeConfig;
+use rbac_sidecar::dataset::{Dataset, DatasetSpec};
 use rbac_sidecar::model::Action;
 use rbac_sidecar::server::Server;
+use rbac_sidecar::store::Store;
 use sea_orm::{ConnectionTrait, Database};
 
 /// A server on `url` (follower running, no port served).
@@ -51,4 +55,28 @@ pub async fn on_postgres<F: Future<Output = ()>>(measure: impl FnOnce(String) ->
         .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .await
         .expect("drop");
+}
+
+/// The target-scale dataset written to `url`, its time printed.
+#[allow(dead_code, reason = "each bench uses part of this module")]
+pub async fn target_scale_dataset(url: &str) -> Dataset {
+    let spec = DatasetSpec::target_scale();
+    let started = Instant::now();
+    let store = Store::open(url).await.expect("open");
+    let dataset = store.generate_dataset(&spec).await.expect("dataset");
+    println!(
+        "dataset ({} tenants, {} users, {} assignments): {:.1} s",
+        spec.tenants,
+        spec.users,
+        spec.assignments,
+        started.elapsed().as_secs_f64()
+    );
+    dataset
+}
+
+/// The `p` quantile of sorted durations.
+#[allow(dead_code, reason = "each bench uses part of this module")]
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
 }

@@ -1372,9 +1372,10 @@ fn invariants_hold(backend: Backend) {
         tally.revoked_midway,
         tally.previewed
     );
-    // Liveness: a rule that refused everything would pass the invariants vacuously.
+    // Liveness: a rule that refused everything would pass the invariants vacuously. Most
+    // random writes are refused by design (about four in five), so the bar is one in eight.
     assert!(
-        tally.accepted * 5 >= total,
+        tally.accepted * 8 >= total,
         "only {} of {total} writes were accepted",
         tally.accepted
     );

@@ -9,6 +9,7 @@ pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod data_plane;
 pub mod dataset;
 pub mod engine;

@@ -16,6 +16,7 @@ use crate::api::authzen::AuthzenState;
 use crate::api::{self, AdminBackend, Routers, Services, TierClient, Transport, UpstreamError};
 use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
+use crate::console::Console;
 use crate::data_plane::Checker;
 use crate::identity::{ActorVerifier, KeySetError};
 use crate::store::{Store, StoreError};
@@ -84,6 +85,11 @@ pub struct Serving {
     /// Some: the HTTP port serves TLS.
     https: Option<tokio_rustls::TlsAcceptor>,
     http_limits: api::http_port::HttpLimits,
+    /// Some: this replica has a database, and serves the console on the HTTP port.
+    console: Option<Console>,
+    /// Whom the one-time sign-in link printed at start signs in (the bootstrap
+    /// administrator), when the HTTP port is on loopback.
+    console_link_for: Option<uuid::Uuid>,
     transport: Transport,
     metrics: Arc<Metrics>,
     cache: Arc<AccessCache>,
@@ -202,6 +208,14 @@ impl Serving {
             Some(actor_jwt) => Some(Arc::new(ActorVerifier::start(actor_jwt).await?)),
             None => None,
         };
+        let console = match &admin {
+            AdminBackend::Local(admin) => Some(Console::new(
+                Arc::clone(admin),
+                actor_tokens.clone(),
+                config.tls.is_some(),
+            )),
+            AdminBackend::Tier(_) => None,
+        };
         let routers = api::routers(
             Services {
                 checker: Arc::clone(&checker),
@@ -258,6 +272,8 @@ impl Serving {
             authzen,
             https,
             http_limits,
+            console,
+            console_link_for: config.bootstrap_admin_object_id,
             transport,
             metrics,
             cache,
@@ -337,7 +353,29 @@ impl Serving {
                 return Ok(());
             };
             let local = listener.local_addr().map_err(ServeError::Http)?;
-            let router = api::authzen::router(self.authzen.clone(), local);
+            let mut router = api::authzen::router(self.authzen.clone(), local);
+            if self.console.is_none() {
+                router = router.merge(crate::console::elsewhere());
+            }
+            if let Some(console) = &self.console {
+                router = router.merge(crate::console::router(
+                    console.clone(),
+                    self.authzen.max_body,
+                    self.authzen.request_timeout,
+                ));
+                if let (Some(object_id), true) = (self.console_link_for, local.ip().is_loopback()) {
+                    let scheme = if self.https.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    let link = console.sessions().link_for(object_id);
+                    // On stdout, for the person who started the server: not a log line.
+                    println!(
+                        "Console: open {scheme}://{local}{link} to sign in as the bootstrap administrator (the link works once; restart for another)."
+                    );
+                }
+            }
             let stop = turned_true(draining.clone());
             api::http_port::serve(
                 listener,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::data_plane::{CheckError, CheckOutcome, CheckRequest, Checker, Subject, TargetRef};
 use crate::engine::EffectiveAccess;
 use crate::model::permissions::{ASSIGNMENTS_VIEW, TENANTS_VIEW};
-use crate::model::{Action, Group, PermissionId, UserId, catalogue};
+use crate::model::{Action, Group, PermissionId, User, UserId, catalogue};
 use crate::store;
 
 use super::{Actor, Admin, AdminError, Result, existing};
@@ -72,5 +72,16 @@ impl Admin {
         let revision = self.cache.applied_revision();
         let groups = store::find_groups(self.store.db(), &actor.access.groups).await?;
         Ok((Arc::clone(&actor.access), groups, revision))
+    }
+
+    /// Who the call is from, as people: the actor's own user record and, while
+    /// impersonating, the impersonator's. Everyone may read their own.
+    pub async fn who(&self, actor: &Actor) -> Result<(User, Option<User>)> {
+        let user = existing(self.store.db(), actor.id()).await?;
+        let impersonator = match actor.impersonator_id() {
+            Some(id) => Some(existing(self.store.db(), id).await?),
+            None => None,
+        };
+        Ok((user, impersonator))
     }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Lowest first, as docs/ARCHITECTURE.md lists them.
-const LAYERS: [&str; 13] = [
+const LAYERS: [&str; 14] = [
     "model",
     "engine",
     "store",
@@ -16,6 +16,7 @@ const LAYERS: [&str; 13] = [
     "data_plane",
     "admin",
     "api",
+    "console",
     "cli",
     "server",
 ];

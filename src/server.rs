@@ -18,7 +18,7 @@ use crate::cache::{AccessCache, CacheConfig, FollowConfig, Upstream};
 use crate::config::{ServeConfig, TlsFiles, UpstreamConfig};
 use crate::console::Console;
 use crate::data_plane::Checker;
-use crate::identity::{ActorVerifier, KeySetError};
+use crate::identity::{ActorVerifier, KeySetError, OidcError, OidcSignIn};
 use crate::store::{Store, StoreError};
 use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
 
@@ -63,6 +63,8 @@ pub enum ServeError {
     Metrics(std::io::Error),
     #[error("the AuthZEN HTTP endpoint failed: {0}")]
     Http(std::io::Error),
+    #[error("the console's identity provider: {0}")]
+    Oidc(#[from] OidcError),
     #[error("calls were still in flight {} ms after the shutdown signal; stopped anyway", .0.as_millis())]
     DrainTimeout(Duration),
 }
@@ -209,11 +211,18 @@ impl Serving {
             None => None,
         };
         let console = match &admin {
-            AdminBackend::Local(admin) => Some(Console::new(
-                Arc::clone(admin),
-                actor_tokens.clone(),
-                config.tls.is_some(),
-            )),
+            AdminBackend::Local(admin) => {
+                let oidc = match &config.console_oidc {
+                    Some(oidc) => Some(Arc::new(OidcSignIn::discover(oidc).await?)),
+                    None => None,
+                };
+                Some(Console::new(
+                    Arc::clone(admin),
+                    actor_tokens.clone(),
+                    oidc,
+                    config.tls.is_some(),
+                ))
+            }
             AdminBackend::Tier(_) => None,
         };
         let routers = api::routers(
@@ -354,26 +363,31 @@ impl Serving {
             };
             let local = listener.local_addr().map_err(ServeError::Http)?;
             let mut router = api::authzen::router(self.authzen.clone(), local);
-            if self.console.is_none() {
-                router = router.merge(crate::console::elsewhere());
-            }
-            if let Some(console) = &self.console {
-                router = router.merge(crate::console::router(
-                    console.clone(),
-                    self.authzen.max_body,
-                    self.authzen.request_timeout,
-                ));
-                if let (Some(object_id), true) = (self.console_link_for, local.ip().is_loopback()) {
+            match &self.console {
+                None => router = router.merge(crate::console::elsewhere()),
+                Some(console) => {
                     let scheme = if self.https.is_some() {
                         "https"
                     } else {
                         "http"
                     };
-                    let link = console.sessions().link_for(object_id);
-                    // On stdout, for the person who started the server: not a log line.
-                    println!(
-                        "Console: open {scheme}://{local}{link} to sign in as the bootstrap administrator (the link works once; restart for another)."
-                    );
+                    let base = (self.authzen.public_url.clone())
+                        .unwrap_or_else(|| format!("{scheme}://{local}"));
+                    router = router.merge(crate::console::router(
+                        console.clone(),
+                        &base,
+                        self.authzen.max_body,
+                        self.authzen.request_timeout,
+                    ));
+                    if let (Some(object_id), true) =
+                        (self.console_link_for, local.ip().is_loopback())
+                    {
+                        let link = console.sessions().link_for(object_id);
+                        // On stdout, for the person who started the server: not a log line.
+                        println!(
+                            "Console: open {scheme}://{local}{link} to sign in as the bootstrap administrator (the link works once; restart for another)."
+                        );
+                    }
                 }
             }
             let stop = turned_true(draining.clone());

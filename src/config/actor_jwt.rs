@@ -1,8 +1,68 @@
 //! Proven actors: `--actor-jwks` with the issuer and audience every token must carry, and
-//! the claim naming the actor. Checked with the rest of `serve`'s settings.
+//! the claim naming the actor; and the console's own sign-in with an OpenID provider
+//! (`--console-oidc-*`). Checked with the rest of `serve`'s settings.
 
 use super::{ConfigError, ServeSettings};
-use crate::identity::{ActorJwtConfig, DEFAULT_CLAIM};
+use crate::identity::{ActorJwtConfig, DEFAULT_CLAIM, OidcConfig};
+
+/// None without `console_oidc_issuer`; refused when its companions are missing or set
+/// alone, or the issuer is not https.
+pub(super) fn console_oidc(s: &ServeSettings) -> Result<Option<OidcConfig>, ConfigError> {
+    let Some(issuer) = s.console_oidc_issuer.clone() else {
+        let alone = [
+            s.console_oidc_client_id
+                .as_ref()
+                .map(|_| "console_oidc_client_id"),
+            s.console_oidc_client_secret_file
+                .as_ref()
+                .map(|_| "console_oidc_client_secret_file"),
+            s.console_oidc_ca.as_ref().map(|_| "console_oidc_ca"),
+        ];
+        if let Some(key) = alone.into_iter().flatten().next() {
+            return Err(ConfigError::invalid(
+                key,
+                "is set without `console_oidc_issuer` (--console-oidc-issuer URL); set the provider too",
+            ));
+        }
+        return Ok(None);
+    };
+    if !issuer.starts_with("https://") {
+        return Err(ConfigError::invalid(
+            "console_oidc_issuer",
+            format!(
+                "must be an https:// URL, got `{issuer}`: sign-ins must not cross the network in the clear"
+            ),
+        ));
+    }
+    let client_id = s
+        .console_oidc_client_id
+        .clone()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "console_oidc_client_id",
+                "is required with `console_oidc_issuer`: the console's client id at the provider",
+            )
+        })?;
+    let client_secret = match &s.console_oidc_client_secret_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::invalid(
+                    "console_oidc_client_secret_file",
+                    format!("cannot be read from `{}`: {e}", path.display()),
+                )
+            })?;
+            Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+        }
+    };
+    Ok(Some(OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        ca: s.console_oidc_ca.clone(),
+    }))
+}
 
 /// None without `actor_jwks`; refused when its companions are missing or set alone.
 pub(super) fn actor_jwt(s: &ServeSettings) -> Result<Option<ActorJwtConfig>, ConfigError> {
@@ -69,6 +129,20 @@ mod tests {
             (actor.claim.as_str(), actor.audience.as_str()),
             ("oid", "api://app")
         );
+    }
+
+    #[test]
+    fn the_console_provider_needs_https_and_a_client_id() {
+        let issuer = ["--console-oidc-issuer", "https://login.example/v2.0"];
+        assert!(refusal(&issuer).contains("console_oidc_client_id"));
+        assert!(refusal(&["--console-oidc-issuer", "http://login.example"]).contains("https://"));
+        assert!(
+            refusal(&["--console-oidc-client-id", "app"]).contains("without `console_oidc_issuer`")
+        );
+        let full = [&issuer[..], &["--console-oidc-client-id", "app"]].concat();
+        let config = ServeConfig::from_settings(serve_args(&full).settings).unwrap();
+        let oidc = config.console_oidc.unwrap();
+        assert_eq!((oidc.client_id.as_str(), oidc.client_secret), ("app", None));
     }
 
     #[test]

@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::Args;
 use uuid::Uuid;
 
-use crate::identity::ActorJwtConfig;
+use crate::identity::{ActorJwtConfig, OidcConfig};
 
-use super::actor_jwt::actor_jwt;
+use super::actor_jwt::{actor_jwt, console_oidc};
 use super::ext_authz::RouteMap;
 use super::{BearerToken, ConfigError, LogFormat, ServeSettings, TlsFiles, UpstreamConfig};
 
@@ -97,6 +97,8 @@ pub struct ServeConfig {
     pub otlp_endpoint: Option<String>,
     /// Some: admin calls' actors are proven by a verified JWT.
     pub actor_jwt: Option<ActorJwtConfig>,
+    /// Some: the console signs people in with this OpenID provider.
+    pub console_oidc: Option<OidcConfig>,
     /// AdminService may be served unauthenticated on a non-loopback address (a demo).
     pub insecure_admin_without_auth: bool,
 }
@@ -135,6 +137,7 @@ impl ServeConfig {
             log_filter: "info".to_owned(),
             otlp_endpoint: None,
             actor_jwt: None,
+            console_oidc: None,
             insecure_admin_without_auth: false,
         }
     }
@@ -228,6 +231,7 @@ impl ServeConfig {
             )?,
             insecure_admin_without_auth,
             actor_jwt,
+            console_oidc: console_oidc(&s)?,
             bootstrap_admin_object_id: s.bootstrap_admin_object_id,
             batch_limit: at_least_one("batch_limit", s.batch_limit, defaults.batch_limit)?,
             min_revision_wait_ms: s
@@ -343,6 +347,11 @@ impl ServeConfig {
             actor_jwt_issuer: self.actor_jwt.as_ref().map(|a| a.issuer.clone()),
             actor_jwt_audience: self.actor_jwt.as_ref().map(|a| a.audience.clone()),
             actor_jwt_claim: self.actor_jwt.as_ref().map(|a| a.claim.clone()),
+            console_oidc_issuer: self.console_oidc.as_ref().map(|o| o.issuer.clone()),
+            console_oidc_client_id: self.console_oidc.as_ref().map(|o| o.client_id.clone()),
+            // Secrets are not shown.
+            console_oidc_client_secret_file: None,
+            console_oidc_ca: self.console_oidc.as_ref().and_then(|o| o.ca.clone()),
             insecure_admin_without_auth: Some(self.insecure_admin_without_auth),
         };
         let mut text = String::new();

@@ -247,6 +247,35 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_jwt_claim: Option<String>,
 
+    /// The console's own OpenID Connect sign-in: the provider's issuer (Entra ID v2.0:
+    /// `https://login.microsoftonline.com/TENANT/v2.0`), whose discovery document names
+    /// its endpoints. The ID token's `oid` claim names the person.
+    #[arg(long, env = "RBAC_CONSOLE_OIDC_ISSUER", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_oidc_issuer: Option<String>,
+
+    /// The console's client id at the provider (its app registration); required with
+    /// `console_oidc_issuer`. Register `<public URL>/console/sign-in/callback` as its
+    /// redirect URI.
+    #[arg(long, env = "RBAC_CONSOLE_OIDC_CLIENT_ID", value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_oidc_client_id: Option<String>,
+
+    /// A file holding the console's client secret [default: none, a public client proven
+    /// by PKCE alone].
+    #[arg(
+        long,
+        env = "RBAC_CONSOLE_OIDC_CLIENT_SECRET_FILE",
+        value_name = "FILE"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_oidc_client_secret_file: Option<PathBuf>,
+
+    /// The CA that signs the provider's certificate [default: the system's roots].
+    #[arg(long, env = "RBAC_CONSOLE_OIDC_CA", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_oidc_ca: Option<PathBuf>,
+
     /// For a demo only: serve AdminService on a non-loopback address with neither the
     /// bearer token nor mutual TLS, where anyone who reaches it can act as any
     /// administrator. Without it, such a start is refused [default: false].
@@ -329,6 +358,12 @@ impl ServeSettings {
             actor_jwt_issuer: self.actor_jwt_issuer.or(lower.actor_jwt_issuer),
             actor_jwt_audience: self.actor_jwt_audience.or(lower.actor_jwt_audience),
             actor_jwt_claim: self.actor_jwt_claim.or(lower.actor_jwt_claim),
+            console_oidc_issuer: self.console_oidc_issuer.or(lower.console_oidc_issuer),
+            console_oidc_client_id: self.console_oidc_client_id.or(lower.console_oidc_client_id),
+            console_oidc_client_secret_file: self
+                .console_oidc_client_secret_file
+                .or(lower.console_oidc_client_secret_file),
+            console_oidc_ca: self.console_oidc_ca.or(lower.console_oidc_ca),
             insecure_admin_without_auth: self
                 .insecure_admin_without_auth
                 .or(lower.insecure_admin_without_auth),

@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 
 use crate::admin::Admin;
-use crate::identity::ActorVerifier;
+use crate::identity::{ActorVerifier, OidcSignIn};
 
 pub use sign_in::Sessions;
 
@@ -37,15 +37,27 @@ pub struct Console {
     sessions: Arc<Sessions>,
     /// The session cookie is `Secure`: the port serves TLS.
     secure: bool,
+    /// Some: people may sign in with this OpenID provider.
+    oidc: Option<Arc<OidcSignIn>>,
+    /// Where browsers reach the console (`--public-url`, else the listener), for the
+    /// provider's redirect back.
+    base: String,
 }
 
 impl Console {
-    pub fn new(admin: Arc<Admin>, verifier: Option<Arc<ActorVerifier>>, secure: bool) -> Self {
+    pub fn new(
+        admin: Arc<Admin>,
+        verifier: Option<Arc<ActorVerifier>>,
+        oidc: Option<Arc<OidcSignIn>>,
+        secure: bool,
+    ) -> Self {
         Console {
             admin,
             verifier,
             sessions: Arc::new(Sessions::default()),
             secure,
+            oidc,
+            base: String::new(),
         }
     }
 
@@ -58,14 +70,23 @@ impl Console {
 const CSS: &str = include_str!("static/console.css");
 const JS: &str = include_str!("static/console.js");
 
-/// The console's routes. Every page but sign-in needs a signed-in person; every form
-/// carries the session's CSRF token. `max_body` bounds a form.
-pub fn router(console: Console, max_body: usize, request_timeout: Duration) -> Router {
+/// The console's routes, reached by browsers at `base` (`http://host:port`). Every page
+/// but sign-in needs a signed-in person; every form carries the session's CSRF token.
+/// `max_body` bounds a form.
+pub fn router(
+    mut console: Console,
+    base: &str,
+    max_body: usize,
+    request_timeout: Duration,
+) -> Router {
+    console.base = base.trim_end_matches('/').to_owned();
     Router::new()
         .route("/console", get(|| async { page::see_other("/console/") }))
         .route("/console/", get(users::list))
         .route("/console/sign-in", get(sign_in::page))
         .route("/console/sign-in/link", get(sign_in::link))
+        .route("/console/sign-in/oidc", get(sign_in::oidc))
+        .route("/console/sign-in/callback", get(sign_in::callback))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route(
             "/console/static/console.css",

@@ -3,8 +3,10 @@
 //! - an identity-aware proxy's `Authorization: Bearer <JWT>` on every request, verified as
 //!   `x-actor-token` is (`--actor-jwks`, its issuer and audience; the claim names the
 //!   person);
-//! - a session opened by a one-time sign-in link, which the server prints for the
-//!   bootstrap administrator when its HTTP port is on loopback.
+//! - the console's own OpenID Connect sign-in (`identity::OidcSignIn`: authorization code
+//!   with PKCE, state bound to the browser by a cookie, nonce bound to the ID token);
+//! - a one-time sign-in link, which the server prints for the bootstrap administrator
+//!   when its HTTP port is on loopback.
 //!
 //! Either way the browser holds a session cookie (HttpOnly, SameSite=Strict, Secure over
 //! TLS): it carries the CSRF token every form must send back and whom the person
@@ -107,15 +109,15 @@ impl Sessions {
     }
 }
 
-/// The session cookie's value in a request.
-fn cookie_of(headers: &HeaderMap) -> Option<String> {
+/// A cookie's value in a request.
+fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
 }
 
@@ -154,7 +156,7 @@ impl Console {
         &self,
         headers: &HeaderMap,
     ) -> Result<(Arc<Mutex<Session>>, Option<String>), Response> {
-        let existing = cookie_of(headers).and_then(|id| self.sessions.open.get(&id));
+        let existing = cookie_named(headers, COOKIE).and_then(|id| self.sessions.open.get(&id));
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -162,17 +164,17 @@ impl Console {
         let Some(token) = bearer else {
             return existing
                 .map(|s| (s, None))
-                .ok_or_else(|| sign_in_page(None));
+                .ok_or_else(|| self.sign_in_page(None));
         };
         let Some(verifier) = &self.verifier else {
-            return Err(sign_in_page(Some(
+            return Err(self.sign_in_page(Some(
                 "this server does not verify sign-in tokens (start it with --actor-jwks): sign in with the link it printed at start",
             )));
         };
         let proven = verifier
             .verify(token.trim())
             .await
-            .map_err(|err| sign_in_page(Some(&err.to_string())))?;
+            .map_err(|err| self.sign_in_page(Some(&err.to_string())))?;
         let person = ActorRef::AzureObject(proven.object_id);
         if let Some(session) = existing {
             let same = session
@@ -268,46 +270,142 @@ impl Console {
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignIn<'a> {
-    frame: Frame,
+    frame: &'a Frame,
     problem: Option<&'a str>,
+    /// The console signs people in with an OpenID provider.
+    oidc: bool,
 }
 
-/// The sign-in page: 401, and nothing of the instance.
-fn sign_in_page(problem: Option<&str>) -> Response {
-    let frame = Frame::default();
-    let mut response = page::render(
-        &frame,
-        &SignIn {
-            frame: Frame::default(),
+impl Console {
+    /// The sign-in page: 401, and nothing of the instance.
+    fn sign_in_page(&self, problem: Option<&str>) -> Response {
+        let frame = Frame::default();
+        let page = SignIn {
+            frame: &frame,
             problem,
-        },
-    );
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response
+            oidc: self.oidc.is_some(),
+        };
+        let mut response = page::render(&frame, &page);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+    }
+
+    /// A new session's cookie, on a redirect to the console.
+    fn signed_in(&self, person: ActorRef) -> Response {
+        let (id, _) = self.sessions.open(person);
+        let frame = Frame {
+            set_cookie: Some(self.cookie(id)),
+            ..Frame::default()
+        };
+        page::redirect(&frame, "/console/")
+    }
 }
 
 /// `GET /console/sign-in`.
-pub async fn page() -> Response {
-    sign_in_page(None)
+pub async fn page(State(console): State<Console>) -> Response {
+    console.sign_in_page(None)
 }
 
 /// `GET /console/sign-in/link?code=...`: a one-time link signs its person in.
 pub async fn link(State(console): State<Console>, RawQuery(query): RawQuery) -> Response {
     let query = Fields::parse(query.unwrap_or_default().as_bytes());
-    let Some(object_id) = query
-        .get("code")
-        .and_then(|code| console.sessions.redeem(code))
-    else {
-        return sign_in_page(Some(
+    match query.get("code").and_then(|code| console.sessions.redeem(code)) {
+        Some(object_id) => console.signed_in(ActorRef::AzureObject(object_id)),
+        None => console.sign_in_page(Some(
             "This sign-in link has been used, has expired or is unknown. Restart the server for a new one, or sign in through your identity provider.",
+        )),
+    }
+}
+
+/// The cookie that binds an OpenID sign-in to the browser that started it: sent back on
+/// the provider's redirect (SameSite=Lax: a top-level navigation from another site).
+const OIDC_COOKIE: &str = "rbac_console_oidc";
+const CALLBACK: &str = "/console/sign-in/callback";
+
+/// `GET /console/sign-in/oidc`: to the identity provider, with PKCE, state and nonce.
+pub async fn oidc(State(console): State<Console>) -> Response {
+    let Some(oidc) = &console.oidc else {
+        return console.sign_in_page(Some(
+            "this console has no identity provider configured (--console-oidc-issuer)",
         ));
     };
-    let (id, _) = console.sessions.open(ActorRef::AzureObject(object_id));
+    let (url, state) = match oidc.begin(&format!("{}{CALLBACK}", console.base)) {
+        Ok(begun) => begun,
+        Err(problem) => return console.sign_in_page(Some(&problem)),
+    };
+    let mut response = page::see_other(&url);
+    let binding = Cookie::build((OIDC_COOKIE, state))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(console.secure)
+        .path("/console/sign-in")
+        .max_age(cookie::time::Duration::minutes(10))
+        .build()
+        .to_string();
+    if let Ok(value) = binding.parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "signed_in.html")]
+struct SignedIn;
+
+/// `GET /console/sign-in/callback?code=...&state=...`: the provider's answer. The state
+/// must be the one this browser started; the code is exchanged and the ID token verified.
+pub async fn callback(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = Fields::parse(query.unwrap_or_default().as_bytes());
+    let Some(oidc) = &console.oidc else {
+        return console.sign_in_page(None);
+    };
+    if let Some(error) = query.get("error") {
+        let message = format!(
+            "The identity provider did not sign you in: {} {}",
+            crate::model::shown(error),
+            crate::model::shown(query.get("error_description").unwrap_or_default())
+        );
+        return console.sign_in_page(Some(&message));
+    }
+    let started = cookie_named(&headers, OIDC_COOKIE).unwrap_or_default();
+    let (Some(state), Some(code)) = (query.get("state"), query.get("code")) else {
+        return console.sign_in_page(Some(
+            "the identity provider's answer lacks its code or state; sign in again",
+        ));
+    };
+    if started.is_empty() || !bool::from(started.as_bytes().ct_eq(state.as_bytes())) {
+        return console.sign_in_page(Some(
+            "this sign-in was not started in this browser (or took longer than ten minutes); sign in again",
+        ));
+    }
+    let proven = match oidc.finish(state, code).await {
+        Ok(proven) => proven,
+        Err(problem) => return console.sign_in_page(Some(&problem)),
+    };
+    // The session cookie is SameSite=Strict, and this request came from the provider's
+    // site: a redirect would carry the cross-site flag on, so a page of our own takes the
+    // browser on to the console.
+    let (id, _) = console
+        .sessions
+        .open(ActorRef::AzureObject(proven.object_id));
     let frame = Frame {
         set_cookie: Some(console.cookie(id)),
         ..Frame::default()
     };
-    page::redirect(&frame, "/console/")
+    let mut response = page::render(&frame, &SignedIn);
+    let cleared = Cookie::build((OIDC_COOKIE, ""))
+        .path("/console/sign-in")
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string();
+    if let Ok(value) = cleared.parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// `POST /console/sign-out`: forgets the session.
@@ -320,7 +418,7 @@ pub async fn sign_out(
     if let Err(refused) = console.acting(&headers, &form, Action::GetMyAccess).await {
         return refused;
     }
-    if let Some(id) = cookie_of(&headers) {
+    if let Some(id) = cookie_named(&headers, COOKIE) {
         console.sessions.open.invalidate(&id);
     }
     let mut response = page::see_other("/console/sign-in");

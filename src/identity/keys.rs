@@ -148,8 +148,18 @@ fn pick(set: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
 
 /// An https client trusting `ca` alone, or the system's roots.
 fn client(ca: Option<&Path>) -> Result<reqwest::Client, KeySetError> {
+    https_client(ca, reqwest::redirect::Policy::default())
+}
+
+/// An https-only client trusting `ca` (None: the system's roots), following redirects as
+/// `redirects` says.
+pub(super) fn https_client(
+    ca: Option<&Path>,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, KeySetError> {
     let mut builder = reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
+        .redirect(redirects)
         .https_only(true);
     if let Some(path) = ca {
         let ca_error = |reason: String| KeySetError::Ca {

@@ -5,6 +5,7 @@
 //! jsonwebtoken's; this module chooses what is accepted and says why a token is not.
 
 mod keys;
+mod oidc;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,10 +14,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 pub use keys::KeySetError;
 use keys::{KeySet, Lookup};
+pub use oidc::{OidcConfig, OidcError, OidcSignIn};
 
 /// The claim holding the actor's Azure object id, unless configured otherwise.
 pub const DEFAULT_CLAIM: &str = "oid";
@@ -95,6 +98,8 @@ pub enum TokenError {
     MissingClaim(String),
     #[error("the actor token's claim `{0}` must be an Azure object id (a UUID)")]
     NotAnObjectId(String),
+    #[error("the ID token does not carry the nonce this sign-in sent; sign in again")]
+    Nonce,
 }
 
 /// Verifies actors' tokens against a key set that stays current by itself.
@@ -103,7 +108,15 @@ pub struct ActorVerifier {
     issuer: String,
     audience: String,
     claim: String,
+    /// The claims every token must carry.
+    required: &'static [&'static str],
 }
+
+/// Actors' tokens: Entra ID's access and ID tokens carry all four.
+const ACTOR_CLAIMS: &[&str] = &["exp", "nbf", "iss", "aud"];
+/// ID tokens of the console's sign-in: OpenID Connect does not require `nbf` (checked when
+/// present).
+const ID_TOKEN_CLAIMS: &[&str] = &["exp", "iss", "aud"];
 
 impl ActorVerifier {
     /// Loads the key set (a start with keys that cannot be read is refused) and keeps it
@@ -116,11 +129,44 @@ impl ActorVerifier {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             claim: config.claim.clone(),
+            required: ACTOR_CLAIMS,
         })
+    }
+
+    /// The same verifier for OpenID Connect ID tokens (`verify_id_token`).
+    fn for_id_tokens(self) -> ActorVerifier {
+        ActorVerifier {
+            required: ID_TOKEN_CLAIMS,
+            ..self
+        }
     }
 
     /// The actor a token proves.
     pub async fn verify(&self, token: &str) -> Result<VerifiedActor, TokenError> {
+        let claims = self.claims(token).await?;
+        self.actor(&claims)
+    }
+
+    /// The person an OpenID Connect ID token proves: as `verify`, and the token must carry
+    /// the `nonce` its sign-in sent (a replayed token carries another).
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: &str,
+    ) -> Result<VerifiedActor, TokenError> {
+        let claims = self.claims(token).await?;
+        let carried = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !bool::from(carried.as_bytes().ct_eq(nonce.as_bytes())) {
+            return Err(TokenError::Nonce);
+        }
+        self.actor(&claims)
+    }
+
+    /// A token's claims, once its signature, issuer, audience and lifetime hold.
+    async fn claims(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
         let (algorithm, kid) = signing(token)?;
         let jwk = match self.keys.find(kid.as_deref()).await {
             Lookup::Found(jwk) => jwk,
@@ -135,12 +181,18 @@ impl ActorVerifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
+        validation.set_required_spec_claims(self.required);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|err| self.refusal(err.kind(), algorithm))?
-            .claims;
+        Ok(
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+                .map_err(|err| self.refusal(err.kind(), algorithm))?
+                .claims,
+        )
+    }
+
+    /// The person verified claims name.
+    fn actor(&self, claims: &Map<String, Value>) -> Result<VerifiedActor, TokenError> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let object_id = text(&self.claim)
             .ok_or_else(|| TokenError::MissingClaim(self.claim.clone()))?

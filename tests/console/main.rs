@@ -8,6 +8,7 @@
 
 mod browser;
 mod http;
+mod oidc;
 mod sign_in;
 #[path = "../support/mod.rs"]
 mod support;

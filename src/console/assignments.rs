@@ -337,7 +337,7 @@ async fn assign(
 ) -> std::result::Result<Option<AssignForm>, axum::response::Response> {
     let new = requested(form, principal)
         .map_err(|m| page::refused(frame, StatusCode::BAD_REQUEST, &m, back))?;
-    if form.get("preview").is_none() {
+    if !form.has("preview") {
         console
             .admin
             .create_assignment(actor, new)
@@ -385,13 +385,20 @@ pub async fn remove(
     let viewer = console
         .acting(&headers, &form, Action::DeleteRoleAssignment)
         .await?;
-    // Only back to a page of the console.
+    // Only back to a page of the console, named plainly.
+    let plain = |b: &&str| {
+        b.starts_with("/console/")
+            && !b.contains("..")
+            && !b.contains("//")
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"/-_?=&".contains(&c))
+    };
     let back = form
         .get("back")
-        .filter(|b| b.starts_with("/console/") && !b.starts_with("//"))
+        .filter(plain)
         .unwrap_or("/console/assignments")
         .to_owned();
-    let previewing = form.get("preview").is_some();
+    let previewing = form.has("preview");
     let actor = if previewing {
         viewer.actor.clone().previewing()
     } else {

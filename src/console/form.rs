@@ -21,6 +21,11 @@ impl Fields {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether the form names `name` at all, whatever its value (a pressed button).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
     /// Every value of `name`.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         self.0
@@ -63,6 +68,7 @@ mod tests {
         assert_eq!(fields.all("p").collect::<Vec<_>>(), ["a.view", "b.manage"]);
         assert_eq!(fields.get("name"), Some("Tech"));
         assert_eq!(fields.get("empty"), None);
+        assert!(fields.has("empty") && !fields.has("absent"));
         assert_eq!(fields.get("absent"), None);
         assert!(fields.choice::<uuid::Uuid>("name", "Role").is_err());
     }

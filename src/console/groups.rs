@@ -185,7 +185,7 @@ pub async fn members(
                 &back,
             )
         })?;
-    let previewing = form.get("preview").is_some();
+    let previewing = form.has("preview");
     let actor = if previewing {
         viewer.actor.clone().previewing()
     } else {

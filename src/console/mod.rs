@@ -84,7 +84,10 @@ pub fn router(
         .route("/console", get(|| async { page::see_other("/console/") }))
         .route("/console/", get(users::list))
         .route("/console/sign-in", get(sign_in::page))
-        .route("/console/sign-in/link", get(sign_in::link))
+        .route(
+            "/console/sign-in/link",
+            get(sign_in::link).post(sign_in::redeem),
+        )
         .route("/console/sign-in/oidc", get(sign_in::oidc))
         .route("/console/sign-in/callback", get(sign_in::callback))
         .route("/console/sign-out", post(sign_in::sign_out))

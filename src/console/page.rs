@@ -122,10 +122,21 @@ pub async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
+    let form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let mut response = if request.method() != Method::GET && cross_site(request.headers()) {
         (
             StatusCode::FORBIDDEN,
             "this form was sent from another site; open the console and send it from there",
+        )
+            .into_response()
+    } else if request.method() == Method::POST && !form {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the console takes its forms as application/x-www-form-urlencoded, as a browser sends them",
         )
             .into_response()
     } else {

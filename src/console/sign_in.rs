@@ -33,6 +33,10 @@ use crate::model::{Action, UserId};
 const COOKIE: &str = "rbac_console";
 /// A session unused this long is forgotten: its person signs in again.
 const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// And however much it is used, a session ends this long after sign-in.
+const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Sessions held at once, at most: past it, the least recently used ones end.
+const MAX_SESSIONS: u64 = 20_000;
 /// A sign-in link not used within this long no longer works.
 const LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Sign-in links waiting to be used, at most.
@@ -42,6 +46,9 @@ const MAX_LINKS: usize = 100;
 #[derive(Debug)]
 struct Session {
     person: ActorRef,
+    /// Opened for a proxy's bearer token: it holds only while the proxy keeps sending a
+    /// valid token for the person (the cookie alone is not enough).
+    by_proxy: bool,
     /// Every form sends it back.
     csrf: String,
     impersonating: Option<UserId>,
@@ -58,8 +65,9 @@ impl Default for Sessions {
     fn default() -> Self {
         Sessions {
             open: moka::sync::Cache::builder()
-                .max_capacity(100_000)
+                .max_capacity(MAX_SESSIONS)
                 .time_to_idle(IDLE)
+                .time_to_live(LIFETIME)
                 .build(),
             links: Mutex::new(HashMap::new()),
         }
@@ -97,10 +105,11 @@ impl Sessions {
     }
 
     /// A new session for `person`: its id, for the cookie.
-    fn open(&self, person: ActorRef) -> (String, Arc<Mutex<Session>>) {
+    fn open(&self, person: ActorRef, by_proxy: bool) -> (String, Arc<Mutex<Session>>) {
         let id = secret();
         let session = Arc::new(Mutex::new(Session {
             person,
+            by_proxy,
             csrf: secret(),
             impersonating: None,
         }));
@@ -157,14 +166,23 @@ impl Console {
         headers: &HeaderMap,
     ) -> Result<(Arc<Mutex<Session>>, Option<String>), Response> {
         let existing = cookie_named(headers, COOKIE).and_then(|id| self.sessions.open.get(&id));
+        // The scheme is case-insensitive (RFC 9110).
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token);
         let Some(token) = bearer else {
-            return existing
-                .map(|s| (s, None))
-                .ok_or_else(|| self.sign_in_page(None));
+            let by_proxy =
+                |s: &Arc<Mutex<Session>>| s.lock().unwrap_or_else(PoisonError::into_inner).by_proxy;
+            return match existing {
+                Some(session) if by_proxy(&session) => Err(self.sign_in_page(Some(
+                    "your identity-aware proxy did not send your token with this request: open the console through the proxy",
+                ))),
+                Some(session) => Ok((session, None)),
+                None => Err(self.sign_in_page(None)),
+            };
         };
         let Some(verifier) = &self.verifier else {
             return Err(self.sign_in_page(Some(
@@ -186,7 +204,7 @@ impl Console {
                 return Ok((session, None));
             }
         }
-        let (id, session) = self.sessions.open(person);
+        let (id, session) = self.sessions.open(person, true);
         Ok((session, Some(self.cookie(id))))
     }
 
@@ -292,7 +310,7 @@ impl Console {
 
     /// A new session's cookie, on a redirect to the console.
     fn signed_in(&self, person: ActorRef) -> Response {
-        let (id, _) = self.sessions.open(person);
+        let (id, _) = self.sessions.open(person, false);
         let frame = Frame {
             set_cookie: Some(self.cookie(id)),
             ..Frame::default()
@@ -306,10 +324,33 @@ pub async fn page(State(console): State<Console>) -> Response {
     console.sign_in_page(None)
 }
 
-/// `GET /console/sign-in/link?code=...`: a one-time link signs its person in.
-pub async fn link(State(console): State<Console>, RawQuery(query): RawQuery) -> Response {
+#[derive(Template)]
+#[template(path = "sign_in_link.html")]
+struct SignInLink<'a> {
+    frame: &'a Frame,
+    code: &'a str,
+}
+
+/// `GET /console/sign-in/link?code=...`: the printed link's page, whose button signs in.
+/// Only the button's POST uses the code up, so a link checker or a preview that fetches
+/// the link (GET, HEAD) signs nobody in.
+pub async fn link(RawQuery(query): RawQuery) -> Response {
     let query = Fields::parse(query.unwrap_or_default().as_bytes());
-    match query.get("code").and_then(|code| console.sessions.redeem(code)) {
+    let frame = Frame::default();
+    let code = query.get("code").unwrap_or_default();
+    page::render(
+        &frame,
+        &SignInLink {
+            frame: &frame,
+            code,
+        },
+    )
+}
+
+/// `POST /console/sign-in/link`: a one-time code signs its person in.
+pub async fn redeem(State(console): State<Console>, body: axum::body::Bytes) -> Response {
+    let form = Fields::parse(&body);
+    match form.get("code").and_then(|code| console.sessions.redeem(code)) {
         Some(object_id) => console.signed_in(ActorRef::AzureObject(object_id)),
         None => console.sign_in_page(Some(
             "This sign-in link has been used, has expired or is unknown. Restart the server for a new one, or sign in through your identity provider.",
@@ -391,7 +432,7 @@ pub async fn callback(
     // browser on to the console.
     let (id, _) = console
         .sessions
-        .open(ActorRef::AzureObject(proven.object_id));
+        .open(ActorRef::AzureObject(proven.object_id), false);
     let frame = Frame {
         set_cookie: Some(console.cookie(id)),
         ..Frame::default()

@@ -111,6 +111,21 @@ async fn a_proxy_token_signs_a_person_in_and_a_form_needs_the_session_token_from
     let cookie = page.cookie().unwrap();
     let csrf = page.csrf();
 
+    // The session holds only while the proxy vouches: its cookie alone opens nothing (a
+    // person the provider has signed out, or a stolen cookie).
+    let alone = get(&at, "/console/roles/new", &[("cookie", &cookie)]).await;
+    assert_eq!(alone.status, 401);
+    assert!(!alone.body.contains("Bootstrap"));
+    // The scheme's case does not matter (RFC 9110).
+    let lower = format!("bearer {}", issuer.token(ADMIN));
+    let lower = get(
+        &at,
+        "/console/",
+        &[("authorization", &lower), ("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(lower.status, 200);
+
     // Tokens that prove nothing, or someone unknown.
     let mut wrong_audience = issuer.claims(ADMIN);
     wrong_audience["aud"] = "another-api".into();
@@ -169,7 +184,12 @@ async fn a_proxy_token_signs_a_person_in_and_a_form_needs_the_session_token_from
     )
     .await;
     assert_eq!(cross.status, 403);
-    for name in ["NoToken", "OtherToken", "CrossSite"] {
+    // Only as a browser sends a form: another body type is refused.
+    let mut plain = signed.to_vec();
+    plain.push(("content-type", "text/plain"));
+    let typed = post(&at, "/console/roles", &plain, &with(&csrf, "PlainText")).await;
+    assert_eq!(typed.status, 415);
+    for name in ["NoToken", "OtherToken", "CrossSite", "PlainText"] {
         assert!(!role_named(&mut server, name).await, "{name} was created");
     }
 

@@ -8,10 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
 use super::Console;
+use super::assignments::{self, PreviewView};
 use super::form::Fields;
 use super::names::Names;
 use super::page::{self, Answer, Frame};
-use crate::admin::NewRole;
+use crate::admin::{NewRole, RoleUpdate};
 use crate::model::{Action, Role, RoleId, Tenant, TenantId, catalogue};
 
 #[derive(Template)]
@@ -74,12 +75,20 @@ fn subjects() -> Vec<Subject> {
     subjects
 }
 
+/// "New Role", or a custom role's edit form with its preview.
 #[derive(Template)]
-#[template(path = "new_role.html")]
-struct NewRolePage {
+#[template(path = "role_form.html")]
+struct RoleForm {
     frame: Frame,
+    title: String,
+    action: String,
+    editing: bool,
+    name: String,
+    description: String,
     tenants: Vec<Tenant>,
     subjects: Vec<Subject>,
+    checked: Vec<String>,
+    preview: Option<PreviewView>,
 }
 
 /// `GET /console/roles/new`: "New Role".
@@ -90,14 +99,87 @@ pub async fn new_role(State(console): State<Console>, headers: HeaderMap) -> Ans
         .list_tenants(&viewer.actor, None)
         .await
         .map_err(|err| page::admin_error(&viewer.frame, &err, "/console/roles"))?;
-    Ok(page::render(
-        &viewer.frame,
-        &NewRolePage {
-            frame: viewer.frame.clone(),
-            tenants,
-            subjects: subjects(),
-        },
-    ))
+    let form = RoleForm {
+        frame: viewer.frame.clone(),
+        title: "New Role".into(),
+        action: "/console/roles".into(),
+        editing: false,
+        name: String::new(),
+        description: String::new(),
+        tenants,
+        subjects: subjects(),
+        checked: Vec::new(),
+        preview: None,
+    };
+    Ok(page::render(&viewer.frame, &form))
+}
+
+/// `GET /console/roles/{id}/edit`: a custom role's name, description and permissions.
+pub async fn edit(
+    State(console): State<Console>,
+    Path(id): Path<uuid::Uuid>,
+    headers: HeaderMap,
+) -> Answer {
+    let viewer = console.viewer(&headers, Action::GetRole).await?;
+    let role = console
+        .admin
+        .get_role(&viewer.actor, RoleId(id))
+        .await
+        .map_err(|err| page::admin_error(&viewer.frame, &err, "/console/roles"))?;
+    let form = edit_form(&viewer.frame, &role, catalogue().keys(&role.permissions));
+    Ok(page::render(&viewer.frame, &form))
+}
+
+fn edit_form(frame: &Frame, role: &Role, checked: Vec<String>) -> RoleForm {
+    RoleForm {
+        frame: frame.clone(),
+        title: format!("Edit Role: {}", role.name),
+        action: format!("/console/roles/{}", role.id),
+        editing: true,
+        name: role.name.clone(),
+        description: role.description.clone(),
+        tenants: Vec::new(),
+        subjects: subjects(),
+        checked,
+        preview: None,
+    }
+}
+
+/// `POST /console/roles/{id}`: "Save Role", or "Preview": who would gain and lose what.
+pub async fn update(
+    State(console): State<Console>,
+    Path(id): Path<uuid::Uuid>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let form = Fields::parse(&body);
+    let viewer = console.acting(&headers, &form, Action::UpdateRole).await?;
+    let back = format!("/console/roles/{id}/edit");
+    let previewing = form.has("preview");
+    let actor = if previewing {
+        viewer.actor.clone().previewing()
+    } else {
+        viewer.actor.clone()
+    };
+    let update = RoleUpdate {
+        role_id: RoleId(id),
+        name: form.text("name"),
+        description: form.text("description"),
+        permissions: chosen(&form),
+    };
+    let checked = update.permissions.clone();
+    let (role, _, warnings) = console
+        .admin
+        .update_role(&actor, update)
+        .await
+        .map_err(|err| page::admin_error(&viewer.frame, &err, &back))?;
+    if !previewing {
+        return role_page(&console, &viewer, role, warnings).await;
+    }
+    let mut page = edit_form(&viewer.frame, &role, checked);
+    page.preview =
+        Some(assignments::preview_of(&console, &viewer.actor, &actor, &viewer.frame, &back).await?);
+    Ok(page::render(&viewer.frame, &page))
 }
 
 /// The permissions a New Role form asks for: each checked one, and every one of a

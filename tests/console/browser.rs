@@ -136,6 +136,17 @@ impl Browser {
         }
     }
 
+    /// Clears the checkbox whose label contains `text`.
+    pub async fn uncheck(&self, text: &str) {
+        let xpath = format!("//label[contains(normalize-space(), {})]", literal(text));
+        let label = self.client.find(Locator::XPath(&xpath)).await.unwrap();
+        let id = label.attr("for").await.unwrap().expect("label for");
+        let input = self.client.find(Locator::Id(&id)).await.unwrap();
+        if input.is_selected().await.unwrap() {
+            input.click().await.unwrap();
+        }
+    }
+
     pub async fn fill(&self, label: &str, text: &str) {
         let input = self.control(label).await;
         input.clear().await.unwrap();

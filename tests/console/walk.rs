@@ -321,6 +321,29 @@ async fn walk(b: &Browser, service: &mut Service, msp: &pb::Tenant, contoso: &st
     b.press("Check Access").await;
     assert!(b.text().await.contains("Allowed"));
 
+    // Editing the role, previewed: without computers.manage the technician would lose it.
+    b.follow("Roles").await;
+    b.follow(ROLE).await;
+    b.follow("Edit Role").await;
+    b.uncheck("computers.manage").await;
+    b.press("Preview").await;
+    let preview = b.text().await;
+    assert!(
+        preview.contains("Preview: what “Save Role” would change"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("Tess Technician") && preview.contains("Not granted"),
+        "{preview}"
+    );
+    b.inspect("edit-role-preview").await;
+    assert_eq!(
+        service
+            .decision(&tech.id, "computers.manage", contoso)
+            .await,
+        pb::Decision::Allowed
+    );
+
     // Removing the deny, previewed first: the technician would get the MSP back.
     b.goto(&format!("{base}/console/users/{}", tech.id)).await;
     let row = format!("Deny {ROLE} at Tenant: {}", msp.name);

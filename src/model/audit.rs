@@ -6,6 +6,7 @@
 pub enum Action {
     AddGroupMember,
     AddTenantTag,
+    ApplyInstance,
     ApproveAccessRequest,
     Bootstrap,
     CheckUserAccess,

@@ -25,7 +25,9 @@ pub use queries::assignments::{
     AssignmentFilter, StoredAssignment, assignments, assignments_at, group_assignments,
     role_assignments,
 };
-pub use queries::groups::{find_groups, group_members, groups, is_group_member, user_groups};
+pub use queries::groups::{
+    find_groups, group_members, groups, is_group_member, memberships, user_groups,
+};
 pub use queries::preferences::preferences;
 pub use queries::roles::{role_names, roles};
 pub use queries::tenants::{

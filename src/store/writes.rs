@@ -115,7 +115,11 @@ impl Write<'_> {
         role::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(role::Column::Id)
-                    .update_columns([role::Column::Name, role::Column::Description])
+                    .update_columns([
+                        role::Column::Name,
+                        role::Column::Description,
+                        role::Column::OwnerTenantId,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.txn)
@@ -237,6 +241,7 @@ impl Write<'_> {
         tenant::Entity::update_many()
             .col_expr(tenant::Column::Name, t.name.clone().into())
             .col_expr(tenant::Column::ParentId, t.parent.map(|p| p.0).into())
+            .col_expr(tenant::Column::IsMsp, t.is_msp.into())
             .filter(tenant::Column::Id.eq(t.id.0))
             .exec(&self.txn)
             .await?;
@@ -277,9 +282,13 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Changes a user's names, email and expiry.
+    /// Changes a user's tenant, object id, names, email, status and expiry (all but the
+    /// id, origin and creation time).
     pub async fn update_user(&mut self, u: &User) -> Result<(), StoreError> {
         user::Entity::update_many()
+            .col_expr(user::Column::TenantId, u.tenant_id.0.into())
+            .col_expr(user::Column::AzureObjectId, u.azure_object_id.into())
+            .col_expr(user::Column::Disabled, u.disabled.into())
             .col_expr(user::Column::Email, u.email.clone().into())
             .col_expr(user::Column::FirstName, u.first_name.clone().into())
             .col_expr(user::Column::LastName, u.last_name.clone().into())
@@ -327,6 +336,7 @@ impl Write<'_> {
         group::Entity::update_many()
             .col_expr(group::Column::Name, g.name.clone().into())
             .col_expr(group::Column::Description, g.description.clone().into())
+            .col_expr(group::Column::OwnerTenantId, g.owner.map(|t| t.0).into())
             .filter(group::Column::Id.eq(g.id.0))
             .exec(&self.txn)
             .await?;
@@ -399,6 +409,35 @@ impl Write<'_> {
         )
         .exec_without_returning(&self.txn)
         .await?;
+        Ok(())
+    }
+
+    /// Forgets a registered resource; nothing may be scoped to it any more.
+    pub async fn delete_resource(&mut self, r: &ResourceRef) -> Result<(), StoreError> {
+        resource::Entity::delete_many()
+            .filter(resource::Column::ResourceType.eq(r.kind.as_str()))
+            .filter(resource::Column::ResourceId.eq(r.id.to_string()))
+            .exec(&self.txn)
+            .await?;
+        self.record(Change::Resource {
+            resource_type: r.kind.as_str().to_owned(),
+            resource_id: r.id.to_string(),
+        });
+        Ok(())
+    }
+
+    pub async fn delete_person(&mut self, id: crate::model::PersonId) -> Result<(), StoreError> {
+        person::Entity::delete_by_id(id.0).exec(&self.txn).await?;
+        Ok(())
+    }
+
+    pub async fn delete_access_request(
+        &mut self,
+        id: crate::model::AccessRequestId,
+    ) -> Result<(), StoreError> {
+        access_request::Entity::delete_by_id(id.0)
+            .exec(&self.txn)
+            .await?;
         Ok(())
     }
 

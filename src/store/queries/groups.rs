@@ -35,6 +35,18 @@ pub async fn groups<C: ConnectionTrait>(db: &C) -> Result<Vec<Group>, StoreError
     rows(db, group::Entity::find().order_by_asc(group::Column::Name)).await
 }
 
+/// Every membership, as (group, user), by group then user.
+pub async fn memberships<C: ConnectionTrait>(db: &C) -> Result<Vec<(GroupId, UserId)>, StoreError> {
+    Ok(group_member::Entity::find()
+        .order_by_asc(group_member::Column::GroupId)
+        .order_by_asc(group_member::Column::UserId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (GroupId(m.group_id), UserId(m.user_id)))
+        .collect())
+}
+
 pub async fn group_members<C: ConnectionTrait>(
     db: &C,
     group: GroupId,

@@ -14,6 +14,7 @@ pub mod data_plane;
 pub mod dataset;
 pub mod engine;
 pub mod identity;
+pub mod instance;
 pub mod model;
 pub mod server;
 pub mod store;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rbac_sidecar::admin::{Admin, LegacyFile};
 use rbac_sidecar::cache::{AccessCache, CacheConfig};
-use rbac_sidecar::cli::{Cli, Command, run_check};
+use rbac_sidecar::cli::{Cli, Command, run_apply, run_check, run_export, run_schema};
 use rbac_sidecar::config::{DatasetConfig, ImportConfig, LogFormat, ServeArgs, ServeConfig};
 use rbac_sidecar::dataset::DatasetSpec;
 use rbac_sidecar::server::{self, ServeError, Server, Serving};
@@ -54,6 +54,9 @@ async fn main() -> ExitCode {
             plain_logs();
             import_legacy(config).await
         }
+        Command::Export(args) => run_export(args).await,
+        Command::Apply(args) => run_apply(args).await,
+        Command::Schema => run_schema(),
     }
 }
 

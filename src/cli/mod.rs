@@ -2,10 +2,12 @@
 //! server over gRPC, as its callers do.
 
 mod check;
+mod instance;
 
 use clap::{Parser, Subcommand};
 
 pub use check::{CheckArgs, CheckCommandError, run_check};
+pub use instance::{ApplyArgs, ExportArgs, run_apply, run_export, run_schema};
 
 use crate::config::{DatasetConfig, ImportConfig, ServeArgs};
 
@@ -33,6 +35,14 @@ pub enum Command {
     /// Turns legacy users (user type, flags, instance preferences) into built-in role
     /// assignments. Idempotent; all or nothing; reports every user it cannot map.
     ImportLegacy(ImportConfig),
+    /// Writes the whole instance as YAML (docs/instance.md): deterministic, ids kept, no
+    /// revisions, timestamps of writes or audit.
+    Export(ExportArgs),
+    /// Makes the instance equal to a file in one revision, or writes nothing: what the
+    /// file lacks is removed. Exit status 1 when refused or invalid.
+    Apply(ApplyArgs),
+    /// Prints the JSON Schema of the instance file.
+    Schema,
 }
 
 #[cfg(test)]

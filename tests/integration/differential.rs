@@ -147,11 +147,11 @@ pub(super) fn permissions_of(mask: u8) -> BTreeSet<&'static str> {
 }
 
 /// The real service, driven in process, with the reference mirroring each change.
-struct Harness {
+pub(super) struct Harness {
     admin: Arc<Admin>,
     checker: Arc<Checker>,
     actor: Actor,
-    model: Reference,
+    pub(super) model: Reference,
     /// Indexes into the model of deleted groups and roles, which later changes skip.
     deleted_groups: BTreeSet<usize>,
     deleted_roles: BTreeSet<usize>,
@@ -186,6 +186,17 @@ pub(super) fn scope_in(m: &Reference, plan: &ScopePlan) -> (Scope, RefScope) {
 }
 
 impl Harness {
+    pub(super) fn new(server: &Server, actor: &Actor) -> Harness {
+        Harness {
+            admin: Arc::clone(&server.admin),
+            checker: Arc::clone(&server.checker),
+            actor: actor.clone(),
+            model: Reference::default(),
+            deleted_groups: BTreeSet::new(),
+            deleted_roles: BTreeSet::new(),
+        }
+    }
+
     async fn assign(&mut self, plan: &AssignmentPlan) {
         let m = &self.model;
         let role = pick(plan.role, m.roles.len());
@@ -222,7 +233,7 @@ impl Harness {
             .push((stored.assignment.id, role, principal, ref_scope, plan.deny));
     }
 
-    async fn build(&mut self, plan: &WorldPlan) {
+    pub(super) async fn build(&mut self, plan: &WorldPlan) {
         for _ in 0..plan.tags {
             let (tag, _) = self
                 .admin
@@ -340,7 +351,7 @@ impl Harness {
         }
     }
 
-    async fn change(&mut self, plan: &ChangePlan) {
+    pub(super) async fn change(&mut self, plan: &ChangePlan) {
         match plan {
             ChangePlan::Member(g, u, member)
                 if !self.model.groups.is_empty()
@@ -519,14 +530,7 @@ impl Harness {
 }
 
 async fn run_case(server: &Server, actor: &Actor, plan: WorldPlan) -> Result<(), TestCaseError> {
-    let mut harness = Harness {
-        admin: Arc::clone(&server.admin),
-        checker: Arc::clone(&server.checker),
-        actor: actor.clone(),
-        model: Reference::default(),
-        deleted_groups: BTreeSet::new(),
-        deleted_roles: BTreeSet::new(),
-    };
+    let mut harness = Harness::new(server, actor);
     harness.build(&plan).await;
     harness.compare("built").await?;
     for (index, change) in plan.changes.iter().enumerate() {

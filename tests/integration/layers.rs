@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Lowest first, as docs/ARCHITECTURE.md lists them.
-const LAYERS: [&str; 14] = [
+const LAYERS: [&str; 15] = [
     "model",
     "engine",
     "store",
@@ -15,6 +15,7 @@ const LAYERS: [&str; 14] = [
     "telemetry",
     "data_plane",
     "admin",
+    "instance",
     "api",
     "console",
     "cli",

@@ -17,6 +17,7 @@ mod ext_authz;
 mod grpcurl;
 mod hostile_input;
 mod impersonation;
+mod instance;
 mod invariants;
 mod layers;
 mod legacy_import;

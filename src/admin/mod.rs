@@ -8,6 +8,7 @@ mod audit;
 mod bootstrap;
 mod groups;
 mod impersonation;
+mod instance_file;
 mod legacy;
 mod preview;
 mod reach;

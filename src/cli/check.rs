@@ -194,43 +194,61 @@ fn read(path: &Path) -> Result<Vec<u8>, CheckCommandError> {
 }
 
 async fn connect(args: &CheckArgs) -> Result<Channel, CheckCommandError> {
-    let timeout = Duration::from_millis(args.timeout_ms);
-    // `host:port`, as every other address of this service is written, means plaintext.
-    let url = if args.server.contains("://") {
-        args.server.clone()
+    let tls = ClientTls {
+        ca: args.tls_ca.as_deref(),
+        cert: args.tls_cert.as_deref(),
+        key: args.tls_key.as_deref(),
+        server_name: args.tls_server_name.as_deref(),
+    };
+    channel(&args.server, &tls, Duration::from_millis(args.timeout_ms)).await
+}
+
+/// How a command trusts an https:// server and proves itself to it.
+#[derive(Default)]
+pub(super) struct ClientTls<'a> {
+    pub ca: Option<&'a Path>,
+    pub cert: Option<&'a Path>,
+    pub key: Option<&'a Path>,
+    pub server_name: Option<&'a str>,
+}
+
+/// A channel to `server`: `host:port` (plaintext, as every other address of this
+/// service is written) or an `http(s)://` URL.
+pub(super) async fn channel(
+    server: &str,
+    tls: &ClientTls<'_>,
+    timeout: Duration,
+) -> Result<Channel, CheckCommandError> {
+    let url = if server.contains("://") {
+        server.to_owned()
     } else {
-        format!("http://{}", args.server)
+        format!("http://{server}")
     };
     let mut endpoint = Endpoint::from_shared(url)
         .map_err(|e| {
-            CheckCommandError::Usage(format!(
-                "`--server` `{}` is not an address: {e}",
-                args.server
-            ))
+            CheckCommandError::Usage(format!("`--server` `{server}` is not an address: {e}"))
         })?
         .connect_timeout(timeout)
         .timeout(timeout);
-    let https = args.server.starts_with("https://");
-    if !https
-        && (args.tls_ca.is_some() || args.tls_cert.is_some() || args.tls_server_name.is_some())
-    {
+    let https = server.starts_with("https://");
+    if !https && (tls.ca.is_some() || tls.cert.is_some() || tls.server_name.is_some()) {
         return Err(CheckCommandError::Usage(
             "the --tls-* options need an https:// --server".into(),
         ));
     }
     if https {
-        let mut tls = ClientTlsConfig::new();
-        tls = match &args.tls_ca {
-            Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca)?)),
-            None => tls.with_native_roots(),
+        let mut config = ClientTlsConfig::new();
+        config = match tls.ca {
+            Some(ca) => config.ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => config.with_native_roots(),
         };
-        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        if let (Some(cert), Some(key)) = (tls.cert, tls.key) {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
         }
-        if let Some(name) = &args.tls_server_name {
-            tls = tls.domain_name(name.clone());
+        if let Some(name) = tls.server_name {
+            config = config.domain_name(name.to_owned());
         }
-        endpoint = endpoint.tls_config(tls).map_err(|e| {
+        endpoint = endpoint.tls_config(config).map_err(|e| {
             CheckCommandError::Usage(format!("invalid TLS settings: {}", error_chain(&e)))
         })?;
     }
@@ -238,7 +256,7 @@ async fn connect(args: &CheckArgs) -> Result<Channel, CheckCommandError> {
         .connect()
         .await
         .map_err(|e| CheckCommandError::Unreachable {
-            server: args.server.clone(),
+            server: server.to_owned(),
             message: error_chain(&e),
         })
 }

@@ -28,7 +28,7 @@ impl Plan {
     }
 
     /// What turns `current` into `wanted`.
-    fn between(current: &Instance, wanted: &Instance) -> Plan {
+    pub fn between(current: &Instance, wanted: &Instance) -> Plan {
         let mut plan = Plan::default();
         let mut compare = |what: &str, name: String, before: Option<bool>, after: bool| {
             let line = format!("{what} {name}");
@@ -186,11 +186,9 @@ pub async fn apply(
             revision: None,
         });
     }
-    if administrators(&current) > 0 && administrators(&wanted) == 0 {
+    if let Err(refusal) = keeps_an_administrator(&current, &wanted) {
         write.rollback().await?;
-        return Err(ApplyError::Refused(format!(
-            "the file leaves no active user allowed `{ASSIGN_OWNER_SCOPE}` at Owner scope: nobody could administer the instance afterwards. Keep at least one administrator in the file"
-        )));
+        return Err(ApplyError::Refused(refusal));
     }
     carry_out(&mut write, &current, &wanted).await?;
     let revision = write
@@ -219,7 +217,7 @@ pub async fn apply(
 /// The writes, in an order every reference survives: removals first (assignments before
 /// what they name), then creations and changes (parents before children), and removed
 /// tenants last, deepest first, once nothing points at them.
-async fn carry_out(
+pub async fn carry_out(
     w: &mut Write<'_>,
     current: &Instance,
     wanted: &Instance,
@@ -366,6 +364,16 @@ async fn carry_out(
     removed.reverse();
     for id in removed {
         w.delete_tenant(id).await?;
+    }
+    Ok(())
+}
+
+/// Refused (with what to do) when `wanted` leaves no administrator where `current` has one.
+pub fn keeps_an_administrator(current: &Instance, wanted: &Instance) -> Result<(), String> {
+    if administrators(current) > 0 && administrators(wanted) == 0 {
+        return Err(format!(
+            "the file leaves no active user allowed `{ASSIGN_OWNER_SCOPE}` at Owner scope: nobody could administer the instance afterwards. Keep at least one administrator in the file"
+        ));
     }
     Ok(())
 }

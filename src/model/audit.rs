@@ -22,6 +22,7 @@ pub enum Action {
     DeleteTag,
     DeleteTenant,
     DeleteUser,
+    ExportInstance,
     GenerateDataset,
     GetGroup,
     GetMyAccess,

@@ -5,14 +5,15 @@
 //! would lock every administrator out, writes nothing.
 
 use proptest::prelude::*;
+use rbac_sidecar::admin::ActorRef;
 use rbac_sidecar::data_plane::{CheckRequest, Subject, TargetRef};
 use rbac_sidecar::instance::{self, InstanceFile};
-use rbac_sidecar::model::catalogue;
+use rbac_sidecar::model::{Action, catalogue};
 use rbac_sidecar::server::Server;
 use rbac_sidecar::store::max_revision;
 
 use crate::differential::{Harness, world_plan};
-use crate::support::{Backend, in_process_server};
+use crate::support::{ADMIN, Backend, in_process_server};
 
 /// The file of `server`'s instance, as text.
 async fn export(server: &Server) -> String {
@@ -96,10 +97,17 @@ fn round_trips(backend: Backend, cases: u32) {
             let before = max_revision(copy.store.db()).await.expect("revision");
             prop_assert_eq!(apply(&copy, &exported).await, None);
             prop_assert_eq!(max_revision(copy.store.db()).await.expect("revision"), before);
-            // A change on the original, carried over.
+            // A change on the original, carried over through AdminService's use-case
+            // (`apply --server`), as the copy's administrator.
             harness.change(&plan.changes[0]).await;
             let changed = export(&original).await;
-            let revision = apply(&copy, &changed).await.unwrap_or(before);
+            let admin = copy
+                .admin
+                .actor(ActorRef::AzureObject(ADMIN.parse().expect("uuid")), Action::ApplyInstance)
+                .await
+                .expect("the administrator came with the file");
+            let file = InstanceFile::from_yaml(&changed).expect("reads");
+            let (_, revision) = copy.admin.apply_instance(&admin, &file).await.expect("applied");
             same_decisions(&original, &copy, &harness, revision).await?;
             prop_assert_eq!(&export(&copy).await, &changed);
             Ok(())
@@ -198,4 +206,96 @@ async fn a_file_that_is_not_a_whole_instance_is_refused_with_its_place_and_write
     assert_eq!(export(&server).await, exported, "a refusal wrote something");
     drop(server);
     db.remove().await;
+}
+
+/// `rbac-sidecar ARGS`: exit code, stdout, stderr.
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rbac-sidecar"))
+        .args(args)
+        .output()
+        .expect("run rbac-sidecar");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_applies_through_a_server_as_its_actor_who_needs_every_right() {
+    use crate::support::{Replica, as_actor, as_admin, world};
+    use rbac_sidecar::api::pb::rbac::v1 as pb;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rbac.db").display());
+    let mut replica = Replica::spawn(&url).await;
+    let at = replica.address.clone();
+    let msp = world::tenant(&mut replica.admin, "Contoso", None, false).await;
+    let tech = world::user(&mut replica.admin, &msp.id).await;
+    let tags = |admin: &mut world::Admin| {
+        let mut admin = admin.clone();
+        async move {
+            let answer = admin
+                .list_tags(as_admin(pb::ListTagsRequest {}))
+                .await
+                .expect("tags");
+            answer.into_inner().tags.len()
+        }
+    };
+
+    // Exported as the administrator, edited, previewed, refused to a technician, applied.
+    let (code, exported, err) = cli(&["export", "--server", &at, "--actor-object-id", ADMIN]);
+    assert_eq!(code, 0, "{err}");
+    let mut file = InstanceFile::from_yaml(&exported).expect("reads");
+    file.tags.push(rbac_sidecar::instance::TagEntry {
+        id: uuid::Uuid::new_v4(),
+        name: "Managed in Git".into(),
+    });
+    let path = dir.path().join("instance.yaml");
+    std::fs::write(&path, file.to_yaml().expect("yaml")).expect("write");
+    let path = path.display().to_string();
+    let server = ["--server", at.as_str()];
+    let as_user = |oid: &str| ["--actor-object-id".to_owned(), oid.to_owned()];
+    let admin_args = as_user(ADMIN);
+    let mut dry = vec!["apply", path.as_str(), "--dry-run", "--detailed-exitcode"];
+    dry.extend(server);
+    dry.extend(admin_args.iter().map(String::as_str));
+    let (code, plan, err) = cli(&dry);
+    assert_eq!(code, 2, "a non-empty plan: {plan}{err}");
+    assert!(plan.contains("+ tag `Managed in Git`"), "{plan}");
+    assert_eq!(tags(&mut replica.admin).await, 0, "the dry run wrote");
+
+    let tech_args = as_user(&tech.azure_object_id);
+    let mut refused = vec!["apply", path.as_str()];
+    refused.extend(server);
+    refused.extend(tech_args.iter().map(String::as_str));
+    let (code, _, err) = cli(&refused);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("PERMISSION_DENIED") && err.contains("lacks"),
+        "{err}"
+    );
+    assert_eq!(tags(&mut replica.admin).await, 0, "a refused apply wrote");
+    // The technician cannot read the whole instance either.
+    let denied = replica
+        .admin
+        .export_instance(as_actor(
+            &tech.azure_object_id,
+            pb::ExportInstanceRequest {},
+        ))
+        .await;
+    assert_eq!(
+        denied.expect_err("refused").code(),
+        tonic::Code::PermissionDenied
+    );
+
+    let mut real = vec!["apply", path.as_str()];
+    real.extend(server);
+    real.extend(admin_args.iter().map(String::as_str));
+    let (code, out, err) = cli(&real);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Applied in revision"), "{out}");
+    assert_eq!(tags(&mut replica.admin).await, 1);
+    let (code, out, _) = cli(&real);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("No changes"), "{out}");
 }

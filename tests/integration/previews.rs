@@ -16,7 +16,7 @@ use crate::support::world::{self, Admin};
 use crate::support::{Backend, TestServer, as_actor, as_admin, on_both_backends};
 
 /// Calls that change nothing, by the prefix of their name.
-const READS: [&str; 3] = ["Get", "List", "Check"];
+const READS: [&str; 4] = ["Get", "List", "Check", "Export"];
 
 #[test]
 fn every_mutating_admin_call_takes_validate_only_and_answers_a_preview() {

@@ -1,4 +1,4 @@
-//! Instance preferences, impersonation, and the audit log.
+//! Instance preferences, impersonation, the audit log, and the instance as a file.
 
 use tonic::Status;
 
@@ -6,10 +6,36 @@ use super::answers::Written;
 use super::{Call, Reply, named, optional};
 use crate::api::convert::{self, invalid};
 use crate::api::pb::rbac::v1 as pb;
+use crate::instance::InstanceFile;
 use crate::model::Preferences;
 use crate::store::AuditFilter;
 
 impl Call<'_> {
+    pub async fn export_instance(
+        self,
+        _: pb::ExportInstanceRequest,
+    ) -> Reply<pb::ExportInstanceResponse> {
+        let (file, revision) = self.admin.export_instance(&self.actor).await?;
+        let instance = file.to_yaml().map_err(Status::internal)?;
+        Ok(pb::ExportInstanceResponse { instance, revision })
+    }
+
+    pub async fn apply_instance(
+        self,
+        r: pb::ApplyInstanceRequest,
+    ) -> Reply<pb::ApplyInstanceResponse> {
+        let file = InstanceFile::from_yaml(&r.instance)
+            .map_err(|e| invalid(format!("`instance` is not an instance file: {e}")))?;
+        let (plan, revision) = self.admin.apply_instance(&self.actor, &file).await?;
+        Ok(pb::ApplyInstanceResponse {
+            created: plan.created,
+            changed: plan.changed,
+            removed: plan.removed,
+            revision,
+            preview: None,
+        })
+    }
+
     pub async fn get_preferences(self, _: pb::GetPreferencesRequest) -> Reply<Preferences> {
         Ok(self.admin.preferences().await?)
     }

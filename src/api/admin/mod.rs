@@ -164,4 +164,6 @@ routes! {
     write instance::start_impersonation(StartImpersonationRequest) -> StartImpersonationResponse: StartImpersonation;
     write tenants::upsert_resource(UpsertResourceRequest) -> UpsertResourceResponse: UpsertResource;
     read instance::list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse: ListAuditEvents;
+    read instance::export_instance(ExportInstanceRequest) -> ExportInstanceResponse: ExportInstance;
+    write instance::apply_instance(ApplyInstanceRequest) -> ApplyInstanceResponse: ApplyInstance;
 }

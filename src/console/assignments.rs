@@ -262,32 +262,7 @@ pub async fn assign_to_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let form = Fields::parse(&body);
-    let viewer = console
-        .acting(&headers, &form, Action::CreateRoleAssignment)
-        .await?;
-    let back = format!("/console/users/{id}");
-    let Some(preview) = assign(
-        &console,
-        &viewer.actor,
-        &viewer.frame,
-        &form,
-        Principal::User(UserId(id)),
-        &back,
-    )
-    .await?
-    else {
-        return Ok(page::redirect(&viewer.frame, &back));
-    };
-    let page = users::user_page(
-        &console,
-        &viewer.actor,
-        &viewer.frame,
-        UserId(id),
-        Some(preview),
-    )
-    .await?;
-    Ok(page::render(&viewer.frame, &page))
+    assign(console, headers, body, Principal::User(UserId(id))).await
 }
 
 /// `POST /console/groups/{id}/assignments`: "Preview" or "Assign".
@@ -297,66 +272,47 @@ pub async fn assign_to_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
+    assign(console, headers, body, Principal::Group(GroupId(id))).await
+}
+
+/// "Assign" commits and comes back to the page; "Preview" shows the page again with the
+/// form as it was sent and what assigning would change.
+async fn assign(console: Console, headers: HeaderMap, body: Bytes, principal: Principal) -> Answer {
     let form = Fields::parse(&body);
     let viewer = console
         .acting(&headers, &form, Action::CreateRoleAssignment)
         .await?;
-    let back = format!("/console/groups/{id}");
-    let Some(preview) = assign(
-        &console,
-        &viewer.actor,
-        &viewer.frame,
-        &form,
-        Principal::Group(GroupId(id)),
-        &back,
-    )
-    .await?
-    else {
-        return Ok(page::redirect(&viewer.frame, &back));
+    let (frame, actor) = (&viewer.frame, &viewer.actor);
+    let back = match principal {
+        Principal::User(id) => format!("/console/users/{id}"),
+        Principal::Group(id) => format!("/console/groups/{id}"),
     };
-    let page = groups::group_page(
-        &console,
-        &viewer.actor,
-        &viewer.frame,
-        GroupId(id),
-        Some(preview),
-    )
-    .await?;
-    Ok(page::render(&viewer.frame, &page))
-}
-
-/// Carries out the form's assignment ("Assign": None) or previews it ("Preview": the
-/// form again, with its preview).
-async fn assign(
-    console: &Console,
-    actor: &Actor,
-    frame: &Frame,
-    form: &Fields,
-    principal: Principal,
-    back: &str,
-) -> std::result::Result<Option<AssignForm>, axum::response::Response> {
-    let new = requested(form, principal)
-        .map_err(|m| page::refused(frame, StatusCode::BAD_REQUEST, &m, back))?;
-    if !form.has("preview") {
-        console
-            .admin
-            .create_assignment(actor, new)
-            .await
-            .map_err(|err| page::admin_error(frame, &err, back))?;
-        return Ok(None);
-    }
-    let previewing = actor.clone().previewing();
+    let new = requested(&form, principal)
+        .map_err(|m| page::refused(frame, StatusCode::BAD_REQUEST, &m, &back))?;
+    let acting = viewer.actor_for(&form);
     console
         .admin
-        .create_assignment(&previewing, new)
+        .create_assignment(&acting, new)
         .await
-        .map_err(|err| page::admin_error(frame, &err, back))?;
+        .map_err(|err| page::admin_error(frame, &err, &back))?;
+    if acting.previewing.is_none() {
+        return Ok(page::redirect(frame, &back));
+    }
     let names = Names::load(&console.admin, actor)
         .await
-        .map_err(|err| page::admin_error(frame, &err, back))?;
-    let mut assign = AssignForm::new(&names, actor, &format!("{back}/assignments")).chosen(form);
-    assign.preview = Some(preview_of(console, actor, &previewing, frame, back).await?);
-    Ok(Some(assign))
+        .map_err(|err| page::admin_error(frame, &err, &back))?;
+    let mut assign = AssignForm::new(&names, actor, &format!("{back}/assignments")).chosen(&form);
+    assign.preview = Some(preview_of(&console, actor, &acting, frame, &back).await?);
+    Ok(match principal {
+        Principal::User(id) => {
+            let page = users::user_page(&console, actor, frame, id, Some(assign)).await?;
+            page::render(frame, &page)
+        }
+        Principal::Group(id) => {
+            let page = groups::group_page(&console, actor, frame, id, Some(assign)).await?;
+            page::render(frame, &page)
+        }
+    })
 }
 
 /// A write's preview, and the button that carries it out.
@@ -398,12 +354,8 @@ pub async fn remove(
         .filter(plain)
         .unwrap_or("/console/assignments")
         .to_owned();
-    let previewing = form.has("preview");
-    let actor = if previewing {
-        viewer.actor.clone().previewing()
-    } else {
-        viewer.actor.clone()
-    };
+    let actor = viewer.actor_for(&form);
+    let previewing = actor.previewing.is_some();
     console
         .admin
         .delete_assignment(&actor, AssignmentId(id))

@@ -185,12 +185,8 @@ pub async fn members(
                 &back,
             )
         })?;
-    let previewing = form.has("preview");
-    let actor = if previewing {
-        viewer.actor.clone().previewing()
-    } else {
-        viewer.actor.clone()
-    };
+    let actor = viewer.actor_for(&form);
+    let previewing = actor.previewing.is_some();
     console
         .admin
         .set_group_member(&actor, GroupId(id), UserId(user), add)

@@ -155,12 +155,8 @@ pub async fn update(
     let form = Fields::parse(&body);
     let viewer = console.acting(&headers, &form, Action::UpdateRole).await?;
     let back = format!("/console/roles/{id}/edit");
-    let previewing = form.has("preview");
-    let actor = if previewing {
-        viewer.actor.clone().previewing()
-    } else {
-        viewer.actor.clone()
-    };
+    let actor = viewer.actor_for(&form);
+    let previewing = actor.previewing.is_some();
     let update = RoleUpdate {
         role_id: RoleId(id),
         name: form.text("name"),

@@ -138,6 +138,14 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// The actor of a form: previewing (`validate_only`) when its "Preview" was pressed.
+    pub fn actor_for(&self, form: &Fields) -> Actor {
+        match form.has("preview") {
+            true => self.actor.clone().previewing(),
+            false => self.actor.clone(),
+        }
+    }
+
     /// Starts or stops impersonating (already judged by the admin use-case).
     pub fn impersonate(&self, target: Option<UserId>) {
         self.session

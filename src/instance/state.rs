@@ -15,9 +15,9 @@ use super::file::{
 use crate::engine::MAX_TENANT_DEPTH;
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, AssignmentId, DESCRIPTION_MAX, EMAIL_MAX,
-    Effect, Group, GroupId, NAME_MAX, PERSON_NAME_MAX, Person, PersonId, Preferences, Principal,
-    ResourceRef, Role, RoleAssignment, RoleId, Scope, Tag, TagId, Tenant, TenantId, User, UserId,
-    UserOrigin, catalogue, optional_text, required_text,
+    Effect, Group, GroupId, NAME_MAX, PERSON_NAME_MAX, PermissionSet, Person, PersonId,
+    Preferences, Principal, ResourceRef, Role, RoleAssignment, RoleId, Scope, Tag, TagId, Tenant,
+    TenantId, User, UserId, UserOrigin, catalogue, optional_text, required_text, shown,
 };
 use crate::store::{self, AssignmentFilter, StoreError, UserFilter};
 
@@ -239,32 +239,21 @@ impl Instance {
             ));
         }
         let mut ids = Ids::default();
-        let mut instance = Instance {
+        let mut i = Instance {
             preferences: Preferences {
                 impersonation_enabled: file.preferences.impersonation_enabled,
             },
             ..Instance::default()
         };
-        let text = |path: String, field: &'static str, value: &str, max: usize, required: bool| {
-            if required {
-                required_text(field, value, max)
-            } else {
-                optional_text(field, value, max)
-            }
-            .map_err(|e| invalid(path, e.to_string()))
-        };
         let mut tag_names = HashMap::new();
-        for (i, t) in file.tags.iter().enumerate() {
-            let path = format!("tags[{i}]");
-            ids.unique(&path, t.id)?;
-            let name = text(format!("{path}.name"), "name", &t.name, NAME_MAX, true)?;
-            if let Some(other) = tag_names.insert(name.clone(), i) {
-                return Err(invalid(
-                    format!("{path}.name"),
-                    format!("`{name}` is also the name of tags[{other}]"),
-                ));
+        for (n, t) in file.tags.iter().enumerate() {
+            let path = ids.unique(format!("tags[{n}]"), t.id)?;
+            let name = text(&path, "name", &t.name, NAME_MAX, true)?;
+            if let Some(other) = tag_names.insert(name.clone(), n) {
+                let why = format!("`{name}` is also the name of tags[{other}]");
+                return Err(invalid(format!("{path}.name"), why));
             }
-            instance.tags.insert(
+            i.tags.insert(
                 TagId(t.id),
                 Tag {
                     id: TagId(t.id),
@@ -272,332 +261,245 @@ impl Instance {
                 },
             );
         }
-        for (i, t) in file.tenants.iter().enumerate() {
-            let path = format!("tenants[{i}]");
-            ids.unique(&path, t.id)?;
+        for (n, t) in file.tenants.iter().enumerate() {
+            let path = ids.unique(format!("tenants[{n}]"), t.id)?;
             let mut tags = Vec::new();
-            for (j, tag) in t.tags.iter().enumerate() {
-                if !instance.tags.contains_key(&TagId(*tag)) {
-                    return Err(invalid(
-                        format!("{path}.tags[{j}]"),
-                        format!("no tag in `tags` has the id {tag}"),
-                    ));
-                }
-                tags.push(TagId(*tag));
+            for (m, tag) in t.tags.iter().enumerate() {
+                tags.push(i.tag(&format!("{path}.tags[{m}]"), *tag)?);
             }
             tags.sort();
             tags.dedup();
             let tenant = Tenant {
                 id: TenantId(t.id),
-                name: text(format!("{path}.name"), "name", &t.name, NAME_MAX, true)?,
+                name: text(&path, "name", &t.name, NAME_MAX, true)?,
                 parent: t.parent.map(TenantId),
                 is_msp: t.msp,
                 tags,
             };
-            instance.tenants.insert(tenant.id, tenant);
+            i.tenants.insert(tenant.id, tenant);
         }
-        // Every parent exists, and the tree has no cycle and no branch deeper than the limit.
-        for (i, t) in file.tenants.iter().enumerate() {
-            let mut depth = 0;
-            let mut at = t.parent.map(TenantId);
-            while let Some(parent) = at {
-                let Some(node) = instance.tenants.get(&parent) else {
-                    return Err(invalid(
-                        format!("tenants[{i}].parent"),
-                        format!("no tenant in `tenants` has the id {parent}"),
-                    ));
-                };
-                depth += 1;
-                if node.id == TenantId(t.id) || depth > MAX_TENANT_DEPTH {
-                    let why = if node.id == TenantId(t.id) {
-                        "the tenant is its own ancestor: the tenant tree has a cycle".to_owned()
-                    } else {
-                        format!("the tenant is more than {MAX_TENANT_DEPTH} levels deep")
-                    };
-                    return Err(invalid(format!("tenants[{i}].parent"), why));
-                }
-                at = node.parent;
-            }
+        for (n, t) in file.tenants.iter().enumerate() {
+            i.check_ancestry(&format!("tenants[{n}].parent"), TenantId(t.id))?;
         }
-        let tenant = |path: String, id: uuid::Uuid, instance: &Instance| {
-            instance
-                .tenants
-                .contains_key(&TenantId(id))
-                .then_some(TenantId(id))
-                .ok_or_else(|| invalid(path, format!("no tenant in `tenants` has the id {id}")))
-        };
-        for (i, r) in file.roles.iter().enumerate() {
-            let path = format!("roles[{i}]");
-            ids.unique(&path, r.id)?;
+        for (n, r) in file.roles.iter().enumerate() {
+            let path = ids.unique(format!("roles[{n}]"), r.id)?;
             if catalogue().built_in_role(RoleId(r.id)).is_some() {
-                return Err(invalid(
-                    format!("{path}.id"),
-                    "is a built-in role's id: built-in roles come with the catalogue and are not listed",
-                ));
+                let why = "is a built-in role's id: built-in roles come with the catalogue and are not listed";
+                return Err(invalid(format!("{path}.id"), why));
             }
-            let mut permissions = crate::model::PermissionSet::default();
-            for (j, key) in r.permissions.iter().enumerate() {
+            let mut permissions = PermissionSet::default();
+            for (m, key) in r.permissions.iter().enumerate() {
                 let id = catalogue().id(key).ok_or_else(|| {
-                    invalid(
-                        format!("{path}.permissions[{j}]"),
-                        format!(
-                            "`{}` is not a permission of the catalogue",
-                            crate::model::shown(key)
-                        ),
-                    )
+                    let why = format!("`{}` is not a permission of the catalogue", shown(key));
+                    invalid(format!("{path}.permissions[{m}]"), why)
                 })?;
                 permissions.insert(id);
             }
-            let name = text(format!("{path}.name"), "name", &r.name, NAME_MAX, true)?;
             let role = Role {
                 id: RoleId(r.id),
-                name,
-                description: text(
-                    format!("{path}.description"),
-                    "description",
-                    &r.description,
-                    DESCRIPTION_MAX,
-                    false,
-                )?,
-                owner: r
-                    .owner
-                    .map(|o| tenant(format!("{path}.owner"), o, &instance))
-                    .transpose()?,
+                name: text(&path, "name", &r.name, NAME_MAX, true)?,
+                description: text(&path, "description", &r.description, DESCRIPTION_MAX, false)?,
+                owner: i.owner(&format!("{path}.owner"), r.owner)?,
                 built_in: false,
                 permissions,
             };
-            instance.roles.insert(role.id, role);
+            i.roles.insert(role.id, role);
         }
         let mut object_ids = HashMap::new();
-        for (i, u) in file.users.iter().enumerate() {
-            let path = format!("users[{i}]");
-            ids.unique(&path, u.id)?;
-            if let Some(other) = object_ids.insert(u.azure_object_id, i) {
-                return Err(invalid(
-                    format!("{path}.azure_object_id"),
-                    format!("users[{other}] has the same Azure object id"),
-                ));
+        for (n, u) in file.users.iter().enumerate() {
+            let path = ids.unique(format!("users[{n}]"), u.id)?;
+            if let Some(other) = object_ids.insert(u.azure_object_id, n) {
+                let why = format!("users[{other}] has the same Azure object id");
+                return Err(invalid(format!("{path}.azure_object_id"), why));
             }
+            let (email, first_name, last_name) =
+                person_names(&path, &u.email, &u.first_name, &u.last_name)?;
             let user = User {
                 id: UserId(u.id),
-                tenant_id: tenant(format!("{path}.tenant"), u.tenant, &instance)?,
+                tenant_id: i.tenant(&format!("{path}.tenant"), u.tenant)?,
                 azure_object_id: u.azure_object_id,
-                email: text(format!("{path}.email"), "email", &u.email, EMAIL_MAX, true)?,
-                first_name: text(
-                    format!("{path}.first_name"),
-                    "first_name",
-                    &u.first_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
-                last_name: text(
-                    format!("{path}.last_name"),
-                    "last_name",
-                    &u.last_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
+                email,
+                first_name,
+                last_name,
                 disabled: u.disabled,
                 expires_at: u.expires_at,
-                origin: u
-                    .origin
-                    .parse::<UserOrigin>()
+                origin: (u.origin.parse::<UserOrigin>())
                     .map_err(|e| invalid(format!("{path}.origin"), e.to_string()))?,
             };
-            instance.users.insert(user.id, user);
+            i.users.insert(user.id, user);
         }
-        for (i, g) in file.groups.iter().enumerate() {
-            let path = format!("groups[{i}]");
-            ids.unique(&path, g.id)?;
+        for (n, g) in file.groups.iter().enumerate() {
+            let path = ids.unique(format!("groups[{n}]"), g.id)?;
             let group = Group {
                 id: GroupId(g.id),
-                name: text(format!("{path}.name"), "name", &g.name, NAME_MAX, true)?,
-                description: text(
-                    format!("{path}.description"),
-                    "description",
-                    &g.description,
-                    DESCRIPTION_MAX,
-                    false,
-                )?,
-                owner: g
-                    .owner
-                    .map(|o| tenant(format!("{path}.owner"), o, &instance))
-                    .transpose()?,
+                name: text(&path, "name", &g.name, NAME_MAX, true)?,
+                description: text(&path, "description", &g.description, DESCRIPTION_MAX, false)?,
+                owner: i.owner(&format!("{path}.owner"), g.owner)?,
             };
-            for (j, member) in g.members.iter().enumerate() {
-                if !instance.users.contains_key(&UserId(*member)) {
-                    return Err(invalid(
-                        format!("{path}.members[{j}]"),
-                        format!("no user in `users` has the id {member}"),
-                    ));
-                }
-                instance.members.insert((group.id, UserId(*member)));
+            for (m, member) in g.members.iter().enumerate() {
+                let user = i.user(&format!("{path}.members[{m}]"), *member)?;
+                i.members.insert((group.id, user));
             }
-            instance.groups.insert(group.id, group);
+            i.groups.insert(group.id, group);
         }
-        for (i, r) in file.resources.iter().enumerate() {
-            let path = format!("resources[{i}]");
+        for (n, r) in file.resources.iter().enumerate() {
+            let path = format!("resources[{n}]");
             let resource = resource(&path, &r.kind, &r.id)?;
-            let owner = r
-                .owner
-                .map(|o| tenant(format!("{path}.owner"), o, &instance))
-                .transpose()?;
-            if instance.resources.insert(resource.clone(), owner).is_some() {
+            let owner = i.owner(&format!("{path}.owner"), r.owner)?;
+            if i.resources.insert(resource.clone(), owner).is_some() {
                 return Err(invalid(
                     path,
                     format!("resource {resource} is listed twice"),
                 ));
             }
         }
-        for (i, a) in file.assignments.iter().enumerate() {
-            let path = format!("assignments[{i}]");
-            ids.unique(&path, a.id)?;
-            let role_id = match a.role.parse::<uuid::Uuid>() {
-                Ok(id) if instance.roles.contains_key(&RoleId(id)) || catalogue().built_in_role(RoleId(id)).is_some() => RoleId(id),
-                _ => catalogue()
-                    .built_in_role_by_name(&a.role)
-                    .map(|r| r.id)
-                    .ok_or_else(|| invalid(format!("{path}.role"), format!("`{}` is neither the id of a role in `roles` nor the name of a built-in role", crate::model::shown(&a.role))))?,
-            };
-            let principal = match (a.user, a.group) {
-                (Some(user), None) if instance.users.contains_key(&UserId(user)) => {
-                    Principal::User(UserId(user))
-                }
-                (None, Some(group)) if instance.groups.contains_key(&GroupId(group)) => {
-                    Principal::Group(GroupId(group))
-                }
-                (Some(user), None) => {
-                    return Err(invalid(
-                        format!("{path}.user"),
-                        format!("no user in `users` has the id {user}"),
-                    ));
-                }
-                (None, Some(group)) => {
-                    return Err(invalid(
-                        format!("{path}.group"),
-                        format!("no group in `groups` has the id {group}"),
-                    ));
-                }
-                _ => {
-                    return Err(invalid(
-                        path,
-                        "give the assignment to exactly one of `user` and `group`",
-                    ));
-                }
-            };
-            let scope_path = format!("{path}.scope");
-            let scope = match &a.scope {
-                ScopeEntry::Owner => Scope::Owner,
-                ScopeEntry::UsersTenant => Scope::UsersTenant,
-                ScopeEntry::Msp(t) => Scope::Msp(tenant(scope_path, *t, &instance)?),
-                ScopeEntry::Tenant(t) => Scope::Tenant(tenant(scope_path, *t, &instance)?),
-                ScopeEntry::Tag(g) => {
-                    if !instance.tags.contains_key(&TagId(*g)) {
-                        return Err(invalid(
-                            scope_path,
-                            format!("no tag in `tags` has the id {g}"),
-                        ));
-                    }
-                    Scope::TenantTag(TagId(*g))
-                }
-                ScopeEntry::Resource(text) => {
-                    let (kind, id) = text
-                        .split_once('/')
-                        .ok_or_else(|| invalid(&scope_path, "a resource scope is `TYPE/ID`"))?;
-                    let r = resource(&scope_path, kind, id)?;
-                    if !instance.resources.contains_key(&r) {
-                        return Err(invalid(
-                            scope_path,
-                            format!("resource {r} is not in `resources`"),
-                        ));
-                    }
-                    Scope::Resource(r)
-                }
-            };
+        for (n, a) in file.assignments.iter().enumerate() {
+            let path = ids.unique(format!("assignments[{n}]"), a.id)?;
             let assignment = RoleAssignment {
                 id: AssignmentId(a.id),
-                role_id,
-                principal,
-                scope,
+                role_id: i.role(&format!("{path}.role"), &a.role)?,
+                principal: match (a.user, a.group) {
+                    (Some(user), None) => Principal::User(i.user(&format!("{path}.user"), user)?),
+                    (None, Some(group)) => {
+                        Principal::Group(i.group(&format!("{path}.group"), group)?)
+                    }
+                    _ => {
+                        let why = "give the assignment to exactly one of `user` and `group`";
+                        return Err(invalid(path, why));
+                    }
+                },
+                scope: i.scope(&format!("{path}.scope"), &a.scope)?,
                 effect: match a.effect {
                     EffectEntry::Allow => Effect::Allow,
                     EffectEntry::Deny => Effect::Deny,
                 },
             };
-            instance.assignments.insert(assignment.id, assignment);
+            i.assignments.insert(assignment.id, assignment);
         }
-        for (i, p) in file.persons.iter().enumerate() {
-            let path = format!("persons[{i}]");
-            ids.unique(&path, p.id)?;
-            let user = p.user.map(UserId);
-            if let Some(user) = user.filter(|u| !instance.users.contains_key(u)) {
-                return Err(invalid(
-                    format!("{path}.user"),
-                    format!("no user in `users` has the id {user}"),
-                ));
-            }
+        for (n, p) in file.persons.iter().enumerate() {
+            let path = ids.unique(format!("persons[{n}]"), p.id)?;
+            let (email, first_name, last_name) =
+                person_names(&path, &p.email, &p.first_name, &p.last_name)?;
             let person = Person {
                 id: PersonId(p.id),
-                tenant_id: tenant(format!("{path}.tenant"), p.tenant, &instance)?,
+                tenant_id: i.tenant(&format!("{path}.tenant"), p.tenant)?,
                 azure_object_id: p.azure_object_id,
-                email: text(format!("{path}.email"), "email", &p.email, EMAIL_MAX, true)?,
-                first_name: text(
-                    format!("{path}.first_name"),
-                    "first_name",
-                    &p.first_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
-                last_name: text(
-                    format!("{path}.last_name"),
-                    "last_name",
-                    &p.last_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
-                user_id: user,
+                email,
+                first_name,
+                last_name,
+                user_id: (p.user.map(|u| i.user(&format!("{path}.user"), u))).transpose()?,
             };
-            instance.persons.insert(person.id, person);
+            i.persons.insert(person.id, person);
         }
-        for (i, r) in file.access_requests.iter().enumerate() {
-            let path = format!("access_requests[{i}]");
-            ids.unique(&path, r.id)?;
-            let decided_by = r.decided_by.map(UserId);
-            if let Some(user) = decided_by.filter(|u| !instance.users.contains_key(u)) {
-                return Err(invalid(
-                    format!("{path}.decided_by"),
-                    format!("no user in `users` has the id {user}"),
-                ));
-            }
+        for (n, r) in file.access_requests.iter().enumerate() {
+            let path = ids.unique(format!("access_requests[{n}]"), r.id)?;
+            let (email, first_name, last_name) =
+                person_names(&path, &r.email, &r.first_name, &r.last_name)?;
             let request = AccessRequest {
                 id: AccessRequestId(r.id),
-                tenant_id: tenant(format!("{path}.tenant"), r.tenant, &instance)?,
+                tenant_id: i.tenant(&format!("{path}.tenant"), r.tenant)?,
                 azure_object_id: r.azure_object_id,
-                email: text(format!("{path}.email"), "email", &r.email, EMAIL_MAX, true)?,
-                first_name: text(
-                    format!("{path}.first_name"),
-                    "first_name",
-                    &r.first_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
-                last_name: text(
-                    format!("{path}.last_name"),
-                    "last_name",
-                    &r.last_name,
-                    PERSON_NAME_MAX,
-                    false,
-                )?,
-                status: r
-                    .status
-                    .parse::<AccessRequestStatus>()
+                email,
+                first_name,
+                last_name,
+                status: (r.status.parse::<AccessRequestStatus>())
                     .map_err(|e| invalid(format!("{path}.status"), e.to_string()))?,
                 requested_at: r.requested_at,
-                decided_by,
+                decided_by: (r.decided_by)
+                    .map(|u| i.user(&format!("{path}.decided_by"), u))
+                    .transpose()?,
             };
-            instance.access_requests.insert(request.id, request);
+            i.access_requests.insert(request.id, request);
         }
-        Ok(instance)
+        Ok(i)
+    }
+
+    /// The tenant's ancestors exist, and none is the tenant itself or past the depth limit.
+    fn check_ancestry(&self, path: &str, tenant: TenantId) -> Result<(), Invalid> {
+        let mut depth = 0;
+        let mut at = self.tenants.get(&tenant).and_then(|t| t.parent);
+        while let Some(parent) = at {
+            let node = self.tenants.get(&parent).ok_or_else(|| {
+                invalid(path, format!("no tenant in `tenants` has the id {parent}"))
+            })?;
+            depth += 1;
+            if node.id == tenant {
+                let why = "the tenant is its own ancestor: the tenant tree has a cycle";
+                return Err(invalid(path, why));
+            }
+            if depth > MAX_TENANT_DEPTH {
+                let why = format!("the tenant is more than {MAX_TENANT_DEPTH} levels deep");
+                return Err(invalid(path, why));
+            }
+            at = node.parent;
+        }
+        Ok(())
+    }
+
+    /// A tenant the file has, named at `path`.
+    fn tenant(&self, path: &str, id: uuid::Uuid) -> Result<TenantId, Invalid> {
+        let found = self.tenants.contains_key(&TenantId(id));
+        let why = || invalid(path, format!("no tenant in `tenants` has the id {id}"));
+        found.then_some(TenantId(id)).ok_or_else(why)
+    }
+
+    /// An owner tenant, when one is named.
+    fn owner(&self, path: &str, id: Option<uuid::Uuid>) -> Result<Option<TenantId>, Invalid> {
+        id.map(|id| self.tenant(path, id)).transpose()
+    }
+
+    fn tag(&self, path: &str, id: uuid::Uuid) -> Result<TagId, Invalid> {
+        let found = self.tags.contains_key(&TagId(id));
+        let why = || invalid(path, format!("no tag in `tags` has the id {id}"));
+        found.then_some(TagId(id)).ok_or_else(why)
+    }
+
+    fn user(&self, path: &str, id: uuid::Uuid) -> Result<UserId, Invalid> {
+        let found = self.users.contains_key(&UserId(id));
+        let why = || invalid(path, format!("no user in `users` has the id {id}"));
+        found.then_some(UserId(id)).ok_or_else(why)
+    }
+
+    fn group(&self, path: &str, id: uuid::Uuid) -> Result<GroupId, Invalid> {
+        let found = self.groups.contains_key(&GroupId(id));
+        let why = || invalid(path, format!("no group in `groups` has the id {id}"));
+        found.then_some(GroupId(id)).ok_or_else(why)
+    }
+
+    /// A custom role of the file by id, or a built-in role by id or name.
+    fn role(&self, path: &str, named: &str) -> Result<RoleId, Invalid> {
+        if let Ok(id) = named.parse::<uuid::Uuid>().map(RoleId) {
+            if self.roles.contains_key(&id) || catalogue().built_in_role(id).is_some() {
+                return Ok(id);
+            }
+        }
+        let built_in = catalogue().built_in_role_by_name(named).map(|r| r.id);
+        built_in.ok_or_else(|| {
+            let why = format!(
+                "`{}` is neither the id of a role in `roles` nor the name of a built-in role",
+                shown(named)
+            );
+            invalid(path, why)
+        })
+    }
+
+    fn scope(&self, path: &str, scope: &ScopeEntry) -> Result<Scope, Invalid> {
+        Ok(match scope {
+            ScopeEntry::Owner => Scope::Owner,
+            ScopeEntry::UsersTenant => Scope::UsersTenant,
+            ScopeEntry::Msp(t) => Scope::Msp(self.tenant(path, *t)?),
+            ScopeEntry::Tenant(t) => Scope::Tenant(self.tenant(path, *t)?),
+            ScopeEntry::Tag(g) => Scope::TenantTag(self.tag(path, *g)?),
+            ScopeEntry::Resource(text) => {
+                let (kind, id) = (text.split_once('/'))
+                    .ok_or_else(|| invalid(path, "a resource scope is `TYPE/ID`"))?;
+                let r = resource(path, kind, id)?;
+                if !self.resources.contains_key(&r) {
+                    return Err(invalid(path, format!("resource {r} is not in `resources`")));
+                }
+                Scope::Resource(r)
+            }
+        })
     }
 
     /// The tenants, each after its parent.
@@ -617,6 +519,35 @@ impl Instance {
     }
 }
 
+/// `field` of the object at `path`, within `max` characters; `required`: not blank.
+fn text(
+    path: &str,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, Invalid> {
+    match required {
+        true => required_text(field, value, max),
+        false => optional_text(field, value, max),
+    }
+    .map_err(|e| invalid(format!("{path}.{field}"), e.to_string()))
+}
+
+/// A person's email (required) and names.
+fn person_names(
+    path: &str,
+    email: &str,
+    first: &str,
+    last: &str,
+) -> Result<(String, String, String), Invalid> {
+    Ok((
+        text(path, "email", email, EMAIL_MAX, true)?,
+        text(path, "first_name", first, PERSON_NAME_MAX, false)?,
+        text(path, "last_name", last, PERSON_NAME_MAX, false)?,
+    ))
+}
+
 fn resource(path: &str, kind: &str, id: &str) -> Result<ResourceRef, Invalid> {
     let kind = kind
         .parse()
@@ -629,13 +560,14 @@ fn resource(path: &str, kind: &str, id: &str) -> Result<ResourceRef, Invalid> {
 struct Ids(HashMap<uuid::Uuid, String>);
 
 impl Ids {
-    fn unique(&mut self, path: &str, id: uuid::Uuid) -> Result<(), Invalid> {
-        match self.0.insert(id, path.to_owned()) {
-            Some(other) => Err(invalid(
-                format!("{path}.id"),
-                format!("{id} is also the id of {other}"),
-            )),
-            None => Ok(()),
+    /// The object at `path` takes `id`, unless another has it; its path, for what follows.
+    fn unique(&mut self, path: String, id: uuid::Uuid) -> Result<String, Invalid> {
+        match self.0.insert(id, path.clone()) {
+            Some(other) => {
+                let why = format!("{id} is also the id of {other}");
+                Err(invalid(format!("{path}.id"), why))
+            }
+            None => Ok(path),
         }
     }
 }

@@ -86,14 +86,16 @@ impl Plan {
             "assignment",
             assignments,
             |a: &crate::model::RoleAssignment| {
+                // Named from either side: a removed assignment's role may be gone from the file.
+                let role = catalogue().built_in_role(a.role_id).map(|r| r.name.clone());
+                let role = (role.or_else(|| wanted.roles.get(&a.role_id).map(|r| r.name.clone())))
+                    .or_else(|| current.roles.get(&a.role_id).map(|r| r.name.clone()))
+                    .unwrap_or_else(|| a.role_id.to_string());
                 let whom = match a.principal {
                     Principal::User(u) => format!("user {u}"),
                     Principal::Group(g) => format!("group {g}"),
                 };
-                format!(
-                    "{} ({}): {} of role {} at {}",
-                    a.id, a.effect, whom, a.role_id, a.scope
-                )
+                format!("{} ({}): `{role}` to {whom} at {}", a.id, a.effect, a.scope)
             }
         );
         for (resource, owner) in &current.resources {

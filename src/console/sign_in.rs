@@ -259,10 +259,10 @@ impl Console {
             .map_err(|err| page::admin_error(&frame, &err, "/console/"))?;
         match impersonator {
             Some(impersonator) => {
-                frame.signed_in = super::users::label(&impersonator);
-                frame.impersonating = Some(super::users::label(&user));
+                frame.signed_in = super::names::label(&impersonator);
+                frame.impersonating = Some(super::names::label(&user));
             }
-            None => frame.signed_in = super::users::label(&user),
+            None => frame.signed_in = super::names::label(&user),
         }
         Ok(Viewer {
             actor,

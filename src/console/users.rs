@@ -11,7 +11,7 @@ use axum::response::Response;
 use super::Console;
 use super::assignments::{self, AssignForm, AssignmentRow};
 use super::form::Fields;
-use super::names::{self, Names};
+use super::names::{self, Names, label};
 use super::page::{self, Answer, Frame};
 use crate::admin::Identity;
 use crate::data_plane::TargetRef;
@@ -19,8 +19,6 @@ use crate::model::{
     Action, PersonId, Principal, Tenant, TenantId, User, UserId, catalogue, unix_now,
 };
 use crate::store::UserFilter;
-
-pub use names::label;
 
 /// Users listed on the tab, at most.
 const LISTED: u64 = 1000;

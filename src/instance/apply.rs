@@ -315,13 +315,15 @@ pub async fn carry_out(
             w.save_role(role).await?;
         }
     }
+    let mut new_users = Vec::new();
     for (id, user) in &wanted.users {
         match current.users.get(id) {
-            None => w.insert_user(user).await?,
+            None => new_users.push(user.clone()),
             Some(old) if old != user => w.update_user(user).await?,
             Some(_) => {}
         }
     }
+    w.insert_users(&new_users).await?;
     for (id, group) in &wanted.groups {
         match current.groups.get(id) {
             None => w.insert_group(group).await?,
@@ -347,12 +349,11 @@ pub async fn carry_out(
             w.save_access_request(request).await?;
         }
     }
-    for (id, assignment) in &wanted.assignments {
-        if current.assignments.get(id) != Some(assignment) {
-            w.insert_assignment(&StoredAssignment::now(assignment.clone(), None))
-                .await?;
-        }
-    }
+    let assignments: Vec<StoredAssignment> = (wanted.assignments.iter())
+        .filter(|(id, a)| current.assignments.get(id) != Some(*a))
+        .map(|(_, a)| StoredAssignment::now(a.clone(), None))
+        .collect();
+    w.insert_assignments(&assignments).await?;
     if current.preferences != wanted.preferences {
         w.save_preferences(&wanted.preferences).await?;
     }

@@ -172,7 +172,10 @@ pub struct Write<'s> {
     /// While a savepoint is open: the transaction it was taken in (`txn` is the savepoint).
     outer: Option<DatabaseTransaction>,
     postgres: bool,
+    /// In the order first made; `recorded` answers "already there?" in constant time (an
+    /// instance apply records a change per user of a million assignments).
     changes: Vec<Change>,
+    recorded: std::collections::HashSet<Change>,
     _lock: MutexGuard<'s, ()>,
 }
 
@@ -278,6 +281,7 @@ impl Store {
             outer: None,
             postgres,
             changes: Vec::new(),
+            recorded: std::collections::HashSet::new(),
             _lock: lock,
         })
     }
@@ -329,11 +333,12 @@ impl Write<'_> {
         };
         std::mem::replace(&mut self.txn, outer).rollback().await?;
         self.changes.clear();
+        self.recorded.clear();
         Ok(())
     }
 
     pub(crate) fn record(&mut self, change: Change) {
-        if !self.changes.contains(&change) {
+        if self.recorded.insert(change.clone()) {
             self.changes.push(change);
         }
     }

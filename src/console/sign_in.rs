@@ -1,4 +1,4 @@
-//! Who is signed in to the console, proven one of two ways, never by a claimed header:
+//! Who is signed in to the console, proven one of three ways, never by a claimed header:
 //!
 //! - an identity-aware proxy's `Authorization: Bearer <JWT>` on every request, verified as
 //!   `x-actor-token` is (`--actor-jwks`, its issuer and audience; the claim names the

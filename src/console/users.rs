@@ -42,7 +42,7 @@ pub async fn list(State(console): State<Console>, headers: HeaderMap) -> Answer 
         .admin
         .list_users(&viewer.actor, None, filter)
         .await
-        .map_err(|err| page::admin_error(frame, &err, "/console/profile"))?;
+        .map_err(|err| page::admin_error(frame, &err, "/profile"))?;
     let names = Names::load(&console.admin, &viewer.actor)
         .await
         .map_err(|err| page::admin_error(frame, &err, "/profile"))?;

@@ -245,9 +245,22 @@ impl InstanceFile {
         ))
     }
 
-    /// Reads a file; a malformed one is refused with the line and column.
+    /// Reads a file; a malformed one is refused with the line and column. A value the
+    /// parser quotes back is cut short, as every refusal here repeats a caller's value.
     pub fn from_yaml(text: &str) -> Result<InstanceFile, String> {
-        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let mut parts = message.split('"');
+            let mut shown = parts.next().unwrap_or_default().to_owned();
+            for (n, part) in parts.enumerate() {
+                shown.push('"');
+                match n % 2 {
+                    0 => shown.push_str(&crate::model::shown(part)),
+                    _ => shown.push_str(part),
+                }
+            }
+            shown
+        })
     }
 
     /// The JSON Schema of the file, for editors.

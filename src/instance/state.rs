@@ -250,7 +250,7 @@ impl Instance {
             let path = ids.unique(format!("tags[{n}]"), t.id)?;
             let name = text(&path, "name", &t.name, NAME_MAX, true)?;
             if let Some(other) = tag_names.insert(name.clone(), n) {
-                let why = format!("`{name}` is also the name of tags[{other}]");
+                let why = format!("`{}` is also the name of tags[{other}]", shown(&name));
                 return Err(invalid(format!("{path}.name"), why));
             }
             i.tags.insert(
@@ -323,8 +323,13 @@ impl Instance {
                 last_name,
                 disabled: u.disabled,
                 expires_at: u.expires_at,
-                origin: (u.origin.parse::<UserOrigin>())
-                    .map_err(|e| invalid(format!("{path}.origin"), e.to_string()))?,
+                origin: (u.origin.parse::<UserOrigin>()).map_err(|_| {
+                    let why = format!(
+                        "`{}` is not manual, person, access_request or legacy_import",
+                        shown(&u.origin)
+                    );
+                    invalid(format!("{path}.origin"), why)
+                })?,
             };
             i.users.insert(user.id, user);
         }
@@ -402,8 +407,13 @@ impl Instance {
                 email,
                 first_name,
                 last_name,
-                status: (r.status.parse::<AccessRequestStatus>())
-                    .map_err(|e| invalid(format!("{path}.status"), e.to_string()))?,
+                status: (r.status.parse::<AccessRequestStatus>()).map_err(|_| {
+                    let why = format!(
+                        "`{}` is not pending, approved or rejected",
+                        shown(&r.status)
+                    );
+                    invalid(format!("{path}.status"), why)
+                })?,
                 requested_at: r.requested_at,
                 decided_by: (r.decided_by)
                     .map(|u| i.user(&format!("{path}.decided_by"), u))

@@ -76,6 +76,15 @@ impl Admin {
                     self.require_everything(actor, "applying an instance file")?;
                     let current = Instance::read(write.txn()).await?;
                     let wanted = kept(actor, &current, wanted.clone());
+                    for user in [Some(actor.id()), actor.impersonator_id()].into_iter().flatten() {
+                        let stays = (wanted.users.get(&user))
+                            .is_some_and(|u| wanted.tenants.contains_key(&u.tenant_id));
+                        if !stays {
+                            return Err(AdminError::FailedPrecondition(format!(
+                                "the file removes the tenant of user `{user}`, who applies it: keep that tenant, or apply it as someone else"
+                            )));
+                        }
+                    }
                     if let Err(refusal) = instance::keeps_an_administrator(&current, &wanted) {
                         return Err(AdminError::FailedPrecondition(refusal));
                     }

@@ -181,16 +181,17 @@ pub async fn apply(
     let mut write = store.begin_write().await?;
     let current = Instance::read(write.txn()).await?;
     let plan = Plan::between(&current, &wanted);
+    // A dry run is refused where the apply would be.
+    if let Err(refusal) = keeps_an_administrator(&current, &wanted) {
+        write.rollback().await?;
+        return Err(ApplyError::Refused(refusal));
+    }
     if plan.is_empty() || dry_run {
         write.rollback().await?;
         return Ok(Applied {
             plan,
             revision: None,
         });
-    }
-    if let Err(refusal) = keeps_an_administrator(&current, &wanted) {
-        write.rollback().await?;
-        return Err(ApplyError::Refused(refusal));
     }
     carry_out(&mut write, &current, &wanted).await?;
     let revision = write
@@ -399,7 +400,10 @@ fn administrators(instance: &Instance) -> usize {
                 Principal::User(u) => u == user,
                 Principal::Group(g) => instance.members.contains(&(g, user)),
             };
-            reaches && a.effect == effect && a.scope == Scope::Owner && holds(a.role_id)
+            // An allow counts at Owner scope; a deny anywhere takes it away (the
+            // administrator would no longer hold it over the whole instance).
+            let placed = effect == Effect::Deny || a.scope == Scope::Owner;
+            reaches && a.effect == effect && placed && holds(a.role_id)
         })
     };
     instance

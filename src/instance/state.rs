@@ -12,7 +12,7 @@ use super::file::{
     PersonEntry, PreferencesEntry, ResourceEntry, RoleEntry, ScopeEntry, TagEntry, TenantEntry,
     UserEntry,
 };
-use crate::engine::MAX_TENANT_DEPTH;
+use crate::engine::{MAX_TENANT_DEPTH, ResourceIndex, TenantIndex, assignable};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessRequestStatus, AssignmentId, DESCRIPTION_MAX, EMAIL_MAX,
     Effect, Group, GroupId, NAME_MAX, PERSON_NAME_MAX, PermissionSet, Person, PersonId,
@@ -381,6 +381,7 @@ impl Instance {
             };
             i.assignments.insert(assignment.id, assignment);
         }
+        i.check_structure(file)?;
         for (n, p) in file.persons.iter().enumerate() {
             let path = ids.unique(format!("persons[{n}]"), p.id)?;
             let (email, first_name, last_name) =
@@ -422,6 +423,62 @@ impl Instance {
             i.access_requests.insert(request.id, request);
         }
         Ok(i)
+    }
+
+    /// What every admin call holds for everyone, whoever applies the file: an MSP scope
+    /// names an MSP tenant, a tenant's role is assigned only within its tenant's subtree,
+    /// and a tenant's group has only that tenant's users as members.
+    fn check_structure(&self, file: &InstanceFile) -> Result<(), Invalid> {
+        let tenants = TenantIndex::build(self.tenants.values().cloned());
+        let mut resources = ResourceIndex::default();
+        for (resource, owner) in &self.resources {
+            resources.set(resource.clone(), Some(*owner));
+        }
+        for (n, a) in file.assignments.iter().enumerate() {
+            let path = format!("assignments[{n}]");
+            let assignment = &self.assignments[&AssignmentId(a.id)];
+            if let Scope::Msp(t) = assignment.scope {
+                if !self.tenants[&t].is_msp {
+                    let why = format!("tenant {t} is not an MSP: use a tenant scope");
+                    return Err(invalid(format!("{path}.scope"), why));
+                }
+            }
+            let principal_tenant = match assignment.principal {
+                Principal::User(u) => Some(self.users[&u].tenant_id),
+                Principal::Group(g) => self.groups[&g].owner,
+            };
+            let owner = self.roles.get(&assignment.role_id).and_then(|r| r.owner);
+            if let Some(owner) = owner {
+                if !assignable(
+                    owner,
+                    &assignment.scope,
+                    principal_tenant,
+                    &tenants,
+                    &resources,
+                ) {
+                    let why = format!(
+                        "role {} belongs to tenant {owner}: it is assigned only within that tenant's subtree",
+                        assignment.role_id
+                    );
+                    return Err(invalid(format!("{path}.scope"), why));
+                }
+            }
+        }
+        for (n, g) in file.groups.iter().enumerate() {
+            let Some(owner) = g.owner.map(TenantId) else {
+                continue;
+            };
+            for (m, member) in g.members.iter().enumerate() {
+                let tenant = self.users[&UserId(*member)].tenant_id;
+                if tenant != owner {
+                    let why = format!(
+                        "the group belongs to tenant {owner}, so only its users may join; this user is of tenant {tenant}"
+                    );
+                    return Err(invalid(format!("groups[{n}].members[{m}]"), why));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The tenant's ancestors exist, and none is the tenant itself or past the depth limit.

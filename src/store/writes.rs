@@ -310,13 +310,14 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Changes a user's tenant, object id, names, email, status and expiry (all but the
-    /// id, origin and creation time).
+    /// Changes a user's tenant, object id, origin, names, email, status and expiry (all
+    /// but the id and creation time).
     pub async fn update_user(&mut self, u: &User) -> Result<(), StoreError> {
         user::Entity::update_many()
             .col_expr(user::Column::TenantId, u.tenant_id.0.into())
             .col_expr(user::Column::AzureObjectId, u.azure_object_id.into())
             .col_expr(user::Column::Disabled, u.disabled.into())
+            .col_expr(user::Column::Origin, u.origin.as_str().into())
             .col_expr(user::Column::Email, u.email.clone().into())
             .col_expr(user::Column::FirstName, u.first_name.clone().into())
             .col_expr(user::Column::LastName, u.last_name.clone().into())

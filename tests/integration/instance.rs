@@ -183,6 +183,38 @@ async fn a_file_that_is_not_a_whole_instance_is_refused_with_its_place_and_write
             "is also the id of users[0]",
         ),
         (
+            Box::new(move |f| {
+                let mut customer = f.tenants[0].clone();
+                customer.id = other;
+                customer.parent = Some(tenant);
+                customer.msp = false;
+                f.tenants.push(customer);
+                let mut scoped = f.assignments[0].clone();
+                scoped.id = uuid::Uuid::new_v4();
+                scoped.scope = rbac_sidecar::instance::ScopeEntry::Msp(other);
+                f.assignments.push(scoped);
+            }),
+            "assignments[1].scope",
+            "is not an MSP",
+        ),
+        (
+            Box::new(move |f| {
+                let mut customer = f.tenants[0].clone();
+                customer.id = other;
+                customer.parent = Some(tenant);
+                f.tenants.push(customer);
+                f.groups.push(rbac_sidecar::instance::GroupEntry {
+                    id: uuid::Uuid::new_v4(),
+                    name: "Customer staff".into(),
+                    description: String::new(),
+                    owner: Some(other),
+                    members: vec![user],
+                });
+            }),
+            "groups[0].members[0]",
+            "only its users may join",
+        ),
+        (
             Box::new(|f| f.assignments.clear()),
             "",
             "no active user allowed `rbac.assign-owner-scope`",

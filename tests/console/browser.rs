@@ -2,6 +2,7 @@
 //! person reads: labels, button and link names. Every page it opens can be checked by
 //! axe-core and saved as a screenshot.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,8 +19,13 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and the Chromium it started, even after a failed test: they run in
+    /// a process group of their own.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        if let Ok(pid) = i32::try_from(self.driver.id()) {
+            let group = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.driver.wait();
     }
 }
@@ -44,6 +50,7 @@ pub async fn open() -> Option<Browser> {
     let port = crate::support::free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -305,7 +305,7 @@ async fn assign(console: Console, headers: HeaderMap, body: Bytes, principal: Pr
     assign.preview = Some(preview_of(&console, actor, &acting, frame, &back).await?);
     Ok(match principal {
         Principal::User(id) => {
-            let page = users::user_page(&console, actor, frame, id, Some(assign)).await?;
+            let (page, _) = users::user_page(&console, actor, frame, id, Some(assign)).await?;
             page::render(frame, &page)
         }
         Principal::Group(id) => {

@@ -237,22 +237,24 @@ pub async fn show(
 ) -> Answer {
     let viewer = console.viewer(&headers, Action::GetUser).await?;
     let query = Fields::parse(query.unwrap_or_default().as_bytes());
-    let mut page = user_page(&console, &viewer.actor, &viewer.frame, UserId(id), None).await?;
+    let (mut page, names) =
+        user_page(&console, &viewer.actor, &viewer.frame, UserId(id), None).await?;
     if query.get("tab") == Some("check") {
         page.check_tab = true;
-        check(&console, &viewer.actor, &mut page, &query).await;
+        check(&console, &viewer.actor, &names, &mut page, &query).await;
     }
     Ok(page::render(&viewer.frame, &page))
 }
 
-/// The user's page for `actor`, with the assignment form's choices and preview.
+/// The user's page for `actor`, with the assignment form's choices and preview, and the
+/// names it was drawn with (the Check Access tab names its answer's scopes with them).
 pub async fn user_page(
     console: &Console,
     actor: &crate::admin::Actor,
     frame: &Frame,
     id: UserId,
     assign: Option<AssignForm>,
-) -> Result<UserPage, Response> {
+) -> Result<(UserPage, Names), Response> {
     let back = "/console/";
     let failed = |err| page::admin_error(frame, &err, back);
     let user = console.admin.get_user(actor, id).await.map_err(failed)?;
@@ -286,7 +288,7 @@ pub async fn user_page(
         .map(|(r, _)| r.to_string())
         .collect();
     resources.sort();
-    Ok(UserPage {
+    let page = UserPage {
         frame: frame.clone(),
         name: label(&user),
         tenant: names.tenant(user.tenant_id),
@@ -308,13 +310,15 @@ pub async fn user_page(
         checked: None,
         check_problem: None,
         user,
-    })
+    };
+    Ok((page, names))
 }
 
 /// Answers the "Check Access" tab as CheckUserAccess does, for one permission.
 async fn check(
     console: &Console,
     actor: &crate::admin::Actor,
+    names: &Names,
     page: &mut UserPage,
     query: &Fields,
 ) {
@@ -373,13 +377,6 @@ async fn check(
     };
     let Some((_, outcome)) = report.into_iter().find(|(p, _)| *p == wanted) else {
         return;
-    };
-    let names = match Names::load(&console.admin, actor).await {
-        Ok(names) => names,
-        Err(err) => {
-            page.check_problem = Some(err.to_string());
-            return;
-        }
     };
     page.checked = Some(Checked {
         permission: permission.to_owned(),

@@ -3,13 +3,12 @@
 //! so both run the same server.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{Admin, AdminError};
 use crate::api::authzen::AuthzenState;
@@ -20,7 +19,7 @@ use crate::console::Console;
 use crate::data_plane::Checker;
 use crate::identity::{ActorVerifier, KeySetError, OidcError, OidcSignIn};
 use crate::store::{Store, StoreError};
-use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer, error_chain};
+use crate::telemetry::{self, EndpointState, Metrics, RpcTelemetryLayer};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +39,6 @@ pub enum ServeError {
     #[error("cannot listen on `{addr}`: {source}")]
     Listen {
         addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot read `{}`: {source}", path.display())]
-    TlsFile {
-        path: PathBuf,
         source: std::io::Error,
     },
     #[error("the TLS certificate, key or client CA cannot be used: {0}")]
@@ -195,7 +189,7 @@ impl Serving {
     /// The checker, the routes and how they are served.
     async fn new(
         config: &ServeConfig,
-        tls: Option<ServerTlsConfig>,
+        tls: Option<TlsAcceptor>,
         metrics: Arc<Metrics>,
         cache: Arc<AccessCache>,
         admin: AdminBackend,
@@ -255,11 +249,16 @@ impl Serving {
             },
             max_concurrent_streams: config.max_concurrent_streams,
             request_bytes: api::RequestBytesLayer::new(config.max_inflight_request_mib),
+            stalls: api::StallWatch::new(
+                config.max_unread_response_mib,
+                Duration::from_millis(config.stalled_connection_timeout_ms),
+            ),
         };
         let https = match (&config.tls, config.http_listen) {
-            (Some(files), Some(_)) => {
-                Some(api::https::acceptor(files).map_err(|e| ServeError::Tls(e.to_string()))?)
-            }
+            (Some(files), Some(_)) => Some(
+                api::https::acceptor(files, b"http/1.1")
+                    .map_err(|e| ServeError::Tls(e.to_string()))?,
+            ),
             _ => None,
         };
         let authzen = AuthzenState {
@@ -414,24 +413,9 @@ async fn turned_true(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|set| *set).await;
 }
 
-/// Reads the certificate, key and client CA, and checks rustls accepts them.
-fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| ServeError::TlsFile {
-            path: path.to_owned(),
-            source,
-        })
-    };
-    let mut tls =
-        ServerTlsConfig::new().identity(Identity::from_pem(read(&files.cert)?, read(&files.key)?));
-    if let Some(ca) = &files.client_ca {
-        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
-    }
-    // Builds the acceptor now, so that bad PEM stops the start rather than the first call.
-    tonic::transport::Server::builder()
-        .tls_config(tls.clone())
-        .map_err(|e| ServeError::Tls(error_chain(&e)))?;
-    Ok(tls)
+/// The gRPC ports' TLS: HTTP/2 over the `--tls-*` files.
+fn tls_config(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
+    api::https::acceptor(files, b"h2").map_err(|e| ServeError::Tls(e.to_string()))
 }
 
 /// Binds the configured gRPC address.

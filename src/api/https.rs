@@ -1,6 +1,7 @@
-//! TLS for the HTTP port (AuthZEN), with the gRPC port's certificate, key and client CA:
-//! HTTPS, and with a client CA, mutual TLS. `http_port.rs` runs each handshake in its
-//! connection's task, bounded in time, and the connections in number.
+//! TLS for every port, from the `--tls-*` files: with a client CA, mutual TLS. The gRPC
+//! ports speak HTTP/2 over it (`connection.rs` ends TLS itself, so that it can follow the
+//! connection's frames); the HTTP port HTTP/1.1 (`http_port.rs` runs each handshake in its
+//! connection's task, bounded in time, and the connections in number).
 
 use std::sync::Arc;
 
@@ -13,11 +14,11 @@ use crate::config::TlsFiles;
 
 /// Why the TLS files cannot serve HTTPS.
 #[derive(Debug, thiserror::Error)]
-#[error("the TLS files cannot serve the HTTP port: {0}")]
+#[error("{0}")]
 pub struct HttpsError(String);
 
-/// The rustls configuration of the HTTP port.
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, HttpsError> {
+/// The rustls configuration of a port speaking `protocol` (its ALPN name).
+pub fn acceptor(files: &TlsFiles, protocol: &[u8]) -> Result<TlsAcceptor, HttpsError> {
     let failed = |what: &str, e: &dyn std::fmt::Display| HttpsError(format!("{what}: {e}"));
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
@@ -49,6 +50,6 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, HttpsError> {
     let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| failed("certificate and key", &e))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![protocol.to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -7,14 +7,17 @@ mod authorization;
 pub mod authzen;
 mod bearer;
 mod budget;
+mod compact;
 mod connection;
 mod convert;
 mod deadline;
 mod ext_authz;
 mod feed_messages;
+mod flow;
 pub mod http_port;
 pub mod https;
 mod replication;
+mod stalls;
 mod status;
 mod upstream;
 
@@ -26,7 +29,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic::transport::ServerTlsConfig;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::pb::health_server::HealthServer;
 
@@ -39,6 +41,7 @@ use connection::{ConnectionGate, GuardedStream};
 use deadline::deadline;
 pub use ext_authz::ExtAuthzApi;
 pub use replication::{ReplicationApi, ReplicationGate};
+pub use stalls::StallWatch;
 pub use upstream::{AdminForward, TierClient, UpstreamError};
 
 /// Generated code of the public contract.
@@ -265,8 +268,8 @@ async fn port(
 /// the telemetry of each call.
 #[derive(Clone)]
 pub struct Transport {
-    /// Some: TLS only, with client certificates when it names a client CA.
-    pub tls: Option<ServerTlsConfig>,
+    /// Some: TLS only (HTTP/2 by ALPN), with client certificates when it names a client CA.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub auth_token: Option<BearerToken>,
     pub request_timeout: Duration,
     pub telemetry: RpcTelemetryLayer,
@@ -275,6 +278,8 @@ pub struct Transport {
     pub max_concurrent_streams: u32,
     /// The request bodies every connection together may hold.
     pub request_bytes: RequestBytesLayer,
+    /// Closes the connections that leave their answers unread.
+    pub stalls: StallWatch,
 }
 
 /// Flow-control windows: what one stream, and one connection, may send before the server
@@ -297,12 +302,16 @@ pub async fn serve(
     // (~40 ms): set TCP_NODELAY on every accepted connection.
     let incoming = ClosingIncoming {
         listener: Some(TcpIncoming::from(listener).with_nodelay(Some(true))),
-        gate: ConnectionGate::new(&transport.connections),
+        gate: ConnectionGate::new(
+            &transport.connections,
+            transport.tls.clone(),
+            transport.stalls.clone(),
+        ),
         shutdown: Box::pin(shutdown),
     };
     // Keepalive pings find peers that are gone; streams and windows bound what a live
     // connection holds; resets a peer may leave pending are bounded (the rapid-reset flood).
-    let mut server = tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .max_concurrent_streams(transport.max_concurrent_streams)
@@ -310,11 +319,9 @@ pub async fn serve(
         .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .http2_max_pending_accept_reset_streams(Some(32));
-    if let Some(tls) = &transport.tls {
-        server = server.tls_config(tls.clone())?;
-    }
     server
         .layer(transport.telemetry.clone())
+        .layer(compact::CompactAnswersLayer)
         .layer(bearer_auth(transport.auth_token.clone()))
         .layer(deadline(transport.request_timeout))
         .layer(transport.request_bytes.clone())

@@ -83,6 +83,10 @@ pub struct ServeConfig {
     pub max_connections: usize,
     pub max_concurrent_streams: u32,
     pub max_inflight_request_mib: u64,
+    /// The answers all connections may leave unread.
+    pub max_unread_response_mib: u64,
+    /// How long a connection's answers may wait unread (or its socket stay full).
+    pub stalled_connection_timeout_ms: u64,
     pub handshake_timeout_ms: u64,
     /// The HTTP port's header deadline, from a connection's start or previous response.
     pub http_header_timeout_ms: u64,
@@ -127,6 +131,8 @@ impl ServeConfig {
             max_connections: 10_000,
             max_concurrent_streams: 100,
             max_inflight_request_mib: 64,
+            max_unread_response_mib: 64,
+            stalled_connection_timeout_ms: 10_000,
             handshake_timeout_ms: 10_000,
             http_header_timeout_ms: 10_000,
             request_timeout_ms: 10_000,
@@ -275,6 +281,16 @@ impl ServeConfig {
                 s.max_inflight_request_mib,
                 defaults.max_inflight_request_mib,
             )?,
+            max_unread_response_mib: at_least_one(
+                "max_unread_response_mib",
+                s.max_unread_response_mib,
+                defaults.max_unread_response_mib,
+            )?,
+            stalled_connection_timeout_ms: at_least_one(
+                "stalled_connection_timeout_ms",
+                s.stalled_connection_timeout_ms,
+                defaults.stalled_connection_timeout_ms,
+            )?,
             handshake_timeout_ms: at_least_one(
                 "handshake_timeout_ms",
                 s.handshake_timeout_ms,
@@ -330,6 +346,8 @@ impl ServeConfig {
             max_connections: Some(self.max_connections),
             max_concurrent_streams: Some(self.max_concurrent_streams),
             max_inflight_request_mib: Some(self.max_inflight_request_mib),
+            max_unread_response_mib: Some(self.max_unread_response_mib),
+            stalled_connection_timeout_ms: Some(self.stalled_connection_timeout_ms),
             handshake_timeout_ms: Some(self.handshake_timeout_ms),
             http_header_timeout_ms: Some(self.http_header_timeout_ms),
             request_timeout_ms: Some(self.request_timeout_ms),
@@ -535,6 +553,8 @@ pub(super) mod tests {
             "poll_interval_ms",
             "http_header_timeout_ms",
             "preview_max_changes",
+            "max_unread_response_mib",
+            "stalled_connection_timeout_ms",
         ] {
             let settings = ServeSettings::from_toml(&format!("{key} = 0\n")).unwrap();
             let err = ServeConfig::from_settings(settings)

@@ -132,6 +132,20 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_inflight_request_mib: Option<u64>,
 
+    /// MiB of answers the server holds for clients that do not read them (their HTTP/2
+    /// window is spent), across all connections, each counted at 3 KiB; past it, the
+    /// connections stalled longest are closed until the rest fit [default: 64].
+    #[arg(long, env = "RBAC_MAX_UNREAD_RESPONSE_MIB", value_name = "MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unread_response_mib: Option<u64>,
+
+    /// A gRPC connection whose answers wait this many milliseconds for window with none
+    /// given back, or whose socket stays full that long, is closed and what it held given
+    /// back [default: 10000].
+    #[arg(long, env = "RBAC_STALLED_CONNECTION_TIMEOUT_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stalled_connection_timeout_ms: Option<u64>,
+
     /// A connection that sends nothing (no HTTP/2 preface, no TLS hello) within this many
     /// milliseconds of being accepted is closed; on the HTTP port, a TLS handshake not
     /// done by then [default: 10000].
@@ -341,6 +355,12 @@ impl ServeSettings {
             max_inflight_request_mib: self
                 .max_inflight_request_mib
                 .or(lower.max_inflight_request_mib),
+            max_unread_response_mib: self
+                .max_unread_response_mib
+                .or(lower.max_unread_response_mib),
+            stalled_connection_timeout_ms: self
+                .stalled_connection_timeout_ms
+                .or(lower.stalled_connection_timeout_ms),
             handshake_timeout_ms: self.handshake_timeout_ms.or(lower.handshake_timeout_ms),
             http_header_timeout_ms: self.http_header_timeout_ms.or(lower.http_header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),

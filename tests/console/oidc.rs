@@ -171,7 +171,7 @@ async fn provider(dir: &std::path::Path) -> (Arc<Provider>, std::path::PathBuf) 
         handshake_timeout: Duration::from_secs(5),
         header_timeout: Duration::from_secs(5),
     };
-    let acceptor = https::acceptor(&files).unwrap();
+    let acceptor = https::acceptor(&files, b"http/1.1").unwrap();
     tokio::spawn(http_port::serve(
         listener,
         Some(acceptor),

@@ -14,8 +14,9 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
-/// A streaming answer's first messages are copied up to this much; the rest passes as is.
-const COPIED_MAX: usize = 1024 * 1024;
+/// What is copied of an answer at most: a streaming answer's first messages up to this
+/// much, and no frame larger (a large answer's frame is most of its buffer already).
+const COPIED_MAX: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Default)]
 pub struct CompactAnswersLayer;
@@ -74,9 +75,13 @@ async fn copy_ready(body: &mut Body) -> (VecDeque<Result<Frame<Bytes>, Status>>,
         while copied < COPIED_MAX {
             match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => ready.push_back(Ok(match frame.into_data() {
-                    Ok(data) => {
+                    Ok(data) if data.len() <= COPIED_MAX => {
                         copied += data.len();
                         Frame::data(Bytes::copy_from_slice(&data))
+                    }
+                    Ok(large) => {
+                        copied += large.len();
+                        Frame::data(large)
                     }
                     Err(other) => other,
                 })),

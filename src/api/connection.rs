@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
-use super::flow::Flow;
+use super::flow::{Blocked, Flow};
 use super::stalls::{ConnectionStall, StallWatch};
 
 /// How many connections a port holds at once, and how long one may stay silent at first.
@@ -69,6 +69,7 @@ impl ConnectionGate {
             closed_by_watch: Box::pin(stall.closing().notified_owned()),
             stall,
             flow: Flow::default(),
+            reported: Blocked::default(),
             full: false,
             _permit: permit,
         })
@@ -91,6 +92,8 @@ pub struct GuardedStream {
     closed_by_watch: Pin<Box<OwnedNotified>>,
     stall: Arc<ConnectionStall>,
     flow: Flow,
+    /// What was last reported to the watch.
+    reported: Blocked,
     /// The last write found the socket full.
     full: bool,
     _permit: OwnedSemaphorePermit,
@@ -110,8 +113,25 @@ impl GuardedStream {
     /// The stream to read and write, once its TLS handshake (if any) is done.
     fn ready_io(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<&mut dyn Stream>> {
         if let Io::Handshaking(accept) = &mut self.io {
-            let tls = ready!(accept.as_mut().poll(cx))?;
-            self.io = Io::Tls(Box::new(tls));
+            match accept.as_mut().poll(cx) {
+                Poll::Ready(tls) => self.io = Io::Tls(Box::new(tls?)),
+                // The handshake timeout holds for the TLS handshake, whether a read or a
+                // write (h2's first SETTINGS) waits on it.
+                Poll::Pending => {
+                    let late = self
+                        .first_byte
+                        .as_mut()
+                        .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                    return if late {
+                        Poll::Ready(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the peer did not finish its TLS handshake within the handshake timeout",
+                        )))
+                    } else {
+                        Poll::Pending
+                    };
+                }
+            }
         }
         Poll::Ready(match &mut self.io {
             Io::Plain(tcp) => Ok(tcp),
@@ -121,8 +141,11 @@ impl GuardedStream {
     }
 
     fn report(&mut self) {
-        self.stall
-            .report_blocked(self.flow.blocked_answers(), self.flow.take_granted());
+        let blocked = self.flow.blocked();
+        if blocked != self.reported {
+            self.reported = blocked;
+            self.stall.report_blocked(blocked);
+        }
     }
 
     /// Follows what was written, and tells the watch when writes start and stop finding
@@ -234,6 +257,8 @@ impl AsyncWrite for GuardedStream {
     }
 }
 
+/// No connect info: with TLS ended here, tonic's `remote_addr()` and `peer_certs()` would
+/// be None on TLS ports anyway, and nothing reads them.
 impl Connected for GuardedStream {
     type ConnectInfo = ();
 

@@ -2,10 +2,13 @@
 //! windows, followed from the frames as they cross the socket (after TLS). HTTP/2 lets a
 //! peer stop the server's sending (a window of 0, or no WINDOW_UPDATE ever): each answer
 //! then waits, queued, in the server's memory. An answer is *blocked* while its stream's
-//! send window, or the connection's, is spent; the stall watch (`stalls.rs`) closes
-//! connections whose blocked answers wait too long or fill the server's budget.
+//! send window, or the connection's, is spent, and it has waited since then until at
+//! least `PROGRESS` bytes of it were sent: a peer that hands back a few bytes now and then
+//! does not restart the wait. The stall watch (`stalls.rs`) closes connections whose
+//! oldest blocked answer waits too long, or whose blocked answers fill the server's budget.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
@@ -19,6 +22,11 @@ const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
 const DEFAULT_WINDOW: i64 = 65_535;
 /// The client's connection preface, before its first frame.
 const CLIENT_PREFACE: usize = 24;
+/// What a blocked answer must send to stop waiting.
+const PROGRESS: usize = 4096;
+/// Payload bytes kept of a frame the flow reads (SETTINGS, WINDOW_UPDATE); h2 refuses
+/// anything longer than its maximum frame size anyway.
+const KEPT_MAX: usize = 16 * 1024;
 
 /// One frame's header, and its payload when the flow needs it (SETTINGS, WINDOW_UPDATE).
 struct Frame<'a> {
@@ -72,7 +80,8 @@ impl Frames {
             }
             let taken = self.payload_left.min(data.len());
             if matches!(self.header[3], SETTINGS | WINDOW_UPDATE) {
-                self.kept.extend_from_slice(&data[..taken]);
+                let room = KEPT_MAX.saturating_sub(self.kept.len());
+                self.kept.extend_from_slice(&data[..taken.min(room)]);
             }
             self.payload_left -= taken;
             data = &data[taken..];
@@ -91,18 +100,37 @@ impl Frames {
     }
 }
 
-/// The server's send windows on one connection, and which streams carry an answer.
+/// One stream the peer opened and the server has not ended.
+struct Stream {
+    /// The server's send window on it.
+    window: i64,
+    /// Its answer has started (response headers sent).
+    answering: bool,
+    /// Since when its answer has waited, blocked, without sending `PROGRESS` bytes.
+    waiting_since: Option<Instant>,
+    /// Bytes sent since it started waiting.
+    sent: usize,
+}
+
+/// The server's send windows on one connection, and its blocked answers.
 pub struct Flow {
     incoming: Frames,
     outgoing: Frames,
     /// The peer's SETTINGS_INITIAL_WINDOW_SIZE.
     peer_initial: i64,
     connection: i64,
-    /// Every stream the peer opened and the server has not ended: its send window, and
-    /// whether its answer has started (response headers sent).
-    streams: HashMap<u32, (i64, bool)>,
-    /// Window the peer gave back (it reads) since the last look, in bytes.
-    granted: i64,
+    streams: HashMap<u32, Stream>,
+    /// The highest stream id the peer opened: stream ids only go up, so a HEADERS frame
+    /// on a lower one (trailers, or a stream h2 already ended) opens nothing.
+    last_opened: u32,
+}
+
+/// What a connection's blocked answers are now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocked {
+    pub answers: usize,
+    /// When the one waiting longest started waiting.
+    pub oldest: Option<Instant>,
 }
 
 impl Default for Flow {
@@ -113,7 +141,7 @@ impl Default for Flow {
             peer_initial: DEFAULT_WINDOW,
             connection: DEFAULT_WINDOW,
             streams: HashMap::new(),
-            granted: 0,
+            last_opened: 0,
         }
     }
 }
@@ -126,14 +154,21 @@ impl Flow {
             peer_initial,
             connection,
             streams,
-            granted,
+            last_opened,
             ..
         } = self;
         incoming.feed(data, |frame| match frame.kind {
-            HEADERS => {
-                streams
-                    .entry(frame.stream)
-                    .or_insert((*peer_initial, false));
+            HEADERS if frame.stream > *last_opened => {
+                *last_opened = frame.stream;
+                streams.insert(
+                    frame.stream,
+                    Stream {
+                        window: *peer_initial,
+                        answering: false,
+                        waiting_since: None,
+                        sent: 0,
+                    },
+                );
             }
             RST_STREAM => {
                 streams.remove(&frame.stream);
@@ -149,8 +184,7 @@ impl Flow {
                         *peer_initial = value;
                         streams
                             .values_mut()
-                            .for_each(|(window, _)| *window += delta);
-                        *granted += delta.max(0);
+                            .for_each(|stream| stream.window += delta);
                     }
                 }
             }
@@ -164,10 +198,9 @@ impl Flow {
                 let increment = i64::from(u32::from_be_bytes([a & 0x7f, b, c, d]));
                 if frame.stream == 0 {
                     *connection += increment;
-                } else if let Some((window, _)) = streams.get_mut(&frame.stream) {
-                    *window += increment;
+                } else if let Some(stream) = streams.get_mut(&frame.stream) {
+                    stream.window += increment;
                 }
-                *granted += increment;
             }
             _ => {}
         });
@@ -187,13 +220,18 @@ impl Flow {
                 DATA => {
                     let length = i64::try_from(frame.length).unwrap_or(i64::MAX);
                     *connection -= length;
-                    if let Some((window, _)) = streams.get_mut(&frame.stream) {
-                        *window -= length;
+                    if let Some(stream) = streams.get_mut(&frame.stream) {
+                        stream.window -= length;
+                        stream.sent += frame.length;
+                        if stream.sent >= PROGRESS {
+                            stream.waiting_since = None;
+                            stream.sent = 0;
+                        }
                     }
                 }
                 HEADERS if !ended => {
-                    if let Some((_, answering)) = streams.get_mut(&frame.stream) {
-                        *answering = true;
+                    if let Some(stream) = streams.get_mut(&frame.stream) {
+                        stream.answering = true;
                     }
                 }
                 _ => {}
@@ -204,17 +242,20 @@ impl Flow {
         });
     }
 
-    /// Answers started whose stream's window, or the connection's, is spent.
-    pub fn blocked_answers(&self) -> usize {
-        self.streams
-            .values()
-            .filter(|(window, answering)| *answering && (*window <= 0 || self.connection <= 0))
-            .count()
-    }
-
-    /// The window the peer gave back since the last call, in bytes.
-    pub fn take_granted(&mut self) -> i64 {
-        std::mem::take(&mut self.granted)
+    /// The answers started whose stream's window, or the connection's, is spent; each
+    /// starts waiting the first time it is found so.
+    pub fn blocked(&mut self) -> Blocked {
+        let connection_spent = self.connection <= 0;
+        let mut blocked = Blocked::default();
+        for stream in self.streams.values_mut() {
+            if !stream.answering || (stream.window > 0 && !connection_spent) {
+                continue;
+            }
+            let since = *stream.waiting_since.get_or_insert_with(Instant::now);
+            blocked.answers += 1;
+            blocked.oldest = Some(blocked.oldest.map_or(since, |oldest| oldest.min(since)));
+        }
+        blocked
     }
 }
 
@@ -251,16 +292,39 @@ mod tests {
     #[test]
     fn an_answer_on_a_zero_window_is_blocked_until_the_peer_gives_window() {
         let mut flow = client(0);
-        flow.take_granted();
         flow.wrote(&frame(HEADERS, 0x4, 1, b"response"));
-        assert_eq!(flow.blocked_answers(), 1);
+        assert_eq!(flow.blocked().answers, 1);
         flow.read(&frame(WINDOW_UPDATE, 0, 1, &100_u32.to_be_bytes()));
-        assert_eq!(flow.take_granted(), 100);
-        assert_eq!(flow.blocked_answers(), 0);
+        assert_eq!(flow.blocked().answers, 0);
         flow.wrote(&frame(DATA, 0, 1, &[0; 100]));
-        assert_eq!(flow.blocked_answers(), 1, "the window is spent again");
+        assert_eq!(flow.blocked().answers, 1, "the window is spent again");
         flow.wrote(&frame(HEADERS, 0x4 | END_STREAM, 1, b"trailers"));
-        assert_eq!(flow.blocked_answers(), 0, "the answer ended");
+        assert_eq!(flow.blocked(), Blocked::default(), "the answer ended");
+    }
+
+    #[test]
+    fn a_trickle_of_window_does_not_restart_the_wait_and_progress_does() {
+        let mut flow = client(0);
+        flow.wrote(&frame(HEADERS, 0x4, 1, b"response"));
+        let since = flow.blocked().oldest;
+        assert!(since.is_some());
+        for _ in 0..10 {
+            flow.read(&frame(WINDOW_UPDATE, 0, 1, &1_u32.to_be_bytes()));
+            flow.wrote(&frame(DATA, 0, 1, &[0]));
+            // A grant for a stream that is gone, or on the connection, changes nothing.
+            flow.read(&frame(WINDOW_UPDATE, 0, 7, &(1_u32 << 30).to_be_bytes()));
+            flow.read(&frame(WINDOW_UPDATE, 0, 0, &(1_u32 << 30).to_be_bytes()));
+            assert_eq!(
+                flow.blocked().oldest,
+                since,
+                "still waiting since the start"
+            );
+        }
+        flow.read(&frame(WINDOW_UPDATE, 0, 1, &8192_u32.to_be_bytes()));
+        flow.wrote(&frame(DATA, 0, 1, &[0; 8192]));
+        let after = flow.blocked();
+        assert_eq!(after.answers, 1);
+        assert!(after.oldest > since, "4 KiB sent: the wait starts again");
     }
 
     #[test]
@@ -268,14 +332,14 @@ mod tests {
         let mut flow = client(1 << 20);
         flow.wrote(&frame(HEADERS, 0x4, 1, b"response"));
         flow.wrote(&frame(HEADERS, 0x4, 3, b"response"));
-        assert_eq!(flow.blocked_answers(), 0);
+        assert_eq!(flow.blocked().answers, 0);
         // 65,535 bytes in one stream's DATA frames spend the connection's window.
         for _ in 0..4 {
             flow.wrote(&frame(DATA, 0, 1, &[0; 16_384]));
         }
-        assert_eq!(flow.blocked_answers(), 2);
+        assert_eq!(flow.blocked().answers, 2);
         flow.read(&frame(WINDOW_UPDATE, 0, 0, &70_000_u32.to_be_bytes()));
-        assert_eq!(flow.blocked_answers(), 0);
+        assert_eq!(flow.blocked().answers, 0);
     }
 
     #[test]
@@ -283,18 +347,21 @@ mod tests {
         let mut flow = client(0);
         flow.wrote(&frame(HEADERS, 0x4, 1, b"response"));
         flow.wrote(&frame(HEADERS, 0x4, 3, b"response"));
-        assert_eq!(flow.blocked_answers(), 2);
+        assert_eq!(flow.blocked().answers, 2);
         flow.read(&frame(RST_STREAM, 0, 1, &[0, 0, 0, 8]));
-        assert_eq!(flow.blocked_answers(), 1);
+        assert_eq!(flow.blocked().answers, 1);
         flow.read(&initial_window(1000));
-        assert_eq!(flow.blocked_answers(), 0);
+        assert_eq!(flow.blocked().answers, 0);
         // A request not answered yet is not a blocked answer, and a trailers-only answer
         // ends its stream at once.
         flow.read(&frame(HEADERS, 0x4, 5, b"request"));
         flow.wrote(&frame(HEADERS, 0x4 | END_STREAM, 5, b"refused"));
         flow.read(&initial_window(0));
-        assert_eq!(flow.blocked_answers(), 1);
+        assert_eq!(flow.blocked().answers, 1);
         flow.wrote(&frame(RST_STREAM, 0, 3, &[0, 0, 0, 8]));
-        assert_eq!(flow.blocked_answers(), 0);
+        assert_eq!(flow.blocked().answers, 0);
+        // HEADERS on a stream id already used (trailers, a reset stream) opens nothing.
+        flow.read(&frame(HEADERS, 0x4 | END_STREAM, 3, b"trailers"));
+        assert!(flow.streams.is_empty());
     }
 }

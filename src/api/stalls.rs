@@ -1,16 +1,18 @@
 //! The stall watch: closes the gRPC connections whose peers leave their answers unread.
 //! Each connection reports its blocked answers (`flow.rs`: answers whose send window is
-//! spent) and since when it has had some with no window given back, and since when its
-//! socket has been full (a peer that reads nothing at all). Once a tick, the watch closes
+//! spent) and since when the oldest has waited, and since when its socket has been full
+//! (a peer that reads nothing at all). Once a tick, the watch closes
 //!
 //! - every connection stalled for `--stalled-connection-timeout-ms`, and
 //! - while the blocked answers of all connections together cost more than
-//!   `--max-unread-response-mib` (each `ANSWER_COST`), the connections stalled longest
-//!   until they fit.
+//!   `--max-unread-response-mib` (each `ANSWER_COST`), the connections holding some,
+//!   stalled longest first, until the rest fit (it is woken at once when they pass it).
 //!
 //! A connection holds at most `--max-concurrent-streams` blocked answers (HTTP/2 refuses
 //! more streams), so the memory unread answers hold is bounded per connection and in total,
-//! and given back when their connections close.
+//! and given back when their connections close. A client that stops consuming a stream
+//! it asked for (a `WatchChanges` follower paused past the timeout with its window spent)
+//! is closed too; it reconnects and resumes from its revision.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,14 +21,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::flow::Blocked;
+
 /// What a blocked answer holds, measured: its HTTP/2 stream with its queued frames and
 /// the request's headers, about 2.4 KiB for a check's answer with 8,600 blocked.
 pub const ANSWER_COST: usize = 3 * 1024;
 /// How often the watch looks, at most.
 const TICK: Duration = Duration::from_millis(250);
-/// What a grant of window must give, and unblock, to restart a connection's stall: a
-/// peer that hands back a few bytes now and then does not keep its answers forever.
-const RESTARTING_GRANT: i64 = 4096;
 /// Since-values meaning "not now".
 const NEVER: u64 = u64::MAX;
 
@@ -90,7 +91,7 @@ pub struct ConnectionStall {
     peer: Option<SocketAddr>,
     shared: Arc<Shared>,
     blocked: AtomicUsize,
-    /// Since when it has had blocked answers with no window given back.
+    /// Since when its oldest blocked answer has waited.
     blocked_since: AtomicU64,
     /// Since when its socket has been full.
     full_since: AtomicU64,
@@ -108,26 +109,25 @@ impl ConnectionStall {
         self.shared.now_ms()
     }
 
-    /// The connection's blocked answers now, and the window the peer gave back since the
-    /// last report (enough of it, unblocking answers, restarts the stall).
-    pub fn report_blocked(&self, blocked: usize, granted: i64) {
-        let was = self.blocked.swap(blocked, Ordering::Relaxed);
-        if blocked > was {
-            let added = blocked - was;
+    /// The connection's blocked answers now.
+    pub fn report_blocked(&self, blocked: Blocked) {
+        let was = self.blocked.swap(blocked.answers, Ordering::Relaxed);
+        if blocked.answers > was {
+            let added = blocked.answers - was;
             let total = self.shared.blocked.fetch_add(added, Ordering::Relaxed) + added;
             if total > self.shared.max_answers {
                 self.shared.full.notify_one();
             }
-        } else {
+        } else if blocked.answers < was {
             self.shared
                 .blocked
-                .fetch_sub(was - blocked, Ordering::Relaxed);
+                .fetch_sub(was - blocked.answers, Ordering::Relaxed);
         }
-        if blocked == 0 {
-            self.blocked_since.store(NEVER, Ordering::Relaxed);
-        } else if was == 0 || (granted >= RESTARTING_GRANT && blocked < was) {
-            self.blocked_since.store(self.now_ms(), Ordering::Relaxed);
-        }
+        let since = blocked.oldest.map_or(NEVER, |oldest| {
+            let since = oldest.saturating_duration_since(self.shared.started);
+            u64::try_from(since.as_millis()).unwrap_or(NEVER - 1)
+        });
+        self.blocked_since.store(since, Ordering::Relaxed);
     }
 
     /// Writes started (true) or stopped (false) finding the socket full.
@@ -200,14 +200,15 @@ async fn watch(shared: Weak<Shared>) {
             .map(|(_, connection)| connection.blocked.load(Ordering::Relaxed))
             .sum();
         for (since, connection) in stalled {
+            let holds = connection.blocked.load(Ordering::Relaxed);
             if now.saturating_sub(since) >= shared.timeout_ms {
                 connection.close("--stalled-connection-timeout-ms", now, since);
-            } else if blocked > shared.max_answers {
+            } else if blocked > shared.max_answers && holds > 0 {
                 connection.close("the server's --max-unread-response-mib is full", now, since);
             } else {
                 continue;
             }
-            blocked -= connection.blocked.load(Ordering::Relaxed).min(blocked);
+            blocked -= holds.min(blocked);
         }
     }
 }

@@ -139,9 +139,9 @@ pub struct ServeSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_unread_response_mib: Option<u64>,
 
-    /// A gRPC connection whose answers wait this many milliseconds for window with none
-    /// given back, or whose socket stays full that long, is closed and what it held given
-    /// back [default: 10000].
+    /// A gRPC connection with an answer that waits this many milliseconds on a spent
+    /// HTTP/2 window (sending less than 4 KiB of it meanwhile), or whose socket stays full
+    /// that long, is closed and what it held given back [default: 10000].
     #[arg(long, env = "RBAC_STALLED_CONNECTION_TIMEOUT_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stalled_connection_timeout_ms: Option<u64>,

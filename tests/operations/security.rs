@@ -116,6 +116,29 @@ async fn tls_serves_clients_that_trust_its_ca_and_nothing_in_plaintext() {
     );
 }
 
+/// TLS is ended by the server's own connection gate: a connection that never sends its
+/// TLS hello, or stops halfway through the handshake, is closed after the handshake
+/// timeout like a plaintext one.
+#[tokio::test]
+async fn a_tls_handshake_not_done_within_the_handshake_timeout_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new("server");
+    let sidecar = tls_sidecar_with(&pki, true, &["--handshake-timeout-ms", "300"]).await;
+    let mut silent = tokio::net::TcpStream::connect(sidecar.address())
+        .await
+        .unwrap();
+    crate::floods::closed_by_server(&mut silent, std::time::Duration::from_secs(5)).await;
+    // The first bytes of a ClientHello record, then nothing.
+    let mut halfway = tokio::net::TcpStream::connect(sidecar.address())
+        .await
+        .unwrap();
+    halfway
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
+    crate::floods::closed_by_server(&mut halfway, std::time::Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn mutual_tls_refuses_callers_without_a_certificate_from_its_ca() {
     let pki = Pki::new("server");

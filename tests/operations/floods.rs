@@ -92,13 +92,7 @@ async fn half_sent_calls(address: &str, connections: usize, streams: usize) -> F
         let mut client = client.ready().await.unwrap();
         let mut open = 0;
         for _ in 0..streams {
-            let request = http::Request::post(format!(
-                "http://{address}/rbac.v1.AuthorizationService/CheckAccess"
-            ))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+            let request = check_request(address);
             let Ok((response, mut body)) = client.send_request(request, false) else {
                 break;
             };
@@ -132,13 +126,7 @@ async fn a_flood_of_half_sent_calls_is_bounded_and_checks_still_answer() {
     drop(connection);
 
     // RBAC_FLOOD=CONNECTIONSxSTREAMS for a bigger run (BENCHMARKS.md used 100x1000).
-    let (connections, streams) = std::env::var("RBAC_FLOOD")
-        .ok()
-        .and_then(|v| {
-            let (c, s) = v.split_once('x')?;
-            Some((c.parse().ok()?, s.parse().ok()?))
-        })
-        .unwrap_or((20, 150));
+    let (connections, streams) = flood_size("RBAC_FLOOD", (20, 150));
     let before = sidecar.rss_kib();
     let flood = half_sent_calls(sidecar.address(), connections, streams).await;
     eprintln!("streams opened per connection: {:?}", flood.opened);
@@ -201,6 +189,28 @@ async fn a_call_past_the_request_body_budget_is_refused() {
     assert!(answer.allowed);
 }
 
+/// CONNECTIONSxCALLS from the environment variable `var`, for a bigger run.
+fn flood_size(var: &str, default: (usize, usize)) -> (usize, usize) {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| {
+            let (c, s) = v.split_once('x')?;
+            Some((c.parse().ok()?, s.parse().ok()?))
+        })
+        .unwrap_or(default)
+}
+
+/// The headers of a CheckAccess call on a raw HTTP/2 connection.
+fn check_request(address: &str) -> http::Request<()> {
+    http::Request::post(format!(
+        "http://{address}/rbac.v1.AuthorizationService/CheckAccess"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap()
+}
+
 /// A CheckAccess request as gRPC frames it: a flag byte, the length, the message.
 fn check_message() -> bytes::Bytes {
     let mut message = vec![0_u8, 0, 0, 0, 0];
@@ -230,13 +240,7 @@ async fn unread_answers(
         let mut client = client.ready().await.unwrap();
         let mut answers = Vec::new();
         for _ in 0..calls {
-            let request = http::Request::post(format!(
-                "http://{address}/rbac.v1.AuthorizationService/CheckAccess"
-            ))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+            let request = check_request(address);
             let (answer, mut body) = client.send_request(request, false).unwrap();
             body.send_data(message.clone(), true).unwrap();
             answers.push(answer);
@@ -269,13 +273,7 @@ async fn answers_left_unread_past_the_budget_close_the_connections_stalled_longe
     ]))
     .await;
     // RBAC_UNREAD_FLOOD=CONNECTIONSxCALLS for a bigger run (BENCHMARKS.md used 400x100).
-    let (connections, calls) = std::env::var("RBAC_UNREAD_FLOOD")
-        .ok()
-        .and_then(|v| {
-            let (c, s) = v.split_once('x')?;
-            Some((c.parse().ok()?, s.parse().ok()?))
-        })
-        .unwrap_or((100, 100));
+    let (connections, calls) = flood_size("RBAC_UNREAD_FLOOD", (100, 100));
     let before = sidecar.anon_rss_kib();
     let tasks = unread_answers(sidecar.address(), connections, calls).await;
     let mut peak = sidecar.anon_rss_kib();
@@ -359,13 +357,7 @@ async fn reading_connection(address: &str) -> tokio::task::JoinHandle<()> {
         let _ = connection.await;
     });
     let mut client = client.ready().await.unwrap();
-    let request = http::Request::post(format!(
-        "http://{address}/rbac.v1.AuthorizationService/CheckAccess"
-    ))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .body(())
-    .unwrap();
+    let request = check_request(address);
     let (answer, mut body) = client.send_request(request, false).unwrap();
     body.send_data(check_message(), true).unwrap();
     let mut answer = answer.await.unwrap().into_body();

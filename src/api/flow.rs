@@ -123,6 +123,9 @@ pub struct Flow {
     /// The highest stream id the peer opened: stream ids only go up, so a HEADERS frame
     /// on a lower one (trailers, or a stream h2 already ended) opens nothing.
     last_opened: u32,
+    /// A window may be spent: false while none was since `blocked` last found none, so
+    /// that a connection whose peer reads skips the look on every read and write.
+    maybe_spent: bool,
 }
 
 /// What a connection's blocked answers are now.
@@ -142,6 +145,7 @@ impl Default for Flow {
             connection: DEFAULT_WINDOW,
             streams: HashMap::new(),
             last_opened: 0,
+            maybe_spent: true,
         }
     }
 }
@@ -155,6 +159,7 @@ impl Flow {
             connection,
             streams,
             last_opened,
+            maybe_spent,
             ..
         } = self;
         incoming.feed(data, |frame| match frame.kind {
@@ -185,6 +190,7 @@ impl Flow {
                         streams
                             .values_mut()
                             .for_each(|stream| stream.window += delta);
+                        *maybe_spent |= delta < 0;
                     }
                 }
             }
@@ -212,6 +218,7 @@ impl Flow {
             outgoing,
             connection,
             streams,
+            maybe_spent,
             ..
         } = self;
         outgoing.feed(data, |frame| {
@@ -220,8 +227,10 @@ impl Flow {
                 DATA => {
                     let length = i64::try_from(frame.length).unwrap_or(i64::MAX);
                     *connection -= length;
+                    *maybe_spent |= *connection <= 0;
                     if let Some(stream) = streams.get_mut(&frame.stream) {
                         stream.window -= length;
+                        *maybe_spent |= stream.window <= 0;
                         stream.sent += frame.length;
                         if stream.sent >= PROGRESS {
                             stream.waiting_since = None;
@@ -232,6 +241,7 @@ impl Flow {
                 HEADERS if !ended => {
                     if let Some(stream) = streams.get_mut(&frame.stream) {
                         stream.answering = true;
+                        *maybe_spent |= stream.window <= 0;
                     }
                 }
                 _ => {}
@@ -245,8 +255,11 @@ impl Flow {
     /// The answers started whose stream's window, or the connection's, is spent; each
     /// starts waiting the first time it is found so.
     pub fn blocked(&mut self) -> Blocked {
-        let connection_spent = self.connection <= 0;
         let mut blocked = Blocked::default();
+        if !self.maybe_spent {
+            return blocked;
+        }
+        let connection_spent = self.connection <= 0;
         for stream in self.streams.values_mut() {
             if !stream.answering || (stream.window > 0 && !connection_spent) {
                 continue;
@@ -255,6 +268,7 @@ impl Flow {
             blocked.answers += 1;
             blocked.oldest = Some(blocked.oldest.map_or(since, |oldest| oldest.min(since)));
         }
+        self.maybe_spent = blocked.answers > 0 || connection_spent;
         blocked
     }
 }

@@ -273,7 +273,7 @@ mod tests {
 
     use super::*;
     use crate::engine::fixtures::{self, user};
-    use crate::model::Tenant;
+    use crate::model::{TagId, Tenant};
 
     /// Permissions the cases hand out: plain ones, an msp_only one and a system one.
     const KEYS: [&str; 4] = [
@@ -284,8 +284,8 @@ mod tests {
     ];
 
     /// One side of a user in a case: none, or active or not with these grants, in the
-    /// MSP (true) or the customer.
-    type Side = Option<(bool, bool, Vec<(usize, usize, bool)>)>;
+    /// MSP, the customer or the other MSP (0, 1, 2).
+    type Side = Option<(bool, usize, Vec<(usize, usize, bool)>)>;
 
     fn side() -> impl Strategy<Value = Side> {
         let grant = (0..KEYS.len(), 0usize..8, any::<bool>());
@@ -293,7 +293,7 @@ mod tests {
             0.9,
             (
                 proptest::bool::weighted(0.85),
-                any::<bool>(),
+                0usize..3,
                 proptest::collection::vec(grant, 0..5),
             ),
         )
@@ -313,7 +313,7 @@ mod tests {
     }
 
     fn access(w: &fixtures::World, side: &Side) -> Option<EffectiveAccess> {
-        let (active, in_msp, grants) = side.as_ref()?;
+        let (active, home, grants) = side.as_ref()?;
         let grants: Vec<(&str, Scope, Effect)> = grants
             .iter()
             .map(|(key, s, deny)| {
@@ -321,15 +321,17 @@ mod tests {
                 (KEYS[*key], scope(w, *s), effect)
             })
             .collect();
-        let tenant = if *in_msp { w.msp } else { w.customer };
+        let tenant = [w.msp, w.customer, w.other_msp][*home];
         let mut access = user(tenant, &grants);
         access.user.disabled = !active;
         Some(access)
     }
 
-    /// The world after a write: the same, or the customer moved under the other MSP and
-    /// untagged, and the computer owned by the customer, the MSP, or nobody.
-    fn after(w: &fixtures::World, moved: bool, owner: usize) -> (TenantIndex, ResourceIndex) {
+    /// The world after a write: the same (0), or the customer moved under the other MSP and
+    /// untagged (1), only untagged (2), tagged with another tag instead (3), made an MSP
+    /// (4), or moved keeping its tag (5); and the computer owned by the customer, the MSP,
+    /// or nobody.
+    fn after(w: &fixtures::World, change: usize, owner: usize) -> (TenantIndex, ResourceIndex) {
         let tenant = |id, parent, is_msp, tags| Tenant {
             id,
             name: String::new(),
@@ -337,15 +339,19 @@ mod tests {
             is_msp,
             tags,
         };
-        let tenants = if moved {
-            TenantIndex::build([
-                tenant(w.msp, None, true, vec![]),
-                tenant(w.customer, Some(w.other_msp), false, vec![]),
-                tenant(w.other_msp, None, true, vec![]),
-            ])
-        } else {
-            w.tenants.clone()
+        let customer = match change {
+            1 => tenant(w.customer, Some(w.other_msp), false, vec![]),
+            2 => tenant(w.customer, Some(w.msp), false, vec![]),
+            3 => tenant(w.customer, Some(w.msp), false, vec![TagId::random()]),
+            4 => tenant(w.customer, Some(w.msp), true, vec![w.tag]),
+            5 => tenant(w.customer, Some(w.other_msp), false, vec![w.tag]),
+            _ => tenant(w.customer, Some(w.msp), false, vec![w.tag]),
         };
+        let tenants = TenantIndex::build([
+            tenant(w.msp, None, true, vec![]),
+            customer,
+            tenant(w.other_msp, None, true, vec![]),
+        ]);
         let owner = [Some(w.customer), Some(w.msp), None][owner];
         let resources = [(w.pc.clone(), owner)].into_iter().collect();
         (tenants, resources)
@@ -383,19 +389,20 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
         /// The diff equals deciding everything on both sides, whatever the write changed:
-        /// grants, the user's tenant or status, the tree, a resource's owner; and the
+        /// grants, the user's tenant (to one of the same kind or not) or status, a tenant's
+        /// place, tags or kind, a resource's owner; and the
         /// limit lists the first changes while the count covers every user.
         #[test]
         fn a_diff_is_every_decision_that_changes(
-            users in proptest::collection::vec((side(), side()), 1..3),
+            users in proptest::collection::vec((side(), side(), any::<bool>()), 1..3),
             listed in proptest::collection::vec(proptest::bool::weighted(0.8), 2),
             hide_customer in proptest::bool::weighted(0.3),
-            moved in any::<bool>(),
+            change in 0usize..6,
             owner in 0usize..3,
             limit in 0usize..12,
         ) {
             let w = fixtures::world();
-            let (tenants, resources) = after(&w, moved, owner);
+            let (tenants, resources) = after(&w, change, owner);
             let before = World { tenants: &w.tenants, resources: &w.resources };
             let after = World { tenants: &tenants, resources: &resources };
             let mut diff = Diff::new(before, after, limit, 0);
@@ -414,9 +421,14 @@ mod tests {
                 diff.targets.iter().map(|t| (t.before.clone(), t.after.clone())).collect();
             let mut expected = Vec::new();
             let mut affected = 0;
-            for (index, (was, is)) in users.iter().enumerate() {
+            for (index, (was, is, same_grants)) in users.iter().enumerate() {
                 let id = UserId(uuid::Uuid::from_u128(index as u128));
-                let (was, is) = (access(&w, was), access(&w, is));
+                // Most writes leave a user's grants as they were.
+                let mut is = is.clone();
+                if let (true, Some(was), Some(is)) = (same_grants, was, is.as_mut()) {
+                    is.2.clone_from(&was.2);
+                }
+                let (was, is) = (access(&w, was), access(&w, &is));
                 diff.user(id, was.as_ref(), is.as_ref(), listed[index]);
                 let changes = every_change((before, was.as_ref()), (after, is.as_ref()), &targets);
                 affected += u32::from(!changes.is_empty());

@@ -130,7 +130,11 @@ impl Server {
     /// starts the follower and bootstraps the administrator if asked.
     pub async fn start(config: &ServeConfig) -> Result<Server, ServeError> {
         crate::model::permissions::check().map_err(ServeError::Catalogue)?;
-        let tls = config.tls.as_ref().map(tls_config).transpose()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| tls_acceptor(files, b"h2"))
+            .transpose()?;
         let metrics = Arc::new(Metrics::new());
         let store = Arc::new(
             Store::open_with_pool(&config.database_url, config.database_max_connections).await?,
@@ -172,7 +176,11 @@ impl Serving {
         config: &ServeConfig,
         upstream: &UpstreamConfig,
     ) -> Result<Serving, ServeError> {
-        let tls = config.tls.as_ref().map(tls_config).transpose()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| tls_acceptor(files, b"h2"))
+            .transpose()?;
         let metrics = Arc::new(Metrics::new());
         let tier = Arc::new(TierClient::connect(upstream)?);
         let state = tier.state().await.map_err(ServeError::TierState)?;
@@ -255,10 +263,7 @@ impl Serving {
             ),
         };
         let https = match (&config.tls, config.http_listen) {
-            (Some(files), Some(_)) => Some(
-                api::https::acceptor(files, b"http/1.1")
-                    .map_err(|e| ServeError::Tls(e.to_string()))?,
-            ),
+            (Some(files), Some(_)) => Some(tls_acceptor(files, b"http/1.1")?),
             _ => None,
         };
         let authzen = AuthzenState {
@@ -413,9 +418,10 @@ async fn turned_true(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|set| *set).await;
 }
 
-/// The gRPC ports' TLS: HTTP/2 over the `--tls-*` files.
-fn tls_config(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
-    api::https::acceptor(files, b"h2").map_err(|e| ServeError::Tls(e.to_string()))
+/// TLS over the `--tls-*` files for a port speaking `protocol` (ALPN): `h2` on the gRPC
+/// ports, `http/1.1` on the HTTP port.
+fn tls_acceptor(files: &TlsFiles, protocol: &[u8]) -> Result<TlsAcceptor, ServeError> {
+    api::https::acceptor(files, protocol).map_err(|e| ServeError::Tls(e.to_string()))
 }
 
 /// Binds the configured gRPC address.

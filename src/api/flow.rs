@@ -43,7 +43,8 @@ struct Frames {
     preface: usize,
     header: [u8; 9],
     header_read: usize,
-    /// Payload bytes of the current frame still to come.
+    /// The current frame's payload length, and how much of it is still to come.
+    length: usize,
     payload_left: usize,
     /// The current frame's payload, for the kinds the flow reads.
     kept: Vec<u8>,
@@ -55,6 +56,7 @@ impl Frames {
             preface,
             header: [0; 9],
             header_read: 0,
+            length: 0,
             payload_left: 0,
             kept: Vec::new(),
         }
@@ -75,7 +77,8 @@ impl Frames {
                     return;
                 }
                 let [l0, l1, l2, ..] = self.header;
-                self.payload_left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+                self.length = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+                self.payload_left = self.length;
                 self.kept.clear();
             }
             let taken = self.payload_left.min(data.len());
@@ -86,12 +89,12 @@ impl Frames {
             self.payload_left -= taken;
             data = &data[taken..];
             if self.payload_left == 0 {
-                let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = self.header;
+                let [_, _, _, kind, flags, s0, s1, s2, s3] = self.header;
                 on_frame(Frame {
                     kind,
                     flags,
                     stream: u32::from_be_bytes([s0 & 0x7f, s1, s2, s3]),
-                    length: usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2),
+                    length: self.length,
                     payload: &self.kept,
                 });
                 self.header_read = 0;

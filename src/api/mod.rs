@@ -311,15 +311,14 @@ pub async fn serve(
     };
     // Keepalive pings find peers that are gone; streams and windows bound what a live
     // connection holds; resets a peer may leave pending are bounded (the rapid-reset flood).
-    let server = tonic::transport::Server::builder()
+    tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .max_concurrent_streams(transport.max_concurrent_streams)
         .initial_stream_window_size(STREAM_WINDOW_BYTES)
         .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
-        .http2_max_pending_accept_reset_streams(Some(32));
-    server
+        .http2_max_pending_accept_reset_streams(Some(32))
         .layer(transport.telemetry.clone())
         .layer(compact::CompactAnswersLayer)
         .layer(bearer_auth(transport.auth_token.clone()))

@@ -105,10 +105,6 @@ impl ConnectionStall {
         Arc::clone(&self.close)
     }
 
-    fn now_ms(&self) -> u64 {
-        self.shared.now_ms()
-    }
-
     /// The connection's blocked answers now.
     pub fn report_blocked(&self, blocked: Blocked) {
         let was = self.blocked.swap(blocked.answers, Ordering::Relaxed);
@@ -132,7 +128,7 @@ impl ConnectionStall {
 
     /// Writes started (true) or stopped (false) finding the socket full.
     pub fn report_full(&self, full: bool) {
-        let since = if full { self.now_ms() } else { NEVER };
+        let since = if full { self.shared.now_ms() } else { NEVER };
         self.full_since.store(since, Ordering::Relaxed);
     }
 

@@ -27,13 +27,6 @@ pub fn world() -> World {
     let customer = TenantId::random();
     let other_msp = TenantId::random();
     let tag = TagId::random();
-    let tenant = |id, parent, is_msp, tags: Vec<TagId>| Tenant {
-        id,
-        name: String::new(),
-        parent,
-        is_msp,
-        tags,
-    };
     let tenants = TenantIndex::build([
         tenant(msp, None, true, vec![]),
         tenant(customer, Some(msp), false, vec![tag]),
@@ -49,6 +42,17 @@ pub fn world() -> World {
         other_msp,
         tag,
         pc,
+    }
+}
+
+/// A tenant row with no name.
+pub fn tenant(id: TenantId, parent: Option<TenantId>, is_msp: bool, tags: Vec<TagId>) -> Tenant {
+    Tenant {
+        id,
+        name: String::new(),
+        parent,
+        is_msp,
+        tags,
     }
 }
 

@@ -272,8 +272,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::fixtures::{self, user};
-    use crate::model::{TagId, Tenant};
+    use crate::engine::fixtures::{self, tenant, user};
+    use crate::model::TagId;
 
     /// Permissions the cases hand out: plain ones, an msp_only one and a system one.
     const KEYS: [&str; 4] = [
@@ -332,13 +332,6 @@ mod tests {
     /// (4), or moved keeping its tag (5); and the computer owned by the customer, the MSP,
     /// or nobody.
     fn after(w: &fixtures::World, change: usize, owner: usize) -> (TenantIndex, ResourceIndex) {
-        let tenant = |id, parent, is_msp, tags| Tenant {
-            id,
-            name: String::new(),
-            parent,
-            is_msp,
-            tags,
-        };
         let customer = match change {
             1 => tenant(w.customer, Some(w.other_msp), false, vec![]),
             2 => tenant(w.customer, Some(w.msp), false, vec![]),
